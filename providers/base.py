@@ -1,0 +1,148 @@
+"""What every backend module provides, and the pieces two or more of them share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from providers.errors import ProviderError, UnexpectedResponseError, transport_errors
+from providers.events import ChatMessage, ChatRequest, Event, Finished
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str = ""
+    vision: bool = False
+    reasoning: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Provider(Protocol):
+    """One backend. ``stream`` never raises: errors arrive as ``Finished(reason="error")``."""
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+
+async def guarded(backend: str, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Wrap a provider's raw event generator so the contract holds.
+
+    The raw generator may raise ProviderError (or an httpx transport error);
+    it may end without a Finished event. The wrapped stream ends with exactly
+    one Finished, carrying the error when there was one. Events after a
+    Finished from the raw generator are a bug and are dropped.
+    """
+    finished: Finished | None = None
+    try:
+        async with transport_errors(backend):
+            async for event in events:
+                if isinstance(event, Finished):
+                    finished = event
+                    break
+                yield event
+    except ProviderError as exc:
+        if not exc.backend:
+            exc.backend = backend
+        finished = Finished("error", error=exc)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    yield finished or Finished("stop")
+
+
+class JsonLines:
+    """Reads a JSON-lines body: one object per ``\\n``-terminated line.
+
+    ``lines()`` yields ``(line_number, parsed)``; blank lines are skipped;
+    a line that is not valid UTF-8 JSON raises UnexpectedResponseError unless
+    ``skip_invalid`` is set (the seed protocol's client skipped such lines).
+    """
+
+    def __init__(self, backend: str, *, skip_invalid: bool = False) -> None:
+        self.backend = backend
+        self.skip_invalid = skip_invalid
+
+    async def lines(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, Any]]:
+        buffer = b""
+        number = 0
+        async for chunk in byte_chunks:
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            for raw in complete:
+                number += 1
+                parsed = self._parse(raw, number)
+                if parsed is not None:
+                    yield number, parsed
+        if buffer.strip():
+            number += 1
+            parsed = self._parse(buffer, number)
+            if parsed is not None:
+                yield number, parsed
+
+    def _parse(self, raw: bytes, number: int) -> Any:
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            if self.skip_invalid:
+                return None
+            raise UnexpectedResponseError(
+                f"{self.backend} sent a line that is not JSON (line {number})",
+                backend=self.backend,
+                snippet=raw[:200].decode("utf-8", "replace"),
+            ) from exc
+
+
+@dataclass
+class BackendInfo:
+    """What the registry knows of a backend, without talking to it."""
+
+    name: str
+    display_name: str
+    needs_credentials: bool
+    fallback_models: list[ModelInfo]
+    aliases: dict[str, str] = field(default_factory=dict)
+    status: str = "working"  # working | experimental | disabled
+    description: str = ""
+
+    def resolve_model(self, model: str) -> str:
+        return self.aliases.get(model, model)
+
+
+# --- prompt formatting as the seeds do it (web-backends.md §4.1, §4.2) -------------
+
+
+def format_prompt(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> str:
+    """The whole history as one prompt: ``Role: text`` lines and a final ``Assistant:``.
+
+    A single message is sent as its bare text.
+    """
+    if len(messages) <= 1:
+        return messages[0].content if messages else ""
+    lines = [f"{m.role.capitalize()}: {m.content}" for m in messages if m.content.strip()]
+    return "\n".join(lines) + "\nAssistant:"
+
+
+def last_user_message(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> str:
+    """The trailing run of user messages (skipping trailing non-user ones), joined by newlines."""
+    collected: list[str] = []
+    for message in reversed(messages):
+        if message.role != "user":
+            if collected:
+                break
+            continue
+        collected.append(message.content.strip())
+    return "\n".join(reversed(collected))

@@ -1,0 +1,123 @@
+"""The provider error tree, and the one place transport errors are mapped into it.
+
+    ProviderError
+    ├── CredentialsError        missing, expired or rejected login
+    ├── HTTPStatusError         the backend answered with an error status
+    ├── UnavailableError        unreachable, timed out, overloaded
+    └── UnexpectedResponseError the answer has a shape this client does not know
+
+Messages are written for the person using the app: they name the backend and,
+where one exists, the backend's own words. They never carry secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+
+class ProviderError(Exception):
+    """Base of every error a provider reports."""
+
+    def __init__(self, message: str, *, backend: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.backend = backend
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CredentialsError(ProviderError):
+    """Credentials are missing, expired or were rejected."""
+
+
+class HTTPStatusError(ProviderError):
+    """The backend answered with a non-success HTTP status."""
+
+    def __init__(self, status: int, server_message: str, *, backend: str = "") -> None:
+        text = f"HTTP {status}"
+        if server_message:
+            text += f": {server_message}"
+        super().__init__(text, backend=backend)
+        self.status = status
+        self.server_message = server_message
+
+
+class UnavailableError(ProviderError):
+    """The backend could not be reached, timed out or reported itself unable to answer."""
+
+
+class UnexpectedResponseError(ProviderError):
+    """The backend answered in a shape this client does not understand (protocol drift)."""
+
+    def __init__(self, message: str, *, backend: str = "", snippet: str = "") -> None:
+        super().__init__(message, backend=backend)
+        self.snippet = snippet[:500]
+
+
+@asynccontextmanager
+async def transport_errors(backend: str) -> AsyncIterator[None]:
+    """Translate httpx transport exceptions raised inside the block into ProviderErrors."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise UnavailableError(f"{backend} timed out ({type(exc).__name__})", backend=backend) from exc
+    except (httpx.ConnectError, httpx.NetworkError) as exc:
+        raise UnavailableError(f"{backend} is unreachable ({type(exc).__name__})", backend=backend) from exc
+    except httpx.RemoteProtocolError as exc:
+        raise UnavailableError(f"{backend} closed the connection mid-answer", backend=backend) from exc
+    except httpx.DecodingError as exc:
+        raise UnexpectedResponseError(f"{backend} sent a body that cannot be decoded", backend=backend) from exc
+
+
+def server_message(body: bytes, content_type: str) -> str:
+    """The backend's own error text from an error body, whatever envelope it uses.
+
+    Understands ``{"error": {"message"}}``, ``{"error": "text"}``, RFC 9457
+    problem+json (``title``/``detail``/``errors``) and ``{"message"}``; an HTML
+    page is reported as such instead of being dumped.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    if "html" in content_type or text[:15].lower().startswith(("<!doctype", "<html")):
+        return "the server answered with an HTML page instead of JSON"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300]
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"][:300]
+        if isinstance(err, str):
+            return err[:300]
+        if "detail" in data or "title" in data:
+            parts = [str(data[k]) for k in ("title", "detail") if isinstance(data.get(k), str)]
+            errors = data.get("errors")
+            if isinstance(errors, list):
+                for item in errors[:3]:
+                    if isinstance(item, dict) and "msg" in item:
+                        loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                        parts.append(f"{loc}: {item['msg']}" if loc else str(item["msg"]))
+            return ": ".join(parts)[:300]
+        if isinstance(data.get("message"), str):
+            return data["message"][:300]
+    return text[:300]
+
+
+async def raise_for_status(response: httpx.Response, backend: str) -> None:
+    """Raise the matching ProviderError for an error response (reads the body)."""
+    if response.status_code < 400:
+        return
+    body = await response.aread()
+    message = server_message(body, response.headers.get("content-type", ""))
+    if response.status_code == 429:
+        retry = response.headers.get("retry-after")
+        hint = f" (retry after {retry} s)" if retry else ""
+        raise HTTPStatusError(429, f"rate limited{hint}: {message}", backend=backend)
+    if response.status_code in (502, 503, 504):
+        raise UnavailableError(f"{backend} is unavailable (HTTP {response.status_code}): {message}", backend=backend)
+    raise HTTPStatusError(response.status_code, message, backend=backend)

@@ -1,0 +1,115 @@
+"""The values that cross the provider boundary: requests in, events out.
+
+Everything here is a frozen dataclass holding plain data, so a request can be
+built by the runner, a test or a benchmark alike, and an event stream can be
+recorded, compared and replayed. Ids that belong to Chatdeck (conversation,
+message, user) never appear here; only the backend's own ids do, inside
+``state`` mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "error", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the user attached to a message (images for vision models)."""
+
+    name: str
+    mime: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Options:
+    """Sampling options; ``None`` means "the backend's default"."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One turn: the whole visible history (last item is the new user message),
+    the options, and the backend state saved after the previous turn with this
+    backend and model (empty on a first turn)."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    options: Options = Options()
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """Reasoning ("thinking") text, or a status line about the reasoning."""
+
+    text: str = ""
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Sources:
+    items: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Title:
+    title: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image the backend generated. ``data`` is filled once downloaded."""
+
+    url: str
+    mime: str = ""
+    alt: str = ""
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """Backend ids to persist for the next turn (replaces the saved state)."""
+
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Always the last event of a stream, exactly once."""
+
+    reason: FinishReason
+    error: Exception | None = None
+    usage: Mapping[str, int] | None = None
+
+
+Event = TextDelta | ReasoningDelta | Sources | Title | Image | StateUpdate | Finished
