@@ -1,0 +1,191 @@
+"""Connecting to the database: the URL, engines, migrations on start, and sessions.
+
+Typical use::
+
+    from storage import repository as repo
+    from storage.db import session
+
+    with session() as s:  # commits on success, rolls back on error
+        user = repo.local_user(s)
+        conversations = repo.list_conversations(s, user.id)
+
+``session()`` uses the process-wide engine for ``CHATDECK_DATABASE_URL`` (default: a SQLite file in
+``data/``). Creating an engine brings the schema up to date (Alembic ``upgrade head``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, make_url, select
+from sqlalchemy.orm import Session
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = REPO_ROOT / "data" / "chatdeck.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+ENV_VAR = "CHATDECK_DATABASE_URL"
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Any constant will do, as long as every Chatdeck process uses the same one.
+MIGRATION_LOCK_KEY = zlib.crc32(b"chatdeck schema migrations")
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+_migration_lock = threading.Lock()  # one upgrade at a time within this process
+
+
+def database_url() -> str:
+    """The configured database URL: ``$CHATDECK_DATABASE_URL``, else the SQLite file ``data/chatdeck.db``.
+
+    ``postgresql://`` (and ``postgres://``) URLs are given the psycopg 3 driver.
+    """
+    url = os.environ.get(ENV_VAR, "").strip()
+    if not url:
+        DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    return normalise_url(url)
+
+
+def normalise_url(url: str) -> str:
+    """Give a bare PostgreSQL URL the psycopg 3 driver; leave anything else alone."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """A new engine for ``url`` (default :func:`database_url`), with the schema migrated to head.
+
+    SQLite: WAL journal, foreign keys on, a busy timeout, usable from any thread.
+    PostgreSQL: connections checked before use, a small pool.
+    Prefer :func:`get_engine` in the app; this is for tests and tools that want their own engine.
+    """
+    url = normalise_url(url or database_url())
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            # The runner thread writes and Streamlit's script threads read; a pooled connection is used
+            # by one thread at a time, so sharing it between threads is safe.
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    try:
+        upgrade_to_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, and much faster for frequent flushes
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration, built in code (there is no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply every pending migration, safely when several processes start at once.
+
+    PostgreSQL: a transaction-scoped advisory lock makes concurrent starters wait for each other; the
+    later ones then find the schema current. SQLite: the upgrade runs in one ``BEGIN IMMEDIATE``
+    transaction (SQLite has transactional DDL), which also serialises writers; foreign keys are switched
+    off meanwhile because batch migrations rebuild tables, and dropping a parent table would otherwise
+    cascade-delete its children.
+    """
+    config = alembic_config()
+    with _migration_lock:
+        if engine.dialect.name == "sqlite":
+            _upgrade_sqlite(engine, config)
+            return
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+
+def _upgrade_sqlite(engine: Engine, config: Config) -> None:
+    with engine.connect() as connection:
+        # PRAGMA foreign_keys is a no-op inside a transaction, so it is switched before BEGIN.
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise RuntimeError(f"a migration left rows with broken foreign keys: {problems[:5]}")
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            connection.commit()
+
+
+def get_engine() -> Engine:
+    """The process-wide engine for :func:`database_url`, created (and migrated) on first use."""
+    url = database_url()
+    engine = _engines.get(url)
+    if engine is not None:
+        return engine
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def reset_engines() -> None:
+    """Dispose of every cached engine (for tests that switch databases)."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+@contextmanager
+def session(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits when the block ends, rolls back if it raises, and always closes.
+
+    Objects stay readable after the block (``expire_on_commit=False``), but relationships that were
+    not loaded inside it cannot be loaded afterwards.
+    """
+    s = Session(engine or get_engine(), expire_on_commit=False)
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations for the Chatdeck schema (see README.md here)."""

@@ -1,0 +1,202 @@
+"""The database tables, as SQLAlchemy 2.x typed models.
+
+Every conversation belongs to a user (``owner_id``), so isolating users or adding teams later
+needs no redesign. Four tables:
+
+- ``users``: who owns what. A single local install has one user, ``external_id="local"``.
+- ``conversations``: a chat with one backend and model at a time.
+- ``messages``: the turns of a conversation, including replies still being written (``status="streaming"``).
+- ``backend_states``: each backend's own ids per (conversation, backend, model), e.g. a parent message id.
+
+Rules that keep the data portable between SQLite and PostgreSQL:
+
+- datetimes are stored and returned timezone-aware in UTC (:class:`UTCDateTime`);
+- JSON columns use the generic :class:`sqlalchemy.JSON`. SQLAlchemy does not notice in-place changes to
+  a JSON value, so always assign a new dict or list (the repository does).
+
+Schema changes go through an Alembic migration in ``storage/migrations/versions`` (see its README).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+MessageRole = Literal["user", "assistant", "system"]
+MessageStatus = Literal["streaming", "complete", "partial", "error", "cancelled"]
+
+ROLES: tuple[str, ...] = get_args(MessageRole)
+# streaming: being written now; complete: finished normally; partial: stopped early (length limit, or the
+# server stopped mid-reply) with the text kept; error: the backend failed (see ``error``); cancelled: the
+# user stopped it.
+STATUSES: tuple[str, ...] = get_args(MessageStatus)
+
+# Constraint and index names follow one pattern, so migrations can refer to them by name on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a check constraint: ``column IN ('a', 'b')``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC. Use this, never ``datetime.now()`` or ``utcnow()``."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new conversation id: 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back timezone-aware UTC datetimes.
+
+    PostgreSQL keeps the offset itself; SQLite stores plain text, so values are converted to UTC
+    before they are written and marked as UTC when read. Naive datetimes are refused: their zone
+    is unknown, and guessing wrong would silently shift times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware datetimes (see storage.models.utcnow)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Integer on SQLite makes the column an alias of the rowid, which SQLite fills in by itself.
+BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[dict[str, Any]]: JSON(),
+    }
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversations: Mapped[list[Conversation]] = relationship(back_populates="owner", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, external_id={self.external_id!r})"
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index(None, "owner_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Indexed by (owner_id, updated_at) above, which also serves every lookup by owner alone.
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by the repository whenever a message is added or updated: the sidebar sorts on it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="conversations")
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", passive_deletes=True, order_by="Message.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"Conversation(id={self.id!r}, owner_id={self.owner_id!r}, title={self.title!r})"
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        Index(None, "conversation_id", "id"),
+        # AUTOINCREMENT: SQLite never reuses the id of a deleted message, so a late write by the
+        # runner to a deleted message can never land in somebody else's new message.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    # [{"name": ..., "mime": ..., "size": bytes, "data_b64": ...}], see repository.encode_attachment
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    provider: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)  # the text shown to the user
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)  # time to first token
+    total_ms: Mapped[int | None] = mapped_column(Integer)
+    chars: Mapped[int] = mapped_column(Integer, default=0)  # len(content), kept in step by the repository
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # sources, title, images, usage...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, role={self.role!r}, status={self.status!r}, chars={self.chars!r})"
+
+
+class BackendState(Base):
+    __tablename__ = "backend_states"
+    __table_args__ = (UniqueConstraint("conversation_id", "provider", "model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(255))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"BackendState({self.conversation_id!r}, {self.provider!r}, {self.model!r})"
