@@ -139,8 +139,9 @@ class Conversation(Base):
     provider: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Bumped by the repository whenever a message is added or updated: the sidebar sorts on it.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Last activity: set by the repository whenever a message is added or updated (not on rename or a
+    # model switch, so those do not reorder the sidebar, which sorts on it).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(

@@ -1,0 +1,374 @@
+"""Every read and write of Chatdeck's data: plain functions taking a Session (and usually an owner id).
+
+Rules that hold throughout:
+
+- A conversation addressed by id is always looked up together with its owner: another user's id, an
+  unknown id or a malformed one all behave as "not found" (``None``, ``False``, ``[]`` or ``LookupError``).
+- Every list is bounded: it takes a ``limit`` (capped at :data:`MAX_LIMIT`).
+- Functions never commit. Call them inside ``storage.db.session()``, which commits at the end of the block;
+  they ``flush`` when they need database-generated values such as ids.
+- JSON values (attachments, extra, backend state) are copied on the way in, so later changes to the
+  caller's dicts do not leak into the database, and values that are not JSON fail at the call.
+
+Only SQLite and PostgreSQL are supported (the upserts use their ``ON CONFLICT``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import ROLES, STATUSES, BackendState, Conversation, Message, User, utcnow
+
+MAX_LIMIT = 1000
+LOCAL_EXTERNAL_ID = "local"
+TITLE_MAX_CHARS = 500
+INTERRUPTED_ERROR = "Interrupted: the server stopped while this reply was being written."
+
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
+_MAX_BIGINT = 2**63 - 1
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+def get_or_create_user(s: Session, external_id: str, display_name: str = "", *, is_admin: bool = False) -> User:
+    """The user with this ``external_id``, created if new (safe if two requests race to create it).
+
+    ``display_name`` and ``is_admin`` are used only when the user is created.
+    """
+    user = s.scalar(select(User).where(User.external_id == external_id))
+    if user is not None:
+        return user
+    s.execute(
+        _insert(s, User)
+        .values(external_id=external_id, display_name=display_name, is_admin=is_admin, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["external_id"])
+    )
+    return s.scalars(select(User).where(User.external_id == external_id)).one()
+
+
+def local_user(s: Session) -> User:
+    """The single user of a local install (``external_id="local"``). It administers its own install."""
+    return get_or_create_user(s, LOCAL_EXTERNAL_ID, "Local user", is_admin=True)
+
+
+# --- conversations ----------------------------------------------------------------------------------
+
+
+def create_conversation(s: Session, owner_id: int, *, provider: str, model: str, title: str = "") -> Conversation:
+    conversation = Conversation(owner_id=owner_id, provider=provider, model=model, title=_title(title))
+    s.add(conversation)
+    s.flush()
+    return conversation
+
+
+def get_conversation(s: Session, owner_id: int, conversation_id: str) -> Conversation | None:
+    """The conversation if it exists and belongs to ``owner_id``; ``None`` otherwise (or if the id is malformed)."""
+    if not is_conversation_id(conversation_id):
+        return None
+    return s.scalar(select(Conversation).where(Conversation.id == conversation_id, Conversation.owner_id == owner_id))
+
+
+def list_conversations(s: Session, owner_id: int, *, limit: int = 50) -> list[Conversation]:
+    """The owner's conversations, most recently active first."""
+    query = (
+        select(Conversation)
+        .where(Conversation.owner_id == owner_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(_limit(limit))
+    )
+    return list(s.scalars(query))
+
+
+def rename_conversation(s: Session, owner_id: int, conversation_id: str, title: str) -> bool:
+    """Set the title (trimmed to :data:`TITLE_MAX_CHARS`). ``False`` if the conversation is not found."""
+    if not is_conversation_id(conversation_id):
+        return False
+    result = s.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
+        .values(title=_title(title))
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def set_conversation_model(s: Session, owner_id: int, conversation_id: str, provider: str, model: str) -> None:
+    """Switch the backend and model used for the next turns. Raises LookupError if not found."""
+    conversation = _owned_conversation(s, owner_id, conversation_id)
+    conversation.provider = provider
+    conversation.model = model
+    s.flush()
+
+
+def delete_conversation(s: Session, owner_id: int, conversation_id: str) -> bool:
+    """Delete a conversation with its messages and backend state. ``False`` if it is not found."""
+    if not is_conversation_id(conversation_id):
+        return False
+    result = s.execute(
+        delete(Conversation).where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def is_conversation_id(value: object) -> bool:
+    """Whether ``value`` has the shape of a conversation id (32 lowercase hex characters)."""
+    return isinstance(value, str) and _CONVERSATION_ID.fullmatch(value) is not None
+
+
+# --- messages ---------------------------------------------------------------------------------------
+
+
+def add_message(
+    s: Session,
+    owner_id: int,
+    conversation_id: str,
+    *,
+    role: str,
+    content: str,
+    provider: str | None = None,
+    model: str | None = None,
+    status: str = "complete",
+    attachments: Iterable[Mapping[str, Any]] = (),
+    error: str | None = None,
+) -> Message:
+    """Append a message and mark the conversation as active.
+
+    Raises LookupError if the conversation is not the owner's, ValueError for an unknown role or status.
+    ``attachments`` are dicts as made by :func:`encode_attachment`.
+    """
+    _check(role, ROLES, "role")
+    _check(status, STATUSES, "status")
+    conversation = _owned_conversation(s, owner_id, conversation_id)
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        role=role,
+        content=content,
+        chars=len(content),
+        provider=provider,
+        model=model,
+        status=status,
+        attachments=_json_copy([dict(a) for a in attachments]),
+        error=error,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(message)
+    conversation.updated_at = now
+    s.flush()
+    return message
+
+
+def update_message(
+    s: Session,
+    message_id: int,
+    *,
+    content: str | None = None,
+    reasoning: str | None = None,
+    status: str | None = None,
+    finish_reason: str | None = None,
+    error: str | None = None,
+    ttft_ms: int | None = None,
+    total_ms: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> bool:
+    """Overwrite the given fields of a message (``None`` leaves a field unchanged); used by the runner.
+
+    ``content`` and ``reasoning`` are the whole text so far, not a delta; ``extra`` replaces the whole
+    dict. Keeps ``chars`` in step with ``content`` and marks the conversation as active. Not scoped by
+    owner: the runner only holds ids of messages it created. Returns ``False`` if the message no longer
+    exists (its conversation was deleted mid-reply), so the caller can stop writing.
+    """
+    if status is not None:
+        _check(status, STATUSES, "status")
+    message = s.get(Message, message_id)
+    if message is None:
+        return False
+    if content is not None:
+        message.content = content
+        message.chars = len(content)
+    if reasoning is not None:
+        message.reasoning = reasoning
+    if status is not None:
+        message.status = status
+    if finish_reason is not None:
+        message.finish_reason = finish_reason
+    if error is not None:
+        message.error = error
+    if ttft_ms is not None:
+        message.ttft_ms = ttft_ms
+    if total_ms is not None:
+        message.total_ms = total_ms
+    if extra is not None:
+        message.extra = _json_copy(dict(extra))
+    now = utcnow()
+    message.updated_at = now
+    s.execute(update(Conversation).where(Conversation.id == message.conversation_id).values(updated_at=now))
+    s.flush()
+    return True
+
+
+def get_message(s: Session, owner_id: int, message_id: int) -> Message | None:
+    """The message if it belongs to one of the owner's conversations, else ``None``."""
+    if not _is_message_id(message_id):
+        return None
+    return s.scalar(_owned_messages(owner_id).where(Message.id == message_id))
+
+
+def recent_messages(
+    s: Session, owner_id: int, conversation_id: str, *, limit: int = 50, before_id: int | None = None
+) -> list[Message]:
+    """The last ``limit`` messages of a conversation, oldest first; ``[]`` if it is not the owner's.
+
+    For the page before, pass the id of the oldest message shown as ``before_id``.
+    """
+    if not is_conversation_id(conversation_id):
+        return []
+    query = _owned_messages(owner_id).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    newest_first = list(s.scalars(query.order_by(Message.id.desc()).limit(_limit(limit))))
+    return newest_first[::-1]
+
+
+def count_messages(s: Session, owner_id: int, conversation_id: str) -> int:
+    """How many messages the conversation has (0 if it is not the owner's)."""
+    if not is_conversation_id(conversation_id):
+        return 0
+    query = (
+        select(func.count(Message.id))
+        .join(Message.conversation)
+        .where(Message.conversation_id == conversation_id, Conversation.owner_id == owner_id)
+    )
+    return s.scalar(query) or 0
+
+
+def streaming_messages(s: Session, owner_id: int, conversation_id: str, *, limit: int = 20) -> list[Message]:
+    """Messages of the conversation still being written (``status="streaming"``), oldest first."""
+    if not is_conversation_id(conversation_id):
+        return []
+    query = (
+        _owned_messages(owner_id)
+        .where(Message.conversation_id == conversation_id, Message.status == "streaming")
+        .order_by(Message.id)
+        .limit(_limit(limit))
+    )
+    return list(s.scalars(query))
+
+
+def mark_interrupted(s: Session, *, stale_after: timedelta | None = None) -> int:
+    """Turn every ``streaming`` message into ``partial`` with :data:`INTERRUPTED_ERROR`, keeping its text.
+
+    Called at start-up: no reply can still be streaming in a process that has just started. When several
+    processes share one database, pass ``stale_after`` (longer than the runner's flush interval) to touch
+    only messages nobody has written to for that long. Returns how many messages were changed.
+    """
+    now = utcnow()
+    query = update(Message).where(Message.status == "streaming")
+    if stale_after is not None:
+        query = query.where(Message.updated_at < now - stale_after)
+    result = s.execute(
+        query.values(status="partial", error=INTERRUPTED_ERROR, updated_at=now).execution_options(
+            synchronize_session="fetch"
+        )
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def encode_attachment(name: str, mime: str, data: bytes) -> dict[str, Any]:
+    """An attachment as stored in ``Message.attachments``: ``{name, mime, size, data_b64}``."""
+    return {"name": name, "mime": mime, "size": len(data), "data_b64": base64.b64encode(data).decode("ascii")}
+
+
+def decode_attachment(attachment: Mapping[str, Any]) -> bytes:
+    """The bytes of an attachment made by :func:`encode_attachment`."""
+    return base64.b64decode(attachment["data_b64"])
+
+
+# --- backend state ----------------------------------------------------------------------------------
+
+
+def get_backend_state(s: Session, conversation_id: str, provider: str, model: str) -> dict[str, Any]:
+    """The state the backend saved after its last turn in this conversation with this model, or ``{}``."""
+    state = s.scalar(
+        select(BackendState.state).where(
+            BackendState.conversation_id == conversation_id,
+            BackendState.provider == provider,
+            BackendState.model == model,
+        )
+    )
+    return dict(state) if state else {}
+
+
+def save_backend_state(s: Session, conversation_id: str, provider: str, model: str, state: Mapping[str, Any]) -> None:
+    """Insert or replace the state for (conversation, provider, model)."""
+    values = {
+        "conversation_id": conversation_id,
+        "provider": provider,
+        "model": model,
+        "state": _json_copy(dict(state)),
+        "updated_at": utcnow(),
+    }
+    insert = _insert(s, BackendState).values(**values)
+    s.execute(
+        insert.on_conflict_do_update(
+            index_elements=["conversation_id", "provider", "model"],
+            set_={"state": insert.excluded.state, "updated_at": insert.excluded.updated_at},
+        )
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _owned_conversation(s: Session, owner_id: int, conversation_id: str) -> Conversation:
+    conversation = get_conversation(s, owner_id, conversation_id)
+    if conversation is None:
+        raise LookupError(f"conversation {conversation_id!r} not found")
+    return conversation
+
+
+def _owned_messages(owner_id: int) -> Any:
+    """``SELECT messages`` limited to the owner's conversations."""
+    return select(Message).join(Message.conversation).where(Conversation.owner_id == owner_id)
+
+
+def _insert(s: Session, model: type[Any]) -> Any:
+    """An INSERT with the ``ON CONFLICT`` clauses of the session's database."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"Chatdeck supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _limit(limit: int) -> int:
+    return max(0, min(int(limit), MAX_LIMIT))
+
+
+def _title(title: str) -> str:
+    return title.strip()[:TITLE_MAX_CHARS]
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown message {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def _is_message_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_BIGINT
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy through JSON: detaches the value from the caller and fails early if it is not JSON."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
