@@ -1,0 +1,497 @@
+"""Ai2 Playground (olmo-api.allen.ai): anonymous chat with the Olmo / Tülu / Molmo models.
+
+Two wire protocols (shared/protocols/allenai-current.md, web-backends.md §2):
+
+* ``v5``: ``POST /v5/threads/chat``, compact JSON lines typed by ``type``
+  (start, startThread/addMessage, modelResponse, thinking, error, finalThread, end);
+* ``v4-message``: the seed's ``POST /v4/message/stream``: a head message with
+  ``children``, ``{"message", "content"}`` chunks, legacy error lines, a final message.
+
+``auto`` speaks v5 and falls back to v4-message when the v5 route answers 404/405.
+The identity is an anonymous uuid sent as ``X-Anonymous-User-ID``; only that id may
+continue a thread, so it is kept in the conversation state with the parent id.
+
+The two parsers are pure (JSON lines in, events out) so they can be fuzzed directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any
+
+import httpx
+
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    BackendInfo,
+    JsonLines,
+    ModelInfo,
+    format_prompt,
+    guarded,
+    last_user_message,
+)
+from providers.errors import (
+    ProviderError,
+    UnavailableError,
+    UnexpectedResponseError,
+    raise_for_status,
+    transport_errors,
+)
+from providers.events import (
+    Attachment,
+    ChatRequest,
+    Event,
+    Finished,
+    Options,
+    ReasoningDelta,
+    StateUpdate,
+    TextDelta,
+)
+
+DEFAULT_URL = "https://olmo-api.allen.ai"
+DISPLAY_NAME = "Ai2 Playground"
+PROTOCOLS = ("auto", "v5", "v4-message")
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
+JSONL_TYPES = ("jsonl", "ndjson", "json-lines", "jsonlines", "json-seq")
+
+# The seed's model → host map (the v4 protocol wants a ``host`` field; v5 ignores it).
+MODEL_HOSTS = {
+    "tulu3-405b": "inferd",
+    "OLMo-2-1124-13B-Instruct": "modal",
+    "tulu-3-1-8b": "modal",
+    "Llama-3-1-Tulu-3-70B": "modal",
+    "olmoe-0125": "modal",
+    "olmo-2-0325-32b-instruct": "modal",
+    "mm-olmo-uber-model-v4-synthetic": "modal",
+}
+
+INFO = BackendInfo(
+    name="allenai",
+    display_name=DISPLAY_NAME,
+    needs_credentials=False,
+    fallback_models=[
+        ModelInfo("olmo-3.1-32b-instruct", "Olmo 3.1 32B Instruct"),
+        ModelInfo("olmo-3.1-32b-think", "Olmo 3.1 32B Think", reasoning=True),
+        ModelInfo("molmo2-8b", "Molmo 2 8B", vision=True),
+        ModelInfo("tulu3-405b", "Tülu 3 405B"),
+        ModelInfo("OLMo-2-1124-13B-Instruct", "OLMo 2 13B Instruct"),
+        ModelInfo("tulu-3-1-8b", "Tülu 3.1 8B"),
+        ModelInfo("Llama-3-1-Tulu-3-70B", "Llama 3.1 Tülu 3 70B"),
+        ModelInfo("olmoe-0125", "OLMoE 0125"),
+        ModelInfo("olmo-2-0325-32b-instruct", "OLMo 2 32B Instruct"),
+        ModelInfo("mm-olmo-uber-model-v4-synthetic", "Molmo (OLMo 4 synthetic)", vision=True),
+    ],
+    aliases={
+        "tulu-3-405b": "tulu3-405b",
+        "olmo-1-7b": "olmoe-0125",
+        "olmo-2-13b": "OLMo-2-1124-13B-Instruct",
+        "olmo-2-32b": "olmo-2-0325-32b-instruct",
+        "tulu-3-1-8b": "tulu-3-1-8b",
+        "tulu-3-70b": "Llama-3-1-Tulu-3-70B",
+        "llama-3.1-405b": "tulu3-405b",
+        "llama-3.1-8b": "tulu-3-1-8b",
+        "llama-3.1-70b": "Llama-3-1-Tulu-3-70B",
+        "olmo-4-synthetic": "mm-olmo-uber-model-v4-synthetic",
+    },
+    description="Ai2's open models (Olmo, Tülu, Molmo) through the Playground API; no account needed.",
+)
+
+
+def _drift(what: str) -> UnexpectedResponseError:
+    return UnexpectedResponseError(f"{DISPLAY_NAME} protocol changed: {what}", backend=DISPLAY_NAME)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+# --- parsers: JSON lines in, events out -------------------------------------------------------
+
+
+class _Parser:
+    """Common bookkeeping: the state to persist, whether it was sent, the remembered error."""
+
+    protocol = ""
+    skip_invalid = False  # whether non-JSON lines are skipped (seed protocol) or mean drift
+
+    def __init__(self, base_state: Mapping[str, Any] | None = None) -> None:
+        self.base_state = dict(base_state or {})
+        self.thread_id: str | None = None
+        self.parent: str | None = None
+        self.error: str | None = None
+        self.finish_reason = "stop"
+        self.done = False
+        self._streamed: list[str] = []
+        self._state_sent = False
+
+    def feed(self, line: Any) -> list[Event]:
+        raise NotImplementedError
+
+    def _text(self, content: str) -> list[Event]:
+        self._streamed.append(content)
+        return [TextDelta(content)] if content else []
+
+    def _rest_of(self, final_content: Any) -> list[Event]:
+        """Text the final snapshot holds beyond what was streamed (normally none)."""
+        streamed = "".join(self._streamed)
+        if isinstance(final_content, str) and len(final_content) > len(streamed) and final_content.startswith(streamed):
+            return self._text(final_content[len(streamed) :])
+        return []
+
+    def state_update(self) -> StateUpdate:
+        self._state_sent = True
+        state = {**self.base_state, "protocol": self.protocol, "parent": self.parent, "thread_id": self.thread_id}
+        return StateUpdate(state)
+
+    def close(self) -> list[Event]:
+        """End of the body: the closing events, or the error that ended the turn."""
+        if self.finish_reason != "length":
+            if self.error is not None:
+                raise UnavailableError(f"{DISPLAY_NAME}: {self.error}", backend=DISPLAY_NAME)
+            if not self.done:
+                raise UnavailableError(f"{DISPLAY_NAME} closed the stream before the end", backend=DISPLAY_NAME)
+        events: list[Event] = [] if self._state_sent else [self.state_update()]
+        return [*events, Finished("length" if self.finish_reason == "length" else "stop")]
+
+    def fail_state(self) -> StateUpdate | None:
+        """What to persist when the turn failed: only a parent the backend surely stored."""
+        return self.state_update() if self.parent and not self._state_sent else None
+
+
+class V5Parser(_Parser):
+    """Lines of ``POST /v5/threads/chat`` (allenai-current.md §2.4)."""
+
+    protocol = "v5"
+
+    def __init__(self, base_state: Mapping[str, Any] | None = None) -> None:
+        super().__init__(base_state)
+        self.assistant_id: str | None = None
+        self._handlers = {
+            "start": self._start,
+            "startThread": self._announced,
+            "addMessage": self._announced,
+            "modelResponse": self._model_response,
+            "thinking": self._thinking,
+            "error": self._error,
+            "finalThread": self._final_thread,
+            "end": self._end,
+        }  # toolCall and unknown types are ignored
+
+    def feed(self, line: Any) -> list[Event]:
+        if self.done:
+            return []
+        if not isinstance(line, dict):
+            raise _drift(f"a line is a JSON {type(line).__name__}, not an object")
+        kind = line.get("type")
+        if not isinstance(kind, str):
+            if "error" in line:  # a legacy type-less error line
+                self.error = _text(line.get("error")) or "the model failed"
+                return []
+            raise _drift("a line has no 'type'")
+        handler = self._handlers.get(kind)
+        return handler(line) if handler else []
+
+    def _start(self, line: dict[str, Any]) -> list[Event]:
+        self.thread_id = _required_str(line, "message")
+        return []
+
+    def _announced(self, line: dict[str, Any]) -> list[Event]:
+        """startThread / addMessage: new messages; an assistant one may carry its first part."""
+        messages = line.get("messages")
+        if not isinstance(messages, list):
+            raise _drift(f"{line['type']} line without a 'messages' list")
+        if self.thread_id is None and isinstance(line.get("id"), str):
+            self.thread_id = line["id"]
+        events: list[Event] = []
+        for message in _dicts(messages):
+            if message.get("role") != "assistant":
+                continue
+            if isinstance(message.get("id"), str):
+                self.assistant_id = message["id"]
+            if thinking := _text(message.get("thinking")):
+                events.append(ReasoningDelta(thinking))
+            events += self._text(_text(message.get("content")))
+        return events
+
+    def _model_response(self, line: dict[str, Any]) -> list[Event]:
+        return self._text(_required_str(line, "content"))
+
+    def _thinking(self, line: dict[str, Any]) -> list[Event]:
+        content = _required_str(line, "content")
+        return [ReasoningDelta(content)] if content else []
+
+    def _error(self, line: dict[str, Any]) -> list[Event]:
+        self.error = _text(line.get("errorDescription")) or _text(line.get("errorCode")) or "the model failed"
+        return []
+
+    def _final_thread(self, line: dict[str, Any]) -> list[Event]:
+        messages = _dicts(line.get("messages"))
+        if not messages or not isinstance(messages[-1].get("id"), str):
+            raise _drift("finalThread line without messages carrying an 'id'")
+        last = messages[-1]
+        if last.get("role") == "user":  # the model call failed: there is no reply to continue from
+            return []
+        self.parent = last["id"]
+        return [*self._rest_of(last.get("content")), self.state_update()]
+
+    def _end(self, line: dict[str, Any]) -> list[Event]:
+        self.done = True
+        if self.parent is None and self.error is None:
+            self.parent = self.assistant_id  # no finalThread: the announced reply is stored by now
+        return []
+
+
+class V4MessageParser(_Parser):
+    """Lines of the seed's ``POST /v4/message/stream`` (web-backends.md §2.4)."""
+
+    protocol = "v4-message"
+    skip_invalid = True
+
+    def feed(self, line: Any) -> list[Event]:
+        if self.done or not isinstance(line, dict):
+            return []
+        if "error" in line:
+            self.error = _text(line.get("error")) or _text(line.get("reason")) or "the model failed"
+            if line.get("reason") == "length":
+                self.finish_reason = "length"
+            return []
+        if line.get("final") is True:
+            return self._final(line)
+        if "children" in line:
+            self._head(line)
+            return []
+        if "message" in line:
+            content = line.get("content")
+            if not isinstance(content, str):
+                raise _drift("a message chunk without a string 'content'")
+            if self.parent is None and isinstance(line["message"], str):
+                self.parent = line["message"]
+            return self._text(content)  # whitespace-only chunks ("\n\n") are kept
+        return []  # unknown shapes are tolerated
+
+    def _head(self, line: dict[str, Any]) -> dict[str, Any] | None:
+        if self.thread_id is None:
+            root = line.get("root") if isinstance(line.get("root"), str) else line.get("id")
+            self.thread_id = root if isinstance(root, str) else None
+        reply = _assistant_reply(line)
+        if reply and isinstance(reply.get("id"), str):
+            self.parent = reply["id"]
+        return reply
+
+    def _final(self, line: dict[str, Any]) -> list[Event]:
+        self.done = True
+        reply = self._head(line)
+        if self.parent is None:
+            raise _drift("the final message names no assistant reply")
+        if reply and reply.get("finish_reason") == "length":
+            self.finish_reason = "length"
+        return [*self._rest_of(reply.get("content") if reply else None), self.state_update()]
+
+
+def _required_str(line: dict[str, Any], key: str) -> str:
+    value = line.get(key)
+    if not isinstance(value, str):
+        raise _drift(f"{line.get('type')} line without a string '{key}'")
+    return value
+
+
+def _assistant_reply(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The assistant child of a head message: one level down, or two below a system head."""
+    for child in _dicts(message.get("children")):
+        if child.get("role") == "assistant":
+            return child
+        for grandchild in _dicts(child.get("children")):
+            if grandchild.get("role") == "assistant":
+                return grandchild
+    return None
+
+
+async def parse_stream(parser: _Parser, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[Event]:
+    """Split a JSON-lines body, run it through ``parser`` and end with the parser's closing events.
+
+    After the last line (``end`` / the final message) the rest of the body is read and
+    ignored, so the connection can go back to the pool instead of being dropped.
+    """
+    lines = JsonLines(DISPLAY_NAME, skip_invalid=parser.skip_invalid).lines(byte_chunks)
+    try:
+        async for _number, line in lines:
+            for event in parser.feed(line):
+                yield event
+    except RecursionError as exc:  # absurdly nested JSON
+        if not parser.done:
+            raise _drift("a line nests too deeply to parse") from exc
+    except (ProviderError, httpx.HTTPError):
+        if not parser.done:
+            raise
+    finally:
+        await lines.aclose()  # type: ignore[attr-defined]
+    for event in parser.close():
+        yield event
+
+
+# --- the provider -----------------------------------------------------------------------------
+
+
+class AllenAI:
+    name = INFO.name
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_URL,
+        protocol: str = "auto",
+        client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown Ai2 Playground protocol {protocol!r} (expected one of {', '.join(PROTOCOLS)})")
+        self.base_url = base_url.rstrip("/")
+        self.protocol = protocol
+        self._client = client
+        self._timeout = timeout
+        self._fallback: str | None = None  # "v4-message" once auto mode found no v5 route
+        self._anonymous_id = str(uuid.uuid4())  # only for listing models
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        return guarded(DISPLAY_NAME, self._events(request))
+
+    def _protocol_for(self, state: Mapping[str, Any]) -> str:
+        if self.protocol != "auto":
+            return self.protocol
+        if state.get("protocol") in ("v5", "v4-message"):
+            return state["protocol"]
+        return self._fallback or "v5"
+
+    async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
+        state = request.state or {}
+        anonymous_id = _text(state.get("anonymous_user_id")) or str(uuid.uuid4())
+        parent = _text(state.get("parent")) or None
+        content = last_user_message(request.messages) if parent else format_prompt(request.messages)
+        turn = _Turn(INFO.resolve_model(request.model), content, parent, request.options, _new_attachments(request))
+        headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}
+        protocol = self._protocol_for(state)
+        async with AsyncExitStack() as stack:
+            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
+            if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
+                await response.aclose()
+                protocol = self._fallback = "v4-message"
+                response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
+            await _check_stream_response(response)
+            base = {"anonymous_user_id": anonymous_id}
+            parser: _Parser = V5Parser(base) if protocol == "v5" else V4MessageParser(base)
+            try:
+                async for event in parse_stream(parser, response.aiter_bytes()):
+                    yield event
+            except (ProviderError, httpx.HTTPError):
+                if update := parser.fail_state():
+                    yield update
+                raise
+
+    def _post(
+        self, client: httpx.AsyncClient, protocol: str, turn: _Turn, headers: dict[str, str]
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """The streaming POST, always real multipart (plain fields as parts without a filename)."""
+        path, fields = (
+            ("/v5/threads/chat", turn.v5_fields()) if protocol == "v5" else ("/v4/message/stream", turn.v4_fields())
+        )
+        files: list[tuple[str, Any]] = [(name, (None, value)) for name, value in fields]
+        files += [("files", (a.name or "file", a.data, a.mime)) for a in turn.attachments]
+        return client.stream("POST", self.base_url + path, files=files, headers=headers, timeout=self._timeout)
+
+    async def list_models(self) -> list[ModelInfo]:
+        """Visible, non-deprecated models: ``GET /v5/models/`` (or ``/v4/models/`` for the seed protocol)."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": self._anonymous_id}
+        protocol = self.protocol if self.protocol != "auto" else (self._fallback or "v5")
+        async with transport_errors(DISPLAY_NAME), AsyncExitStack() as stack:
+            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            path = "/v5/models/" if protocol == "v5" else "/v4/models/"
+            response = await client.get(self.base_url + path, headers=headers, timeout=self._timeout)
+            if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
+                protocol = self._fallback = "v4-message"
+                response = await client.get(self.base_url + "/v4/models/", headers=headers, timeout=self._timeout)
+            await raise_for_status(response, DISPLAY_NAME)
+        try:
+            data = response.json()
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, list):
+            raise _drift(
+                f"the model list is not a JSON array ({response.headers.get('content-type', 'no content type')})"
+            )
+        return [info for item in _dicts(data) if (info := _model_info(item, snake=protocol != "v5"))]
+
+
+class _Turn:
+    """What one request sends, whichever protocol carries it."""
+
+    def __init__(
+        self, model: str, content: str, parent: str | None, options: Options, attachments: list[Attachment]
+    ) -> None:
+        self.model, self.content, self.parent = model, content, parent
+        self.options, self.attachments = options, attachments
+
+    def _options(self, names: tuple[str, str, str]) -> list[tuple[str, str]]:
+        values = (self.options.temperature, self.options.top_p, self.options.max_tokens)
+        return [(name, str(value)) for name, value in zip(names, values, strict=True) if value is not None]
+
+    def v5_fields(self) -> list[tuple[str, str]]:
+        fields = [("role", "user"), ("model", self.model), ("content", self.content)]
+        fields += [("parent", self.parent)] if self.parent else []
+        return fields + self._options(("temperature", "topP", "maxTokens"))
+
+    def v4_fields(self) -> list[tuple[str, str]]:
+        host = MODEL_HOSTS.get(self.model, "inferd")
+        fields = [("model", self.model), ("host", host), ("content", self.content), ("private", "true")]
+        fields += [("parent", self.parent)] if self.parent else []
+        return fields + self._options(("temperature", "top_p", "max_tokens"))
+
+
+def _new_attachments(request: ChatRequest) -> list[Attachment]:
+    """Attachments of the trailing user messages (the ones this turn sends)."""
+    found: list[Attachment] = []
+    for message in reversed(request.messages):
+        if message.role != "user":
+            if found:
+                break
+            continue
+        found[:0] = message.attachments
+    return found
+
+
+async def _check_stream_response(response: httpx.Response) -> None:
+    """Error statuses become ProviderErrors; anything but a 200 JSON-lines body is drift."""
+    await raise_for_status(response, DISPLAY_NAME)
+    content_type = response.headers.get("content-type", "").lower()
+    if response.status_code == 200 and any(kind in content_type for kind in JSONL_TYPES):
+        return
+    snippet = b""
+    async for chunk in response.aiter_bytes():
+        snippet += chunk
+        if len(snippet) >= 500:
+            break
+    what = f"an HTML page ({content_type})" if "html" in content_type else (content_type or "no content type")
+    raise UnexpectedResponseError(
+        f"{DISPLAY_NAME} answered HTTP {response.status_code} with {what} instead of a JSON-lines stream",
+        backend=DISPLAY_NAME,
+        snippet=snippet.decode("utf-8", "replace"),
+    )
+
+
+def _model_info(item: dict[str, Any], *, snake: bool) -> ModelInfo | None:
+    def get(camel: str, snake_case: str) -> Any:
+        return item.get(snake_case if snake else camel)
+
+    model_id = item.get("id")
+    if not isinstance(model_id, str) or not model_id:
+        return None
+    if get("isVisible", "is_visible") is False or get("isDeprecated", "is_deprecated") is True:
+        return None
+    vision = get("acceptsFiles", "accepts_files") is True or get("promptType", "prompt_type") == "multi_modal"
+    return ModelInfo(model_id, _text(item.get("name")), vision=vision, reasoning=get("canThink", "can_think") is True)
