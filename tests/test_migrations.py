@@ -1,11 +1,16 @@
-"""The Alembic migrations, on SQLite and PostgreSQL: they build exactly the schema the models describe."""
+"""Start-up: engines and their connection settings, and the Alembic migrations they apply.
+
+The migrations run on SQLite and PostgreSQL and must build exactly the schema the models describe.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,7 +18,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, pool
 
 from storage import repository as repo
-from storage.db import REPO_ROOT, alembic_config, make_engine, session, upgrade_to_head
+from storage.db import (
+    REPO_ROOT,
+    alembic_config,
+    database_url,
+    get_engine,
+    make_engine,
+    normalise_url,
+    session,
+    upgrade_to_head,
+)
 from storage.models import Base
 
 APP_TABLES = {"users", "conversations", "messages", "backend_states"}
@@ -132,3 +146,43 @@ def test_several_processes_starting_at_once_migrate_once(db_url: str) -> None:
         assert _tables(engine) == APP_TABLES
     finally:
         engine.dispose()
+
+
+# --- engines and connections -------------------------------------------------------------------------
+
+
+def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    finally:
+        engine.dispose()
+
+
+def test_database_url_defaults_to_sqlite_and_normalises_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATDECK_DATABASE_URL", raising=False)
+    assert database_url().startswith("sqlite:///") and database_url().endswith("data/chatdeck.db")
+    monkeypatch.setenv("CHATDECK_DATABASE_URL", "postgresql://u:p@db:5432/chat")
+    assert database_url() == "postgresql+psycopg://u:p@db:5432/chat"
+    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_get_engine_is_cached_per_url(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
+    engines: list[Engine] = []
+    threads = [threading.Thread(target=lambda: engines.append(get_engine())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(e) for e in engines}) == 1
+    with session() as s:  # the default engine
+        assert repo.local_user(s).external_id == "local"
+    other = sqlite_url.replace("sqlite_url.db", "other.db")
+    monkeypatch.setenv("CHATDECK_DATABASE_URL", other)
+    assert get_engine() is not engines[0]
+    assert str(get_engine().url) == other

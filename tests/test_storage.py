@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage import repository as repo
-from storage.db import database_url, get_engine, make_engine, normalise_url, session
+from storage.db import session
 from storage.models import BackendState, Conversation, Message, User
 from tests.db_fixtures import SessionFactory
 
@@ -22,9 +22,9 @@ def _owner_and_conversation(db: SessionFactory, external_id: str = "alice") -> t
         return user.id, conversation.id
 
 
-def _add(db: SessionFactory, owner_id: int, conversation_id: str, n: int, role: str = "user") -> list[int]:
+def _add(db: SessionFactory, owner_id: int, conversation_id: str, n: int) -> list[int]:
     with db() as s:
-        return [repo.add_message(s, owner_id, conversation_id, role=role, content=f"m{i}").id for i in range(n)]
+        return [repo.add_message(s, owner_id, conversation_id, role="user", content=f"m{i}").id for i in range(n)]
 
 
 # --- users and conversations ------------------------------------------------------------------------
@@ -383,7 +383,7 @@ def test_deleting_a_conversation_cascades(db: SessionFactory) -> None:
             assert s.scalar(select(func.count()).select_from(model)) == 0
 
 
-# --- sessions, engines and concurrency ----------------------------------------------------------------
+# --- sessions and concurrency ------------------------------------------------------------------------
 
 
 def test_session_rolls_back_on_error(db: SessionFactory) -> None:
@@ -428,40 +428,3 @@ def test_concurrent_writers_from_several_threads(engine: Engine) -> None:
         for conversation_id in conversation_ids:
             assert repo.count_messages(s, owner, conversation_id) == 2 * writes_per_thread
         assert s.scalar(select(func.count()).select_from(Message).where(Message.status != "complete")) == 0
-
-
-def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    try:
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
-    finally:
-        engine.dispose()
-
-
-def test_database_url_defaults_to_sqlite_and_normalises_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CHATDECK_DATABASE_URL", raising=False)
-    assert database_url().startswith("sqlite:///") and database_url().endswith("data/chatdeck.db")
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", "postgresql://u:p@db:5432/chat")
-    assert database_url() == "postgresql+psycopg://u:p@db:5432/chat"
-    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
-    assert normalise_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
-
-
-def test_get_engine_is_cached_per_url(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    engines: list[Engine] = []
-    threads = [threading.Thread(target=lambda: engines.append(get_engine())) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len({id(e) for e in engines}) == 1
-    with session() as s:  # the default engine
-        assert repo.local_user(s).external_id == "local"
-    other = sqlite_url.replace("sqlite_url.db", "other.db")
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", other)
-    assert get_engine() is not engines[0]
-    assert str(get_engine().url) == other
