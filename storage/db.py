@@ -180,7 +180,7 @@ def session(engine: Engine | None = None) -> Iterator[Session]:
     Objects stay readable after the block (``expire_on_commit=False``), but relationships that were
     not loaded inside it cannot be loaded afterwards.
     """
-    s = Session(engine or get_engine(), expire_on_commit=False)
+    s = Session(engine if engine is not None else get_engine(), expire_on_commit=False)
     try:
         yield s
         s.commit()
