@@ -1,0 +1,176 @@
+"""Rendering shared by the pages: one message (text, reasoning, sources, status), live or stored.
+
+A live reply is shown by tailing its run in the generation runner: the
+generator below wakes as soon as events arrive, coalesces text for about
+60 ms, and cuts the answer into finished blocks (at blank lines outside code
+fences) so each websocket update resends only the live tail, not the whole
+answer. This module renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import streamlit as st
+
+from providers import registry
+from providers.events import ReasoningDelta, TextDelta
+from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
+from runner.runner import Run
+
+COALESCE = 0.06  # seconds of text gathered into one browser update after the first
+IDLE_CHECK = 0.25  # seconds between checks for a Stop or rerun while no data arrives
+BLOCK_MIN = 400  # characters a block holds before a blank line may close it
+
+
+class BlockSplitter:
+    """Cuts streamed markdown into blocks that can be rendered on their own.
+
+    ``feed(text)`` returns the pieces to emit: strings, with ``None`` marking
+    "the block before this is finished". Blocks end at a blank line outside a
+    fenced code block, once they hold at least ``min_size`` characters.
+    """
+
+    def __init__(self, min_size: int = BLOCK_MIN) -> None:
+        self.min_size = min_size
+        self.block = ""
+
+    def feed(self, text: str) -> list[str | None]:
+        out: list[str | None] = []
+        while text:
+            cut = self._boundary(text)
+            if cut is None:
+                self.block += text
+                out.append(text)
+                break
+            head, text = text[:cut], text[cut:]
+            out.extend([head, None])
+            self.block = ""
+        return out
+
+    def _boundary(self, text: str) -> int | None:
+        """Where in ``text`` the current block may end (a blank line may straddle two feeds)."""
+        combined = self.block + text
+        offset = len(self.block)
+        start = max(0, offset - 1)
+        while (index := combined.find("\n\n", start)) != -1:
+            end = index + 2
+            candidate = combined[:end]
+            fences = sum(1 for line in candidate.split("\n") if line.lstrip().startswith("```"))
+            if fences % 2 == 0 and len(candidate) >= self.min_size:
+                return end - offset
+            start = index + 1
+        return None
+
+
+def _finish_block() -> None:
+    """A no-op chunk: st.write_stream closes the current element before it."""
+
+
+def live_text(run: Run, reasoning_box: Any) -> Iterator[str | Callable[[], None]]:
+    """Yield a run's text for st.write_stream, from its first event, until it finishes."""
+    seq = 0
+    pending: list[str] = []
+    reasoning = ""
+    reasoning_slot = None
+    splitter = BlockSplitter()
+    last_emit = 0.0
+    emitted_any = False
+    while True:
+        wait = IDLE_CHECK
+        if pending:
+            wait = max(0.0, last_emit + COALESCE - time.monotonic())
+        events, done = run.wait(seq, wait)
+        seq += len(events)
+        for event in events:
+            if isinstance(event, TextDelta):
+                pending.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                reasoning += event.text
+        if reasoning and (done or events):
+            if reasoning_slot is None:
+                with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
+                    reasoning_slot = st.empty()
+            reasoning_slot.markdown(reasoning)
+        due = done or not emitted_any or time.monotonic() - last_emit >= COALESCE
+        if pending and due:
+            for piece in splitter.feed("".join(pending)):
+                yield _finish_block if piece is None else piece
+            pending.clear()
+            last_emit = time.monotonic()
+            emitted_any = True
+        elif not events:
+            st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
+        if done and not pending:
+            return
+
+
+def message_caption(message: Any) -> str:
+    parts = []
+    if message.model:
+        parts.append(message.model)
+    if message.ttft_ms is not None:
+        parts.append(f"first token {message.ttft_ms / 1000:.1f} s")
+    if message.total_ms is not None:
+        parts.append(f"{message.total_ms / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+def _backend_label(name: str | None) -> str:
+    if name and name in registry.BACKENDS:
+        return registry.BACKENDS[name].display_name
+    return name or "The backend"
+
+
+def render_status(message: Any) -> None:
+    """The line under a reply that did not complete normally."""
+    label = _backend_label(message.provider)
+    kept = " The partial answer is kept above." if message.content else ""
+    if message.status == ERROR:
+        st.error(f"**{label}:** {message.error or 'the reply failed.'}{kept}", icon=":material/error:")
+    elif message.status == CANCELLED:
+        st.warning(f"Stopped.{kept}", icon=":material/stop_circle:")
+    elif message.status == PARTIAL:
+        st.warning(f"{message.error or 'Interrupted.'}{kept}", icon=":material/warning:")
+    elif message.status == STREAMING:
+        st.info("This reply is still being written by another server process.", icon=":material/hourglass:")
+    elif message.finish_reason == "length":
+        st.caption(":material/content_cut: The answer reached the length limit.")
+
+
+def render_stored(message: Any) -> None:
+    """A message from storage, with its reasoning, attachments, sources and status."""
+    with st.chat_message(message.role):
+        if message.reasoning:
+            with st.expander("Reasoning", icon=":material/psychology:"):
+                st.markdown(message.reasoning)
+        for attachment in message.attachments or []:
+            st.caption(f":material/attach_file: {attachment.get('name', 'attachment')}")
+        if message.content:
+            st.markdown(message.content)
+        sources = (message.extra or {}).get("sources") or []
+        if sources:
+            st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
+        if message.role == "assistant":
+            render_status(message)
+            if message.status in (COMPLETE, ERROR, CANCELLED, PARTIAL):
+                caption = message_caption(message)
+                if caption:
+                    st.caption(caption)
+
+
+def render_live(message: Any, run: Run) -> None:
+    """A reply still being generated: stream it, then show how it ended."""
+    with st.chat_message("assistant"):
+        reasoning_box = st.container()
+        st.write_stream(live_text(run, reasoning_box))
+        run.saved.wait(2.0)  # the final save follows Finished within milliseconds
+        _, fields = run.snapshot()
+        ended = SimpleNamespace(**fields, provider=run.provider, model=run.model)
+        render_status(ended)
+        caption = message_caption(ended)
+        if caption:
+            st.caption(caption)

@@ -1,0 +1,113 @@
+"""The chat page's sidebar: who is using the app, the conversation list, backend and model pickers.
+
+Every function reads state and storage with bounded queries; none touches the network.
+This module renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from providers import registry
+from providers.events import Options
+from runner.runner import get_runner
+from storage import repository as repo
+from storage.db import get_engine, session
+from storage.models import Conversation
+
+CONVERSATION_LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Choice:
+    provider: str
+    model: str
+    options: Options
+
+
+def owner_id() -> int:
+    """The signed-in user's id. Single-user mode: the one local user."""
+    if "owner_id" not in st.session_state:
+        with session(get_engine()) as s:
+            st.session_state["owner_id"] = repo.local_user(s).id
+    return int(st.session_state["owner_id"])
+
+
+def current_conversation(owner: int) -> Conversation | None:
+    """The conversation named by ``?c=`` in the URL, if it is this user's."""
+    conversation_id = st.query_params.get("c")
+    if not conversation_id:
+        return None
+    with session(get_engine()) as s:
+        conversation = repo.get_conversation(s, owner, conversation_id)
+    if conversation is None:
+        st.warning("That conversation was not found. It may have been deleted, or the link is wrong.")
+        del st.query_params["c"]
+    return conversation
+
+
+def _open(conversation_id: str | None, provider: str | None = None, model: str | None = None) -> None:
+    if conversation_id is None:
+        st.query_params.clear()
+    else:
+        st.query_params.from_dict({"c": conversation_id})
+    if provider and model:
+        st.session_state["provider"] = provider
+        st.session_state[f"model_{provider}"] = model
+
+
+def conversation_list(owner: int, current: Conversation | None) -> None:
+    st.sidebar.button(
+        "New chat", icon=":material/add:", on_click=_open, args=(None,), width="stretch", key="new_chat"
+    )
+    with session(get_engine()) as s:
+        conversations = repo.list_conversations(s, owner, limit=CONVERSATION_LIST_LIMIT)
+    if not conversations:
+        st.sidebar.caption("Your conversations will appear here.")
+        return
+    st.sidebar.caption("Conversations")
+    for c in conversations:
+        is_current = current is not None and c.id == current.id
+        st.sidebar.button(
+            c.title or "Untitled",
+            key=f"conv_{c.id}",
+            type="primary" if is_current else "tertiary",
+            on_click=_open,
+            args=(c.id, c.provider, c.model),
+            width="stretch",
+        )
+
+
+def backend_picker(current: Conversation | None) -> Choice:
+    """Backend, model and sampling pickers; defaults from the conversation or the URL."""
+    params = st.query_params
+    default_provider = (current.provider if current else params.get("provider")) or registry.DEFAULT_BACKEND
+    if default_provider not in registry.BACKENDS:
+        fallback = registry.backend(registry.DEFAULT_BACKEND).display_name
+        st.warning(f"Unknown backend {default_provider!r}; using {fallback}.")
+        default_provider = registry.DEFAULT_BACKEND
+    names = list(registry.BACKENDS)
+    st.session_state.setdefault("provider", default_provider)
+    provider = st.sidebar.selectbox(
+        "Backend", names, key="provider", format_func=lambda n: registry.BACKENDS[n].display_name
+    )
+    info = registry.backend(provider)
+    models = get_runner().catalog.models(provider)
+    ids = [m.id for m in models]
+    labels = {m.id: m.label + ("  ·  vision" if m.vision else "") for m in models}
+    wanted = current.model if current and current.provider == provider else params.get("model")
+    if wanted:
+        wanted = info.resolve_model(wanted)
+        if wanted not in ids:
+            ids.insert(0, wanted)
+    model_key = f"model_{provider}"
+    st.session_state.setdefault(model_key, wanted or ids[0])
+    if st.session_state[model_key] not in ids:
+        st.session_state[model_key] = ids[0]
+    model = st.sidebar.selectbox("Model", ids, key=model_key, format_func=lambda m: labels.get(m, m))
+    with st.sidebar.expander("Sampling", icon=":material/tune:"):
+        temperature = st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="temperature")
+        top_p = st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="top_p")
+    return Choice(provider, model, Options(temperature=temperature, top_p=top_p))

@@ -1,0 +1,105 @@
+"""Turns a stream of provider events into one assistant turn.
+
+Pure: no clock, no I/O. The runner feeds it events and reads ``fields()`` to
+save the turn (partial or final); the page renders the same fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from providers.events import (
+    Event,
+    Finished,
+    Image,
+    ReasoningDelta,
+    Source,
+    Sources,
+    StateUpdate,
+    TextDelta,
+    Title,
+)
+
+# Message status values stored with every message (storage checks the same set).
+STREAMING = "streaming"
+COMPLETE = "complete"
+PARTIAL = "partial"  # stopped early by something outside the backend (a server restart)
+ERROR = "error"
+CANCELLED = "cancelled"
+
+INTERRUPTED = "Interrupted: the server stopped while this reply was being written."
+
+
+@dataclass
+class Accumulator:
+    text: str = ""
+    reasoning: str = ""
+    reasoning_status: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    title: str | None = None
+    images: list[Image] = field(default_factory=list)
+    state: dict[str, Any] | None = None
+    finished: Finished | None = None
+
+    def apply(self, event: Event) -> None:
+        if self.finished is not None:
+            raise ValueError(f"event after Finished: {event!r}")
+        match event:
+            case TextDelta(text=text):
+                self.text += text
+            case ReasoningDelta(text=text, status=status):
+                self.reasoning += text
+                if status is not None:
+                    self.reasoning_status = status
+            case Sources(items=items):
+                known = {s.url for s in self.sources}
+                self.sources.extend(s for s in items if s.url not in known)
+            case Title(title=title):
+                self.title = title
+            case Image():
+                self.images.append(event)
+            case StateUpdate(state=state):
+                self.state = dict(state)
+            case Finished():
+                self.finished = event
+
+    @property
+    def status(self) -> str:
+        if self.finished is None:
+            return STREAMING
+        return {"stop": COMPLETE, "length": COMPLETE, "error": ERROR, "cancelled": CANCELLED}[self.finished.reason]
+
+    @property
+    def error_text(self) -> str | None:
+        if self.finished is None:
+            return None
+        if self.finished.reason == "cancelled":
+            return "Stopped before the answer was complete."
+        if self.finished.error is not None:
+            return str(self.finished.error) or type(self.finished.error).__name__
+        if self.finished.reason == "error":
+            return "The backend reported an error."
+        return None
+
+    def fields(self) -> dict[str, Any]:
+        """The message columns this turn fills, for storage."""
+        extra: dict[str, Any] = {}
+        if self.sources:
+            extra["sources"] = [{"url": s.url, "title": s.title} for s in self.sources]
+        if self.title:
+            extra["title"] = self.title
+        if self.images:
+            extra["images"] = [{"url": i.url, "mime": i.mime, "alt": i.alt} for i in self.images]
+        if self.reasoning_status:
+            extra["reasoning_status"] = self.reasoning_status
+        if self.finished is not None and self.finished.usage:
+            extra["usage"] = dict(self.finished.usage)
+        return {
+            "content": self.text,
+            "reasoning": self.reasoning,
+            "status": self.status,
+            "finish_reason": self.finished.reason if self.finished else None,
+            "error": self.error_text,
+            "extra": extra,
+        }

@@ -1,0 +1,73 @@
+"""Each backend's model list, fetched in the background and cached with a time limit.
+
+Pages read ``models()`` on every rerun, so it never waits on the network: it
+returns the cached list (or the backend's built-in fallback list) at once and,
+when the cache is stale, schedules a refresh on the runner's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from providers import registry
+from providers.base import ModelInfo, Provider
+
+log = logging.getLogger(__name__)
+
+TTL = 600.0  # seconds a fetched list is trusted
+RETRY_AFTER = 60.0  # seconds before a failed fetch is tried again
+
+
+@dataclass
+class _Entry:
+    models: list[ModelInfo]
+    fetched_at: float
+    live: bool  # from the backend (True) or the built-in fallback (False)
+    error: str | None = None
+
+
+class ModelCatalog:
+    def __init__(self, loop: asyncio.AbstractEventLoop, provider: Callable[[str], Provider]) -> None:
+        self._loop = loop
+        self._provider = provider
+        self._entries: dict[str, _Entry] = {}
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+
+    def models(self, backend: str) -> list[ModelInfo]:
+        """The best list known now; never blocks."""
+        with self._lock:
+            entry = self._entries.get(backend)
+            stale = entry is None or time.monotonic() - entry.fetched_at > (TTL if entry.live else RETRY_AFTER)
+            if stale and backend not in self._pending:
+                self._pending.add(backend)
+                asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+        if entry is None or not entry.models:
+            return list(registry.backend(backend).fallback_models)
+        return list(entry.models)
+
+    def is_live(self, backend: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(backend)
+            return bool(entry and entry.live)
+
+    def refresh_now(self, backend: str, timeout: float = 15.0) -> list[ModelInfo]:
+        """Fetch the list and wait for it (for an explicit "refresh" action, not for reruns)."""
+        asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop).result(timeout)
+        return self.models(backend)
+
+    async def _refresh(self, backend: str) -> None:
+        try:
+            models = await self._provider(backend).list_models()
+            entry = _Entry(models, time.monotonic(), live=bool(models))
+        except Exception as exc:  # any failure keeps the fallback list; the reason is kept for the UI
+            log.info("model list of %s unavailable: %s", backend, exc)
+            entry = _Entry([], time.monotonic(), live=False, error=str(exc))
+        with self._lock:
+            self._entries[backend] = entry
+            self._pending.discard(backend)

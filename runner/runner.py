@@ -1,0 +1,301 @@
+"""The generation runner: every reply is generated here, never inside a page's script run.
+
+One background asyncio loop per process runs each generation as a task:
+
+    start() ── saves the user message and an empty "streaming" reply, then schedules
+    _drive()  ── provider.stream(request) → run.publish(event) → accumulator
+    _flush_loop ── writes the partial reply to storage at least every 250 ms
+    final save ── text, status, timings and the backend's ids for the next turn
+
+Readers (the chat page, later the compare page and the REST endpoint) tail a run
+by sequence number with ``Run.wait``, which wakes them as soon as an event
+arrives. A reload or a widget click ends the reader, not the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from providers import registry
+from providers.base import DEFAULT_TIMEOUT, Provider
+from providers.events import (
+    Attachment,
+    ChatMessage,
+    ChatRequest,
+    Event,
+    Finished,
+    Options,
+    ReasoningDelta,
+    TextDelta,
+)
+from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
+from runner.catalog import ModelCatalog
+from storage import repository as repo
+from storage.db import session
+
+log = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[str, httpx.AsyncClient | None], Provider]
+
+FLUSH_INTERVAL = 0.25  # seconds between partial saves while a reply streams
+HISTORY_LIMIT = 200  # messages of context sent on a first turn with a backend
+KEEP_FINISHED = 120.0  # seconds a finished run stays in memory for late readers
+
+
+class Run:
+    """One generation: its events in order, and the turn they add up to."""
+
+    def __init__(self, message_id: int, conversation_id: str, owner_id: int, provider: str, model: str) -> None:
+        self.message_id = message_id
+        self.conversation_id = conversation_id
+        self.owner_id = owner_id
+        self.provider = provider
+        self.model = model
+        self.events: list[Event] = []
+        self.turn = Accumulator()
+        self.started_at = time.monotonic()
+        self.first_token_at: float | None = None
+        self.finished_at: float | None = None
+        self.saved = threading.Event()  # set once the final state is in storage
+        self.future: Future[None] | None = None
+        self._cond = threading.Condition()
+        self._flushed_seq = 0
+
+    @property
+    def done(self) -> bool:
+        return self.turn.finished is not None
+
+    def publish(self, event: Event) -> None:
+        with self._cond:
+            if self.done:
+                return
+            if self.first_token_at is None and isinstance(event, TextDelta | ReasoningDelta):
+                self.first_token_at = time.monotonic()
+            if isinstance(event, Finished):
+                self.finished_at = time.monotonic()
+            self.events.append(event)
+            self.turn.apply(event)
+            self._cond.notify_all()
+
+    def wait(self, after: int, timeout: float) -> tuple[list[Event], bool]:
+        """Events after sequence number ``after`` (blocks up to ``timeout`` for the first one).
+
+        Returns the new events and whether the run has finished.
+        """
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.events) > after or self.done, timeout)
+            return self.events[after:], self.done
+
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        """The sequence number and the message fields to save at this point."""
+        with self._cond:
+            fields = self.turn.fields()
+            seq = len(self.events)
+        fields["ttft_ms"] = _ms(self.first_token_at, self.started_at)
+        fields["total_ms"] = _ms(self.finished_at, self.started_at)
+        return seq, fields
+
+    @property
+    def dirty(self) -> bool:
+        return len(self.events) != self._flushed_seq
+
+
+def _ms(end: float | None, start: float) -> int | None:
+    return None if end is None else round((end - start) * 1000)
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        provider_factory: ProviderFactory = registry.create,
+        flush_interval: float = FLUSH_INTERVAL,
+    ) -> None:
+        self.engine = engine
+        self._factory = provider_factory
+        self._flush_interval = flush_interval
+        self._runs: dict[int, Run] = {}
+        self._runs_lock = threading.Lock()
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._stopping = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="chatdeck-runner", daemon=True)
+        self._thread.start()
+        self.catalog = ModelCatalog(self._loop, self._provider)
+        with session(engine) as s:
+            interrupted = repo.mark_interrupted(s)
+        if interrupted:
+            log.warning("marked %d unfinished replies as interrupted", interrupted)
+
+    # --- public API, called from any thread -------------------------------------------
+
+    def start(
+        self,
+        *,
+        owner_id: int,
+        conversation_id: str,
+        provider: str,
+        model: str,
+        prompt: str,
+        attachments: Sequence[Attachment] = (),
+        options: Options | None = None,
+    ) -> Run:
+        """Save the user's message, then generate the reply in the background."""
+        model = registry.backend(provider).resolve_model(model)
+        stored = [
+            {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
+            for a in attachments
+        ]
+        with session(self.engine) as s:
+            repo.add_message(
+                s, owner_id, conversation_id, role="user", content=prompt,
+                provider=provider, model=model, attachments=stored,
+            )
+            history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
+            state = repo.get_backend_state(s, conversation_id, provider, model)
+            reply = repo.add_message(
+                s, owner_id, conversation_id, role="assistant", content="",
+                provider=provider, model=model, status="streaming",
+            )
+        messages = [
+            ChatMessage(role=m.role, content=m.content)  # type: ignore[arg-type]
+            for m in history[:-1]
+            if m.role in ("user", "assistant") and m.content
+        ]
+        messages.append(ChatMessage(role="user", content=prompt, attachments=tuple(attachments)))
+        request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
+        run = Run(reply.id, conversation_id, owner_id, provider, model)
+        with self._runs_lock:
+            self._runs[run.message_id] = run
+        run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request), self._loop)
+        return run
+
+    def get(self, message_id: int) -> Run | None:
+        with self._runs_lock:
+            return self._runs.get(message_id)
+
+    def cancel(self, message_id: int) -> bool:
+        """Stop a reply: the backend connection is closed and the partial text kept."""
+        run = self.get(message_id)
+        if run is None or run.done or run.future is None:
+            return False
+        run.future.cancel()
+        return True
+
+    def active_count(self) -> int:
+        with self._runs_lock:
+            return sum(1 for r in self._runs.values() if not r.done)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
+        self._stopping = True
+        with self._runs_lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if run.future is not None:
+                run.future.cancel()
+        for run in runs:
+            run.saved.wait(timeout)
+
+        async def close_clients() -> None:
+            for client in self._clients.values():
+                await client.aclose()
+
+        asyncio.run_coroutine_threadsafe(close_clients(), self._loop).result(timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    # --- inside the loop --------------------------------------------------------------
+
+    def _provider(self, name: str) -> Provider:
+        """A provider sharing one warm HTTP client per backend (called on the loop thread)."""
+        client = self._clients.get(name)
+        if client is None:
+            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=10))
+            self._clients[name] = client
+        return self._factory(name, client)
+
+    async def _drive(self, run: Run, request: ChatRequest) -> None:
+        stop_flushing = asyncio.Event()
+        write_lock = asyncio.Lock()
+        flusher = asyncio.create_task(self._flush_loop(run, stop_flushing, write_lock))
+        try:
+            stream = self._provider(run.provider).stream(request)
+            try:
+                async for event in stream:
+                    run.publish(event)
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            run.publish(Finished("cancelled"))
+        except Exception as exc:  # a bug, not a backend failure: keep the text, say so
+            log.exception("reply %s failed inside Chatdeck", run.message_id)
+            failure = RuntimeError(f"Chatdeck failed while reading the answer ({type(exc).__name__})")
+            run.publish(Finished("error", error=failure))
+        finally:
+            if not run.done:  # the stream ended without Finished: a provider bug
+                run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
+            stop_flushing.set()
+            await asyncio.shield(flusher)
+            async with write_lock:
+                await asyncio.to_thread(self._save, run, final=True)
+            run.saved.set()
+            self._loop.call_later(KEEP_FINISHED, self._forget, run.message_id)
+
+    async def _flush_loop(self, run: Run, stop: asyncio.Event, write_lock: asyncio.Lock) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._flush_interval)
+            if run.dirty and not stop.is_set():
+                async with write_lock:
+                    try:
+                        await asyncio.to_thread(self._save, run, final=False)
+                    except Exception:  # a failed partial save must not end the reply
+                        log.exception("partial save of reply %s failed", run.message_id)
+
+    def _save(self, run: Run, *, final: bool) -> None:
+        seq, fields = run.snapshot()
+        if not final:
+            fields["status"] = "streaming"
+        elif self._stopping and fields["status"] == CANCELLED:  # cut off by a shutdown, not by the user
+            fields["status"] = PARTIAL
+            fields["error"] = INTERRUPTED
+        with session(self.engine) as s:
+            repo.update_message(s, run.message_id, **fields)
+            if final and run.turn.state is not None:
+                repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
+            if final and run.turn.title:
+                repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
+        run._flushed_seq = seq
+
+    def _forget(self, message_id: int) -> None:
+        with self._runs_lock:
+            self._runs.pop(message_id, None)
+
+
+_runner: Runner | None = None
+_runner_lock = threading.Lock()
+
+
+def get_runner() -> Runner:
+    """The process-wide runner for the configured database (created on first use)."""
+    global _runner
+    from storage.db import get_engine
+
+    engine = get_engine()
+    with _runner_lock:
+        if _runner is None or _runner.engine is not engine:
+            _runner = Runner(engine)
+        return _runner

@@ -1,0 +1,66 @@
+"""Chatdeck's entry point.
+
+Run as a Streamlit script (each browser session), it is the router: page
+configuration, identity, ``st.navigation``. Imported as a module by
+``streamlit run`` (which finds ``app`` below), it is the ASGI app: Streamlit's
+``st.App`` with Chatdeck's start-up work in its lifespan.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+
+from pages import chat
+
+
+def main() -> None:
+    st.set_page_config(page_title="Chatdeck", page_icon=":material/forum:", layout="wide")
+    if os.environ.get("CHATDECK_DEMO"):
+        st.sidebar.info(
+            "**Simulated backends.** Answers come from Chatdeck's bundled simulators, not from real models.",
+            icon=":material/science:",
+        )
+    page = st.navigation(
+        [
+            st.Page(chat.render, title="Chat", icon=":material/chat:", default=True),
+            # The default page lives at "/"; "/chat" is kept as a link-friendly alias.
+            st.Page(chat.render, title="Chat", url_path="chat", visibility="hidden"),
+        ]
+    )
+    page.run()
+
+
+def _ignore_legacy_pages_folder() -> None:
+    """Our ``pages/`` package holds modules the router registers, not Streamlit v1 pages.
+
+    Streamlit decides once per process whether a ``pages/`` folder beside the
+    entry point means "run its files directly"; until some session has called
+    ``st.navigation`` it would run ``pages/chat.py`` for ``/chat`` and skip the
+    router. Deciding "no" before the first session closes that gap.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    from runner.runner import get_runner
+
+    _ignore_legacy_pages_folder()
+    runner = get_runner()  # migrates the database and marks replies a restart cut off
+    try:
+        yield
+    finally:
+        runner.shutdown()
+
+
+if __name__ == "__main__":
+    main()
+else:
+    app = st.App(Path(__file__).resolve(), lifespan=lifespan)

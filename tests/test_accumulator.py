@@ -1,0 +1,66 @@
+"""The accumulator: events in, one assistant turn out, partial or complete."""
+
+import pytest
+
+from providers.errors import HTTPStatusError
+from providers.events import (
+    Finished,
+    Image,
+    ReasoningDelta,
+    Source,
+    Sources,
+    StateUpdate,
+    TextDelta,
+    Title,
+)
+from runner.accumulator import Accumulator
+
+
+def test_text_reasoning_and_metadata_add_up() -> None:
+    turn = Accumulator()
+    for event in [
+        ReasoningDelta("Think"), ReasoningDelta("ing.", status="done"),
+        TextDelta("Hel"), TextDelta("lo"),
+        Sources((Source("https://a.example", "A"),)),
+        Sources((Source("https://a.example", "A again"), Source("https://b.example"))),
+        Title("Greeting"), Image("https://img.example/1.png", "image/png", "a cat"),
+        StateUpdate({"parent": "msg_1"}), StateUpdate({"parent": "msg_2"}),
+    ]:
+        turn.apply(event)
+    assert turn.status == "streaming"
+    turn.apply(Finished("stop", usage={"output_tokens": 3}))
+    fields = turn.fields()
+    assert fields["content"] == "Hello"
+    assert fields["reasoning"] == "Thinking."
+    assert fields["status"] == "complete"
+    assert fields["error"] is None
+    assert [s["url"] for s in fields["extra"]["sources"]] == ["https://a.example", "https://b.example"]
+    assert fields["extra"]["title"] == "Greeting"
+    assert fields["extra"]["images"][0]["alt"] == "a cat"
+    assert fields["extra"]["usage"] == {"output_tokens": 3}
+    assert turn.state == {"parent": "msg_2"}
+
+
+def test_error_keeps_partial_text_and_names_the_cause() -> None:
+    turn = Accumulator()
+    turn.apply(TextDelta("Half an ans"))
+    turn.apply(Finished("error", error=HTTPStatusError(503, "Service Unavailable")))
+    fields = turn.fields()
+    assert fields["content"] == "Half an ans"
+    assert fields["status"] == "error"
+    assert fields["error"] == "HTTP 503: Service Unavailable"
+
+
+@pytest.mark.parametrize(("reason", "status"), [("length", "complete"), ("cancelled", "cancelled")])
+def test_finish_reasons_map_to_statuses(reason: str, status: str) -> None:
+    turn = Accumulator()
+    turn.apply(Finished(reason))  # type: ignore[arg-type]
+    assert turn.status == status
+    assert turn.fields()["finish_reason"] == reason
+
+
+def test_nothing_may_follow_finished() -> None:
+    turn = Accumulator()
+    turn.apply(Finished("stop"))
+    with pytest.raises(ValueError, match="after Finished"):
+        turn.apply(TextDelta("late"))
