@@ -1,0 +1,182 @@
+"""The generation runner, end to end: real storage (SQLite and PostgreSQL), the Ai2 simulator on loopback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from providers.events import Finished, TextDelta
+from runner.runner import Run, Runner
+from storage import repository as repo
+from storage.db import session
+from tests.sim_fixtures import SimHandle, wait_for
+
+CHUNKS = [f"word{i} " for i in range(20)]
+
+
+@pytest.fixture
+def runner(engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    r = Runner(engine, flush_interval=0.05)
+    yield r
+    r.shutdown()
+
+
+def new_conversation(engine: Engine) -> tuple[int, str]:
+    with session(engine) as s:
+        owner = repo.local_user(s).id
+        conversation = repo.create_conversation(s, owner, provider="allenai", model="olmo-3.1-32b-instruct")
+    return owner, conversation.id
+
+
+def send(runner: Runner, owner: int, conversation_id: str, prompt: str) -> Run:
+    return runner.start(
+        owner_id=owner, conversation_id=conversation_id, provider="allenai",
+        model="olmo-3.1-32b-instruct", prompt=prompt,
+    )
+
+
+def stored(engine: Engine, owner: int, conversation_id: str) -> list[repo.Message]:
+    with session(engine) as s:
+        return repo.recent_messages(s, owner, conversation_id, limit=100)
+
+
+def test_reply_is_streamed_saved_and_timed(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
+    allenai_sim.sim.script.chunks = CHUNKS
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Count for me")
+    assert run.saved.wait(10)
+    user, reply = stored(engine, owner, cid)
+    assert (user.role, user.content, user.status) == ("user", "Count for me", "complete")
+    assert (reply.role, reply.content, reply.status) == ("assistant", "".join(CHUNKS), "complete")
+    assert reply.ttft_ms is not None and reply.total_ms is not None and reply.ttft_ms <= reply.total_ms
+    assert reply.chars == len("".join(CHUNKS))
+    assert isinstance(run.events[-1], Finished)
+
+
+def test_user_message_is_saved_before_the_backend_answers(
+    runner: Runner, engine: Engine, allenai_sim: SimHandle
+) -> None:
+    allenai_sim.sim.script.first_byte_delay = 1.0
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Saved first?")
+    assert wait_for(lambda: len(allenai_sim.sim.requests) == 1, 5)
+    user, reply = stored(engine, owner, cid)  # the backend has not sent a byte yet
+    assert user.content == "Saved first?" and reply.status == "streaming" and reply.content == ""
+    assert run.saved.wait(10)
+
+
+def test_partial_text_reaches_storage_while_streaming(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS, 0.05
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Slowly")
+    seen: set[str] = set()
+    while not run.saved.is_set():
+        reply = stored(engine, owner, cid)[-1]
+        if reply.status == "streaming":
+            seen.add(reply.content)
+        time.sleep(0.02)
+    full = "".join(CHUNKS)
+    partials = {text for text in seen if text and text != full}
+    assert partials, "no partial text was flushed while the reply streamed"
+    assert all(full.startswith(text) for text in seen)
+
+
+def test_any_number_of_readers_tail_from_any_point(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS, 0.02
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Tail me")
+
+    def read_all(start_after: float) -> str:
+        time.sleep(start_after)
+        seq, text, done = 0, "", False
+        while not done:
+            events, done = run.wait(seq, 1.0)
+            seq += len(events)
+            text += "".join(e.text for e in events if isinstance(e, TextDelta))
+        return text
+
+    assert read_all(0) == read_all(0.1) == "".join(CHUNKS)
+    events, done = run.wait(len(run.events), 0.01)
+    assert done and events == []
+
+
+def test_follow_up_sends_only_the_new_message_with_the_saved_parent(
+    runner: Runner, engine: Engine, allenai_sim: SimHandle
+) -> None:
+    owner, cid = new_conversation(engine)
+    assert send(runner, owner, cid, "First question").saved.wait(10)
+    with session(engine) as s:
+        state = repo.get_backend_state(s, cid, "allenai", "olmo-3.1-32b-instruct")
+    assert state["parent"].startswith("msg_") and state["anonymous_user_id"]
+    assert send(runner, owner, cid, "Second question").saved.wait(10)
+    first, second = [r for r in allenai_sim.sim.requests if r.path.endswith("/chat")]
+    assert "parent" not in first.form
+    assert second.form["parent"] == state["parent"]
+    assert second.form["content"] == "Second question"
+    assert second.headers["x-anonymous-user-id"] == first.headers["x-anonymous-user-id"]
+    assert [m.status for m in stored(engine, owner, cid)] == ["complete"] * 4
+
+
+def test_backend_failure_keeps_the_partial_answer_and_the_prompt(
+    runner: Runner, engine: Engine, allenai_sim: SimHandle
+) -> None:
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.disconnect_after = CHUNKS, 5
+    owner, cid = new_conversation(engine)
+    assert send(runner, owner, cid, "Cut me off").saved.wait(10)
+    user, reply = stored(engine, owner, cid)
+    assert user.content == "Cut me off"
+    assert reply.status == "error" and reply.content == "".join(CHUNKS[:5])
+    assert reply.error and "Ai2" in reply.error
+
+
+def test_http_error_is_shown_with_the_servers_words(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
+    from simulators.allenai import ForcedError
+
+    allenai_sim.sim.script.http_error = ForcedError(429, "Too many requests from you", headers={"Retry-After": "30"})
+    owner, cid = new_conversation(engine)
+    assert send(runner, owner, cid, "Hello?").saved.wait(10)
+    reply = stored(engine, owner, cid)[-1]
+    assert reply.status == "error" and "429" in reply.error and "30" in reply.error
+
+
+def test_cancel_closes_the_backend_connection_and_keeps_the_text(
+    runner: Runner, engine: Engine, allenai_sim: SimHandle
+) -> None:
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS * 10, 0.02
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Long one")
+    assert wait_for(lambda: len(run.turn.text) > 20, 5)
+    assert runner.cancel(run.message_id)
+    assert run.saved.wait(10)
+    reply = stored(engine, owner, cid)[-1]
+    assert reply.status == "cancelled" and 20 <= len(reply.content) < len("".join(CHUNKS * 10))
+    assert wait_for(lambda: allenai_sim.sim.disconnects == 1, 5), "the simulator never saw the client leave"
+    assert not runner.cancel(run.message_id)  # already finished
+
+
+def test_replies_cut_off_by_a_restart_are_marked_at_start(engine: Engine) -> None:
+    owner, cid = new_conversation(engine)
+    with session(engine) as s:
+        message = repo.add_message(s, owner, cid, role="assistant", content="half", status="streaming")
+    Runner(engine).shutdown()
+    with session(engine) as s:
+        again = repo.get_message(s, owner, message.id)
+    assert again is not None and again.status == "partial" and again.content == "half"
+    assert again.error and "Interrupted" in again.error
+
+
+def test_shutdown_saves_running_replies_as_interrupted(engine: Engine, allenai_sim: SimHandle,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS * 10, 0.02
+    r = Runner(engine, flush_interval=0.05)
+    owner, cid = new_conversation(engine)
+    run = send(r, owner, cid, "Going down")
+    assert wait_for(lambda: len(run.turn.text) > 10, 5)
+    r.shutdown()
+    reply = stored(engine, owner, cid)[-1]
+    assert reply.status == "partial" and reply.content and "Interrupted" in (reply.error or "")
