@@ -20,7 +20,6 @@ def render() -> None:
     owner = sidebar.owner_id()
     conversation = sidebar.current_conversation(owner)
     choice = sidebar.backend_picker(conversation)
-    sidebar.conversation_list(owner, conversation)
     backend = registry.backend(choice.provider)
     runner = get_runner()
 
@@ -39,6 +38,7 @@ def render() -> None:
             owner_id=owner, conversation_id=conversation.id, provider=choice.provider,
             model=choice.model, prompt=prompt, options=choice.options,
         )
+    sidebar.conversation_list(owner, conversation)  # after sending, so a new chat is listed at once
 
     if conversation is None:
         st.title("Chatdeck")

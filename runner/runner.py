@@ -299,3 +299,12 @@ def get_runner() -> Runner:
         if _runner is None or _runner.engine is not engine:
             _runner = Runner(engine)
         return _runner
+
+
+def reset_runner() -> None:
+    """Stop and forget the process-wide runner (tests that switch databases)."""
+    global _runner
+    with _runner_lock:
+        if _runner is not None:
+            _runner.shutdown()
+        _runner = None
