@@ -70,7 +70,9 @@ def _finish_block() -> None:
     """A no-op chunk: st.write_stream closes the current element before it."""
 
 
-def live_text(run: Run, reasoning_box: Any) -> Iterator[str | Callable[[], None]]:
+def live_text(
+    run: Run, reasoning_box: Any, on_first_text: Callable[[], object] = lambda: None
+) -> Iterator[str | Callable[[], None]]:
     """Yield a run's text for st.write_stream, from its first event, until it finishes."""
     seq = 0
     pending: list[str] = []
@@ -97,6 +99,8 @@ def live_text(run: Run, reasoning_box: Any) -> Iterator[str | Callable[[], None]
             reasoning_slot.markdown(reasoning)
         due = done or not emitted_any or time.monotonic() - last_emit >= COALESCE
         if pending and due:
+            if not emitted_any:
+                on_first_text()
             for piece in splitter.feed("".join(pending)):
                 yield _finish_block if piece is None else piece
             pending.clear()
@@ -166,7 +170,11 @@ def render_live(message: Any, run: Run) -> None:
     """A reply still being generated: stream it, then show how it ended."""
     with st.chat_message("assistant"):
         reasoning_box = st.container()
-        st.write_stream(live_text(run, reasoning_box))
+        waiting = st.empty()
+        if not run.turn.text:
+            waiting.caption(f":material/hourglass_top: Waiting for {_backend_label(run.provider)}…")
+        st.write_stream(live_text(run, reasoning_box, on_first_text=waiting.empty))
+        waiting.empty()
         run.saved.wait(2.0)  # the final save follows Finished within milliseconds
         _, fields = run.snapshot()
         ended = SimpleNamespace(**fields, provider=run.provider, model=run.model)

@@ -134,6 +134,8 @@ class Runner:
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatdeck-runner", daemon=True)
         self._thread.start()
         self.catalog = ModelCatalog(self._loop, self._provider)
+        for name in registry.BACKENDS:  # warm the model lists now, so no page rerun waits for them
+            self.catalog.models(name)
         with session(engine) as s:
             interrupted = repo.mark_interrupted(s)
         if interrupted:
