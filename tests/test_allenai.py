@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -82,6 +85,7 @@ A5_401 = json.dumps(
     }
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 ID = re.compile(r"^msg_([A-Z][0-9]){5}$")
 HELLO = (
     ChatMessage("system", "Be brief."),
@@ -720,3 +724,134 @@ def test_fixture_a3_without_chunks_still_finds_the_nested_reply() -> None:
         StateUpdate({"protocol": "v4-message", "parent": "msg_A9S2D5F8G1", "thread_id": "msg_S1Y4U7I0O3"}),
         Finished("stop"),
     ]
+
+
+# --- the simulator itself is as strict as the real server ------------------------------------------
+
+
+def post(url: str, path: str, **kwargs: object) -> httpx.Response:
+    return httpx.post(url + path, timeout=5, **kwargs)  # type: ignore[arg-type]
+
+
+ANON = {"X-Anonymous-User-ID": "3f6c2a9e-8b1d-4c57-9a0e-2d7f1b6c4e80"}
+
+
+def test_simulator_v5_accepts_only_forms_with_a_role_and_an_identity(allenai_sim: SimHandle) -> None:
+    url = allenai_sim.url
+    as_json = post(
+        url, "/v5/threads/chat", json={"role": "user", "model": "olmo-3.1-32b-instruct", "content": "x"}, headers=ANON
+    )
+    assert as_json.status_code == 422 and as_json.headers["content-type"] == "application/problem+json"
+    assert as_json.json()["errors"][0]["type"] == "union_tag_not_found"
+    no_role = post(url, "/v5/threads/chat", data={"model": "olmo-3.1-32b-instruct", "content": "x"}, headers=ANON)
+    assert no_role.status_code == 422 and "discriminator 'role'" in no_role.json()["errors"][0]["msg"]
+    anonymous = post(url, "/v5/threads/chat", data={"role": "user", "model": "olmo-3.1-32b-instruct", "content": "x"})
+    assert anonymous.status_code == 401 and anonymous.json()["type"] == "http-unauthorized"
+    captcha = post(
+        url,
+        "/v5/threads/chat",
+        data={"role": "user", "model": "olmo-3.1-32b-instruct", "content": "x", "captchaToken": ""},
+        headers=ANON,
+    )
+    assert captcha.status_code == 400 and captcha.json()["detail"] == "Invalid captcha"
+    empty = post(
+        url, "/v5/threads/chat", data={"role": "user", "model": "olmo-3.1-32b-instruct", "content": " "}, headers=ANON
+    )
+    assert empty.status_code == 422
+    missing_parent = post(
+        url,
+        "/v5/threads/chat",
+        data={"role": "user", "model": "olmo-3.1-32b-instruct", "content": "x", "parent": "msg_A1B1C1D1E1"},
+        headers=ANON,
+    )
+    assert (
+        missing_parent.status_code == 422
+        and missing_parent.json()["detail"] == "Parent message msg_A1B1C1D1E1 not found"
+    )
+    assert not allenai_sim.sim.messages  # nothing was stored for rejected requests
+
+
+def test_simulator_wire_formats(allenai_sim: SimHandle) -> None:
+    url = allenai_sim.url
+    v5 = post(
+        url,
+        "/v5/threads/chat",
+        files={"role": (None, "user"), "model": (None, "olmo-3.1-32b-instruct"), "content": (None, "Grüße")},
+        headers=ANON,
+    )
+    assert v5.status_code == 200 and v5.headers["content-type"].startswith("application/jsonl")
+    v5_lines = v5.text.splitlines()
+    assert [json.loads(line)["type"] for line in v5_lines[:2]] == ["start", "startThread"]
+    assert [json.loads(line)["type"] for line in v5_lines[-2:]] == ["finalThread", "end"]
+    assert '"type":"start"' in v5_lines[0] and ", " not in v5_lines[0] and "Grüße" in v5_lines[1]  # compact, UTF-8
+
+    v4 = post(
+        url,
+        "/v4/message/stream",
+        files={
+            "model": (None, "tulu3-405b"),
+            "host": (None, "inferd"),
+            "content": (None, "Grüße"),
+            "private": (None, "true"),
+        },
+        headers=ANON,
+    )
+    head, *chunks, final = [json.loads(line) for line in v4.text.splitlines()]
+    assert '"content": "Gr\\u00fc\\u00dfe"' in v4.text.splitlines()[0]  # Python separators, ASCII escapes
+    assert (
+        list(head)[:5] == ["id", "content", "snippet", "creator", "role"] and head["children"][0]["role"] == "assistant"
+    )
+    assert all(list(chunk) == ["message", "content", "logprobs"] for chunk in chunks)
+    assert final["final"] is True and final["children"][0]["content"] == "".join(c["content"] for c in chunks)
+    for message_id in (head["id"], head["children"][0]["id"], json.loads(v5_lines[0])["message"]):
+        assert ID.match(message_id)
+
+    v4_error = post(url, "/v4/message/stream", files={"model": (None, "tulu3-405b")})
+    assert v4_error.status_code == 401 and list(v4_error.json()["error"]) == ["code", "message"]
+
+
+def test_simulator_model_routes(allenai_sim: SimHandle) -> None:
+    url = allenai_sim.url
+    assert httpx.get(url + "/v5/models/").status_code == 401
+    v5 = httpx.get(url + "/v5/models/", headers=ANON).json()
+    assert {"id", "acceptsFiles", "canThink", "promptType", "isVisible", "isDeprecated"} <= set(v5[0])
+    v4 = httpx.get(url + "/v4/models/").json()  # no identity needed
+    assert list(v4[0]) == sorted(v4[0]) and {"accepts_files", "can_think", "is_deprecated"} <= set(v4[0])
+
+
+def test_simulator_records_first_byte_times(allenai_sim: SimHandle) -> None:
+    sim = allenai_sim.sim
+    sim.script.first_byte_delay, sim.script.chunks, sim.script.chunk_delay = 0.1, ["a", "b"], 0.05
+    assert (
+        final_of(turn(AllenAI(base_url=allenai_sim.url), ChatRequest("olmo-3.1-32b-instruct", HELLO))).reason == "stop"
+    )
+    [sent] = sim.chat_requests()
+    assert sent.first_byte_at - sent.received_at >= 0.1
+    assert sent.first_text_at >= sent.first_byte_at and sent.finished_at - sent.first_text_at >= 0.05
+    assert not sent.disconnected and sim.disconnects == 0
+
+
+def test_simulator_runs_standalone() -> None:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "simulators.allenai", "--port", str(port), "--chunk-delay", "0"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(url + "/v4/models/"), timeout=15), "the standalone simulator did not come up"
+        provider = AllenAI(base_url=url)
+        events = turn(provider, ChatRequest("olmo-3.1-32b-instruct", (ChatMessage("user", "Hello there"),)))
+        assert "Hello there" in text_of(events) and final_of(events).reason == "stop"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
