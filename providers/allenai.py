@@ -19,19 +19,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from providers.base import (
-    DEFAULT_TIMEOUT,
-    BackendInfo,
-    JsonLines,
-    ModelInfo,
-    format_prompt,
-    guarded,
-    last_user_message,
-)
+from providers.base import DEFAULT_TIMEOUT, BackendInfo, JsonLines, ModelInfo, format_prompt, guarded, last_user_message
 from providers.errors import (
     ProviderError,
     UnavailableError,
@@ -39,16 +32,7 @@ from providers.errors import (
     raise_for_status,
     transport_errors,
 )
-from providers.events import (
-    Attachment,
-    ChatRequest,
-    Event,
-    Finished,
-    Options,
-    ReasoningDelta,
-    StateUpdate,
-    TextDelta,
-)
+from providers.events import Attachment, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate, TextDelta
 
 DEFAULT_URL = "https://olmo-api.allen.ai"
 DISPLAY_NAME = "Ai2 Playground"
@@ -56,14 +40,11 @@ PROTOCOLS = ("auto", "v5", "v4-message")
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
 JSONL_TYPES = ("jsonl", "ndjson", "json-lines", "jsonlines", "json-seq")
 
-# The seed's model → host map (the v4 protocol wants a ``host`` field; v5 ignores it).
+# fmt: off
+# The seed's model → host map (the v4 protocol wants a ``host`` field; later servers ignore it).
 MODEL_HOSTS = {
-    "tulu3-405b": "inferd",
-    "OLMo-2-1124-13B-Instruct": "modal",
-    "tulu-3-1-8b": "modal",
-    "Llama-3-1-Tulu-3-70B": "modal",
-    "olmoe-0125": "modal",
-    "olmo-2-0325-32b-instruct": "modal",
+    "tulu3-405b": "inferd", "OLMo-2-1124-13B-Instruct": "modal", "tulu-3-1-8b": "modal",
+    "Llama-3-1-Tulu-3-70B": "modal", "olmoe-0125": "modal", "olmo-2-0325-32b-instruct": "modal",
     "mm-olmo-uber-model-v4-synthetic": "modal",
 }
 
@@ -72,6 +53,7 @@ INFO = BackendInfo(
     display_name=DISPLAY_NAME,
     needs_credentials=False,
     fallback_models=[
+        # the web client's featured models today (allenai-current.md §4), then the seed's
         ModelInfo("olmo-3.1-32b-instruct", "Olmo 3.1 32B Instruct"),
         ModelInfo("olmo-3.1-32b-think", "Olmo 3.1 32B Think", reasoning=True),
         ModelInfo("molmo2-8b", "Molmo 2 8B", vision=True),
@@ -83,20 +65,15 @@ INFO = BackendInfo(
         ModelInfo("olmo-2-0325-32b-instruct", "OLMo 2 32B Instruct"),
         ModelInfo("mm-olmo-uber-model-v4-synthetic", "Molmo (OLMo 4 synthetic)", vision=True),
     ],
-    aliases={
-        "tulu-3-405b": "tulu3-405b",
-        "olmo-1-7b": "olmoe-0125",
-        "olmo-2-13b": "OLMo-2-1124-13B-Instruct",
-        "olmo-2-32b": "olmo-2-0325-32b-instruct",
-        "tulu-3-1-8b": "tulu-3-1-8b",
-        "tulu-3-70b": "Llama-3-1-Tulu-3-70B",
-        "llama-3.1-405b": "tulu3-405b",
-        "llama-3.1-8b": "tulu-3-1-8b",
-        "llama-3.1-70b": "Llama-3-1-Tulu-3-70B",
+    aliases={  # the seed's (web-backends.md §2.6)
+        "tulu-3-405b": "tulu3-405b", "olmo-1-7b": "olmoe-0125", "olmo-2-13b": "OLMo-2-1124-13B-Instruct",
+        "olmo-2-32b": "olmo-2-0325-32b-instruct", "tulu-3-1-8b": "tulu-3-1-8b", "tulu-3-70b": "Llama-3-1-Tulu-3-70B",
+        "llama-3.1-405b": "tulu3-405b", "llama-3.1-8b": "tulu-3-1-8b", "llama-3.1-70b": "Llama-3-1-Tulu-3-70B",
         "olmo-4-synthetic": "mm-olmo-uber-model-v4-synthetic",
     },
     description="Ai2's open models (Olmo, Tülu, Molmo) through the Playground API; no account needed.",
 )
+# fmt: on
 
 
 def _drift(what: str) -> UnexpectedResponseError:
@@ -398,10 +375,8 @@ class AllenAI:
         self, client: httpx.AsyncClient, protocol: str, turn: _Turn, headers: dict[str, str]
     ) -> AbstractAsyncContextManager[httpx.Response]:
         """The streaming POST, always real multipart (plain fields as parts without a filename)."""
-        path, fields = (
-            ("/v5/threads/chat", turn.v5_fields()) if protocol == "v5" else ("/v4/message/stream", turn.v4_fields())
-        )
-        files: list[tuple[str, Any]] = [(name, (None, value)) for name, value in fields]
+        path = "/v5/threads/chat" if protocol == "v5" else "/v4/message/stream"
+        files: list[tuple[str, Any]] = [(name, (None, value)) for name, value in turn.fields(protocol)]
         files += [("files", (a.name or "file", a.data, a.mime)) for a in turn.attachments]
         return client.stream("POST", self.base_url + path, files=files, headers=headers, timeout=self._timeout)
 
@@ -422,35 +397,31 @@ class AllenAI:
         except (ValueError, RecursionError):
             data = None
         if not isinstance(data, list):
-            raise _drift(
-                f"the model list is not a JSON array ({response.headers.get('content-type', 'no content type')})"
-            )
+            raise _drift(f"the model list is not a JSON array ({response.headers.get('content-type')})")
         return [info for item in _dicts(data) if (info := _model_info(item, snake=protocol != "v5"))]
 
 
+@dataclass(frozen=True)
 class _Turn:
     """What one request sends, whichever protocol carries it."""
 
-    def __init__(
-        self, model: str, content: str, parent: str | None, options: Options, attachments: list[Attachment]
-    ) -> None:
-        self.model, self.content, self.parent = model, content, parent
-        self.options, self.attachments = options, attachments
+    model: str
+    content: str
+    parent: str | None
+    options: Options
+    attachments: list[Attachment]
 
-    def _options(self, names: tuple[str, str, str]) -> list[tuple[str, str]]:
+    def fields(self, protocol: str) -> list[tuple[str, str]]:
+        if protocol == "v5":
+            fields = [("role", "user"), ("model", self.model), ("content", self.content)]
+            names = ("temperature", "topP", "maxTokens")
+        else:
+            host = MODEL_HOSTS.get(self.model, "inferd")
+            fields = [("model", self.model), ("host", host), ("content", self.content), ("private", "true")]
+            names = ("temperature", "top_p", "max_tokens")
+        fields += [("parent", self.parent)] if self.parent else []
         values = (self.options.temperature, self.options.top_p, self.options.max_tokens)
-        return [(name, str(value)) for name, value in zip(names, values, strict=True) if value is not None]
-
-    def v5_fields(self) -> list[tuple[str, str]]:
-        fields = [("role", "user"), ("model", self.model), ("content", self.content)]
-        fields += [("parent", self.parent)] if self.parent else []
-        return fields + self._options(("temperature", "topP", "maxTokens"))
-
-    def v4_fields(self) -> list[tuple[str, str]]:
-        host = MODEL_HOSTS.get(self.model, "inferd")
-        fields = [("model", self.model), ("host", host), ("content", self.content), ("private", "true")]
-        fields += [("parent", self.parent)] if self.parent else []
-        return fields + self._options(("temperature", "top_p", "max_tokens"))
+        return fields + [(name, str(value)) for name, value in zip(names, values, strict=True) if value is not None]
 
 
 def _new_attachments(request: ChatRequest) -> list[Attachment]:
