@@ -1,0 +1,205 @@
+"""Chatdeck's figures from one run: ``python -m bench.run`` (or ``make bench``).
+
+(a) the Ai2 provider's parse throughput next to a raw line read of the same stream;
+(b) the browser-visible first token after the simulator's first byte;
+(c) websocket bytes per answer for a 7 KB answer in 1,000 chunks 5 ms apart.
+
+Loopback only, bounded: at most 2 + PROMPTS + FLAT_PROMPTS browser prompts and 2 x (1 + REPEATS)
++ 1 provider requests per source; a run takes a minute and a half and stops early at DEADLINE.
+Prints a table and writes the figures to bench/out/latest.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import parse
+from bench.browser import BrowserBench, Sample, chromium_page, streamlit_app
+from bench.texts import flat_answer, markdown_answer
+from simulators.allenai import AllenAISimulator
+from simulators.serve import serve
+
+OUT = Path(__file__).resolve().parent / "out"
+DEADLINE = 240.0  # seconds for the whole run; later steps are skipped past it
+PARSE_CHUNKS, REPEATS = 20_000, 5
+PROMPTS, FLAT_PROMPTS = 5, 2  # browser prompts with the markdown answer, and with the one-paragraph answer
+CHUNKS, CHUNK_DELAY, FIRST_BYTE_DELAY = 1000, 0.005, 0.3
+PROMPT_BUDGET = 30.0  # seconds a browser prompt may need (started only if this much time is left)
+TINY = "Tiny answers show what a turn costs without the streaming."  # a turn's fixed bytes (12 chunks)
+BASELINES = {"naive write_stream": (450, 70), "reader sleeping 80 ms": (37, 230)}  # architecture.md
+
+
+def browser_figures(time_left: Callable[[], float]) -> dict[str, Any]:
+    sim = AllenAISimulator()
+    sim.script.first_byte_delay = FIRST_BYTE_DELAY
+    markdown, flat = markdown_answer(), flat_answer()
+    samples: dict[str, list[Sample]] = {"tiny": [], "markdown": [], "flat": []}
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chatdeck-bench-")))
+        sim_url = stack.enter_context(serve(sim.app))
+        app_url = stack.enter_context(streamlit_app(sim_url, tmp / "bench.db", OUT / "streamlit.log"))
+        bench = BrowserBench(stack.enter_context(chromium_page()), app_url, sim)
+        bench.ask("Warm-up", "Warming up: a short answer, not measured. " * 5, chunks=40, chunk_delay=CHUNK_DELAY)
+        plan = [("tiny", TINY, 12)] + [("markdown", markdown, CHUNKS)] * PROMPTS
+        plan += [("flat", flat, CHUNKS)] * FLAT_PROMPTS
+        for number, (kind, answer, chunks) in enumerate(plan, 1):
+            if time_left() < PROMPT_BUDGET:
+                print(f"  (time is up: {number - 1} of {len(plan)} browser prompts done)", file=sys.stderr)
+                break
+            prompt = f"Question {number}: how does Chatdeck stream a long answer?"
+            sample = bench.ask(prompt, answer, chunks=chunks, chunk_delay=CHUNK_DELAY, timeout=time_left() - 5)
+            samples[kind].append(sample)
+            print(
+                f"  prompt {number} ({kind}): first token +{sample.ttft_after_first_byte:.0f} ms after the "
+                f"first byte, {sample.ws_bytes:,} websocket bytes",
+                file=sys.stderr,
+            )
+    return {kind: [s.as_dict() for s in found] for kind, found in samples.items()}
+
+
+def summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def figures() -> dict[str, Any]:
+    started = time.monotonic()
+
+    def time_left() -> float:
+        return DEADLINE - (time.monotonic() - started)
+
+    print("(a) provider parse throughput…", file=sys.stderr)
+    throughput = parse.measure(PARSE_CHUNKS, REPEATS)
+    print("(b, c) the app in chromium…", file=sys.stderr)
+    browser = browser_figures(time_left)
+    both = browser["markdown"] + browser["flat"]
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "python": platform.python_version(),
+            "streamlit": version("streamlit"),
+        },
+        "settings": {
+            "chunks": CHUNKS,
+            "chunk_delay_s": CHUNK_DELAY,
+            "first_byte_delay_s": FIRST_BYTE_DELAY,
+            "parse_chunks": PARSE_CHUNKS,
+            "repeats": REPEATS,
+        },
+        "a_parse": throughput,
+        "b_first_token": {
+            "after_first_byte_ms": summary([s["ttft_after_first_byte_ms"] for s in both]),
+            "enter_to_request_ms": summary([s["request_ms"] - s["enter_ms"] for s in both]),
+            "enter_to_visible_ms": summary([s["visible_ms"] - s["enter_ms"] for s in both]),
+            "first_byte_to_first_text_ms": summary([s["first_text_ms"] - s["first_byte_ms"] for s in both]),
+        },
+        "c_websocket": {
+            kind: {
+                "answer_bytes": found[0]["answer_bytes"] if found else None,
+                "ws_bytes": summary([s["ws_bytes"] for s in found]),
+                "ws_frames": summary([s["ws_frames"] for s in found]),
+                "ratio": summary([s["ws_ratio"] for s in found]),
+                "longest_pause_ms": summary([s["longest_pause_ms"] for s in found]),
+            }
+            for kind, found in browser.items()
+        },
+        "baselines": {name: {"ws_ratio": r, "first_token_ms": t} for name, (r, t) in BASELINES.items()},
+        "samples": browser,
+        "elapsed_s": time.monotonic() - started,
+    }
+
+
+def _ms(stats: dict[str, float] | None) -> str:
+    if stats is None:
+        return "n/a"
+    return f"median {stats['median']:.0f} ms   (min {stats['min']:.0f}, max {stats['max']:.0f}, n={stats['n']})"
+
+
+def table(data: dict[str, Any]) -> str:
+    machine, a = data["machine"], data["a_parse"]
+    load = ", ".join(f"{x:.1f}" for x in machine["load_average"])
+    lines = [
+        f"Chatdeck bench · {data['when']} · {machine['cpus']} CPUs (load {load}) · Python {machine['python']} · "
+        f"streamlit {machine['streamlit']} · {data['elapsed_s']:.0f} s",
+        "",
+        f"(a) Ai2 provider vs raw line read · v5 answer of {a['chunks']:,} chunks "
+        f"({a['live']['body_bytes'] / 1e6:.2f} MB, {a['live']['lines']:,} lines, {a['live']['events']:,} events)"
+        f" · median of {a['repeats']}",
+        f"    {'source':<26}{'reader':<24}{'time':>10}{'MB/s':>8}{'lines/s':>10}{'events/s':>10}{'provider/raw':>14}",
+    ]
+    for source, label in (("live", "simulator (live)"), ("replay", "recorded body (replayed)")):
+        for reader in ("raw", "provider"):
+            r = a[source][reader]
+            events = "-" if r["events_per_s"] is None else f"{r['events_per_s']:,.0f}"
+            ratio = f"{a[source]['ratio']:.1f}x" if reader == "provider" else ""
+            name = "httpx aiter_lines" if reader == "raw" else "AllenAI.stream()"
+            lines.append(
+                f"    {label if reader == 'raw' else '':<26}{name:<24}{r['seconds'] * 1000:>7.0f} ms"
+                f"{r['mb_per_s']:>8.1f}{r['lines_per_s']:>10,.0f}{events:>10}{ratio:>14}"
+            )
+    memory = a["in_memory"]
+    lines += [
+        f"    in memory, no HTTP: parse_stream {memory['parse_stream_s'] * 1000:.0f} ms, "
+        f"of which json.loads alone {memory['json_loads_s'] * 1000:.0f} ms",
+        "",
+        f"(b) First token in the browser after the simulator's first byte · {CHUNKS:,} chunks "
+        f"{CHUNK_DELAY * 1000:.0f} ms apart, first byte {FIRST_BYTE_DELAY * 1000:.0f} ms after the request",
+        f"    visible - first byte     {_ms(data['b_first_token']['after_first_byte_ms'])}",
+        f"    Enter - request received {_ms(data['b_first_token']['enter_to_request_ms'])}",
+        f"    Enter - visible          {_ms(data['b_first_token']['enter_to_visible_ms'])}",
+        "    baselines (architecture.md): naive write_stream ~70 ms; reader sleeping 80 ms ~230 ms",
+        "",
+        f"(c) Websocket bytes received by the browser, Enter to finished reply · {CHUNKS:,} chunks "
+        f"{CHUNK_DELAY * 1000:.0f} ms apart",
+        f"    {'answer':<34}{'answer B':>10}{'ws bytes':>10}{'frames':>8}{'ws/answer':>11}{'(ws-fixed)/answer':>19}"
+        f"{'longest pause':>15}",
+    ]
+    names = {
+        "tiny": "tiny answer (a turn's fixed cost)",
+        "markdown": "7 KB markdown, paragraphs",
+        "flat": "7 KB, no paragraph breaks",
+    }
+    fixed = data["c_websocket"]["tiny"]["ws_bytes"]
+    for kind, c in data["c_websocket"].items():
+        if c["ws_bytes"] is None:
+            lines.append(f"    {names[kind]:<34}{'not measured (time ran out)':>41}")
+            continue
+        ws = c["ws_bytes"]["median"]
+        ratio = f"{c['ratio']['median']:.1f}x" if kind != "tiny" else "-"
+        net = f"{(ws - fixed['median']) / c['answer_bytes']:.1f}x" if fixed and kind != "tiny" else "-"
+        lines.append(
+            f"    {names[kind]:<34}{c['answer_bytes']:>10,}{ws:>10,.0f}{c['ws_frames']['median']:>8,.0f}"
+            f"{ratio:>11}{net:>19}{c['longest_pause_ms']['median']:>12,.0f} ms"
+        )
+    lines += [
+        "    baselines (architecture.md): naive write_stream ~450x; reader sleeping 80 ms ~37x",
+        "    longest pause: the longest gap between websocket frames once the answer was visible (median)",
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    data = figures()
+    (OUT / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(table(data))
+    print(f"\nFigures as JSON: {OUT / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
