@@ -211,6 +211,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     content_type: str
+    peer: str = ""  # the client's "host:port": the same peer means a reused (warm) connection
     query: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
     form_items: list[tuple[str, str]] = field(default_factory=list)
@@ -278,12 +279,11 @@ def default_reply(prompt: str) -> str:
     angle = ["the basics", "a practical view", "the main trade-offs", "a worked example"][pick // 4 % 4]
     return (
         f"{opener}: you asked about **{topic}**.\n\n"
-        f"This answer comes from the Chatdeck simulator of the Ai2 Playground, so it is generated from your "
-        f"prompt rather than by a model. It starts with {angle} and keeps things brief.\n\n"
-        f"- First, restate the question in your own words: *{topic}*.\n"
-        f"- Second, split it into parts that can be checked one at a time.\n"
+        f"This answer comes from Chatdeck's simulator of the Ai2 Playground: it is built from your prompt, "
+        f"not written by a model. It starts with {angle} and stays brief.\n\n"
+        f"- First, restate the question in your own words: *{topic}*\n"
+        f"- Second, split it into parts you can check one at a time.\n"
         f"- Third, compare what you find with a source you trust.\n\n"
-        f"In short: {len(topic.split())} words of question, {3} steps of answer. "
         f"Ask a follow-up and the conversation continues in the same thread."
     )
 
@@ -400,6 +400,7 @@ class AllenAISimulator:
             path=request.url.path,
             headers={k.lower(): v for k, v in request.headers.items()},
             content_type=request.headers.get("content-type", ""),
+            peer=f"{request.client.host}:{request.client.port}" if request.client else "",
             query=dict(request.query_params),
         )
         self.requests.append(record)
@@ -652,7 +653,7 @@ class AllenAISimulator:
             chunks = split_even(text, script.n_chunks) if script.n_chunks else split_words(text)
         thinking = script.thinking
         if thinking is None and turn.model.can_think:
-            thinking = f"The user asks about {_topic(turn.content)}. A short, structured answer fits."
+            thinking = f"Question: {_topic(turn.content)}\nPlan: restate it, split it into parts, point to a source."
         pieces = [" ".join(p) + " " for p in _groups(thinking.split(), 3)] if thinking else []
         if pieces:
             pieces[-1] = pieces[-1].rstrip()

@@ -185,6 +185,24 @@ def test_follow_up_sends_parent_only_the_new_message_and_the_same_id(allenai_sim
     assert sim.messages[reply.parent].parent == state["parent"]
 
 
+def test_a_shared_client_keeps_its_connection_warm(allenai_sim: SimHandle) -> None:
+    """After the last line the rest of the body is read, so the connection goes back to the pool."""
+
+    async def go() -> None:
+        async with httpx.AsyncClient() as client:
+            for protocol in ("v5", "v5", "v4-message"):
+                events = await collect(
+                    AllenAI(base_url=allenai_sim.url, client=client, protocol=protocol).stream(
+                        ChatRequest("tulu3-405b", HELLO)
+                    )
+                )
+                assert final_of(events).reason == "stop"
+
+    run(go())
+    assert len({r.peer for r in allenai_sim.sim.chat_requests()}) == 1
+    assert allenai_sim.sim.disconnects == 0
+
+
 def test_a_foreign_anonymous_id_cannot_continue_a_thread(allenai_sim: SimHandle) -> None:
     provider = AllenAI(base_url=allenai_sim.url)
     state = state_of(turn(provider, ChatRequest("olmo-3.1-32b-instruct", HELLO)))
