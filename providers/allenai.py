@@ -357,7 +357,7 @@ class AllenAI:
             client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
             response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
             if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
-                await response.aclose()
+                await response.aread()  # a short body: read it so the connection can be reused
                 protocol = self._fallback = "v4-message"
                 response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
             await _check_stream_response(response)
