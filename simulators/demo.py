@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         # Its own process group: Ctrl-C reaches only us, and we pass it on once (below).
         app = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)  # noqa: S603
         try:
-            return app.wait()
+            code = app.wait()
+            print(f"Streamlit exited by itself (exit code {code}); stopping the simulator.")
+            return code
         except KeyboardInterrupt:
             print("\nStopping the demo…")
             return 0
