@@ -17,9 +17,11 @@ import streamlit as st
 
 from pages import chat
 
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"  # local: a material icon would be fetched from Google
+
 
 def main() -> None:
-    st.set_page_config(page_title="Chatdeck", page_icon=":material/forum:", layout="wide")
+    st.set_page_config(page_title="Chatdeck", page_icon=str(FAVICON), layout="wide")
     if os.environ.get("CHATDECK_DEMO"):
         st.sidebar.info(
             "**Simulated backends.** Answers come from Chatdeck's bundled simulators, not from real models.",

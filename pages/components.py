@@ -1,8 +1,8 @@
 """Rendering shared by the pages: one message (text, reasoning, sources, status), live or stored.
 
 A live reply is shown by tailing its run in the generation runner: the
-generator below wakes as soon as events arrive, coalesces text for about
-60 ms, and cuts the answer into finished blocks (at blank lines outside code
+generator below wakes as soon as events arrive, coalesces text for 60 ms
+(longer as the live block grows, up to half a second), and cuts the answer into finished blocks (at blank lines outside code
 fences) so each websocket update resends only the live tail, not the whole
 answer. This module renders nothing when imported.
 """
@@ -21,7 +21,9 @@ from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
 from runner.runner import Run
 
-COALESCE = 0.06  # seconds of text gathered into one browser update after the first
+COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
+COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which every update resends whole,
+COALESCE_MAX = 0.5  # so bytes grow with the answer, not its square (up to this pause)
 IDLE_CHECK = 0.25  # seconds between checks for a Stop or rerun while no data arrives
 BLOCK_MIN = 400  # characters a block holds before a blank line may close it
 
@@ -82,9 +84,10 @@ def live_text(
     last_emit = 0.0
     emitted_any = False
     while True:
+        interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block)))
         wait = IDLE_CHECK
         if pending:
-            wait = max(0.0, last_emit + COALESCE - time.monotonic())
+            wait = max(0.0, last_emit + interval - time.monotonic())
         events, done = run.wait(seq, wait)
         seq += len(events)
         for event in events:
@@ -97,7 +100,7 @@ def live_text(
                 with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
                     reasoning_slot = st.empty()
             reasoning_slot.markdown(reasoning)
-        due = done or not emitted_any or time.monotonic() - last_emit >= COALESCE
+        due = done or not emitted_any or time.monotonic() - last_emit >= interval
         if pending and due:
             if not emitted_any:
                 on_first_text()
