@@ -17,7 +17,8 @@ import streamlit as st
 
 from pages import chat
 
-FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"  # local: a material icon would be fetched from Google
+# A local file: a material-icon favicon would make every browser fetch it from Google.
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def main() -> None:

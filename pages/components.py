@@ -2,9 +2,9 @@
 
 A live reply is shown by tailing its run in the generation runner: the
 generator below wakes as soon as events arrive, coalesces text for 60 ms
-(longer as the live block grows, up to half a second), and cuts the answer into finished blocks (at blank lines outside code
-fences) so each websocket update resends only the live tail, not the whole
-answer. This module renders nothing when imported.
+(longer as the live block grows, up to half a second), and cuts the answer
+into finished blocks (at blank lines outside code fences) so each websocket
+update resends only the live tail, not the whole answer. This module renders nothing when imported.
 """
 
 from __future__ import annotations
