@@ -32,7 +32,7 @@ def _required() -> bool:
     return os.environ.get("CHATDECK_REQUIRE_BROWSER") == "1" or os.environ.get("CI") == "true"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: Playwright's sync API holds an event loop while open
 def browser() -> Iterator[object]:
     chromium = shutil.which("chromium")
     if chromium is None:

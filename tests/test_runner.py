@@ -63,7 +63,7 @@ def test_user_message_is_saved_before_the_backend_answers(
     allenai_sim.sim.script.first_byte_delay = 1.0
     owner, cid = new_conversation(engine)
     run = send(runner, owner, cid, "Saved first?")
-    assert wait_for(lambda: len(allenai_sim.sim.requests) == 1, 5)
+    assert wait_for(lambda: len(allenai_sim.sim.chat_requests()) == 1, 5)
     user, reply = stored(engine, owner, cid)  # the backend has not sent a byte yet
     assert user.content == "Saved first?" and reply.status == "streaming" and reply.content == ""
     assert run.saved.wait(10)
@@ -113,7 +113,7 @@ def test_follow_up_sends_only_the_new_message_with_the_saved_parent(
         state = repo.get_backend_state(s, cid, "allenai", "olmo-3.1-32b-instruct")
     assert state["parent"].startswith("msg_") and state["anonymous_user_id"]
     assert send(runner, owner, cid, "Second question").saved.wait(10)
-    first, second = [r for r in allenai_sim.sim.requests if r.path.endswith("/chat")]
+    first, second = allenai_sim.sim.chat_requests()
     assert "parent" not in first.form
     assert second.form["parent"] == state["parent"]
     assert second.form["content"] == "Second question"
