@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -106,6 +107,17 @@ class JsonLines:
             ) from exc
 
 
+@dataclass(frozen=True)
+class CredentialField:
+    """One value a user pastes in Settings to log in to a backend."""
+
+    name: str  # key in the credentials mapping the provider receives
+    label: str
+    env: str  # the environment variable that sets it for the whole server
+    help: str = ""
+    multiline: bool = False
+
+
 @dataclass
 class BackendInfo:
     """What the registry knows of a backend, without talking to it."""
@@ -117,9 +129,16 @@ class BackendInfo:
     aliases: dict[str, str] = field(default_factory=dict)
     status: str = "working"  # working | experimental | disabled
     description: str = ""
+    credential_fields: tuple[CredentialField, ...] = ()
+    setup_help: str = ""  # where a user finds the credential values (Markdown)
 
     def resolve_model(self, model: str) -> str:
         return self.aliases.get(model, model)
+
+    def server_credentials(self) -> dict[str, str] | None:
+        """The whole server's login from the environment, when every value is set."""
+        values = {f.name: os.environ.get(f.env, "").strip() for f in self.credential_fields}
+        return values if values and all(values.values()) else None
 
 
 # --- prompt formatting as the seeds do it (web-backends.md §4.1, §4.2) -------------

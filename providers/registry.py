@@ -7,6 +7,7 @@ benchmarks and demo mode point the base URLs at the bundled simulators.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import httpx
 
@@ -27,8 +28,14 @@ def backend(name: str) -> BackendInfo:
         raise KeyError(f"unknown backend {name!r}") from None
 
 
-def create(name: str, client: httpx.AsyncClient | None = None) -> Provider:
-    """A provider for ``name`` configured from the environment, using ``client`` if given."""
+def create(
+    name: str, client: httpx.AsyncClient | None = None, credentials: Mapping[str, str] | None = None
+) -> Provider:
+    """A provider for ``name`` configured from the environment, using ``client`` if given.
+
+    ``credentials`` are the user's (or the server's) login values for backends that need one,
+    keyed by the names in ``BackendInfo.credential_fields``.
+    """
     if name == allenai.INFO.name:
         return allenai.AllenAI(
             base_url=os.environ.get("CHATDECK_ALLENAI_URL", allenai.DEFAULT_URL),

@@ -20,15 +20,19 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider
+from providers.errors import CredentialsError, ProviderError, UnavailableError
 from providers.events import (
     Attachment,
     ChatMessage,
@@ -41,12 +45,13 @@ from providers.events import (
 )
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
 from runner.catalog import ModelCatalog
+from storage import credentials as stored_credentials
 from storage import repository as repo
 from storage.db import session
 
 log = logging.getLogger(__name__)
 
-ProviderFactory = Callable[[str, httpx.AsyncClient | None], Provider]
+ProviderFactory = Callable[[str, httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
 
 FLUSH_INTERVAL = 0.25  # seconds between partial saves while a reply streams
 HISTORY_LIMIT = 200  # messages of context sent on a first turn with a backend
@@ -111,6 +116,19 @@ class Run:
         return len(self.events) != self._flushed_seq
 
 
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    message: str
+
+
+def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] | None:
+    """The user's own login for ``backend``, else the server's from the environment."""
+    if not registry.backend(backend).credential_fields:
+        return None
+    return stored_credentials.load(s, owner_id, backend) or registry.backend(backend).server_credentials()
+
+
 def _ms(end: float | None, start: float) -> int | None:
     return None if end is None else round((end - start) * 1000)
 
@@ -133,7 +151,9 @@ class Runner:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatdeck-runner", daemon=True)
         self._thread.start()
-        self.catalog = ModelCatalog(self._loop, self._provider)
+        self.catalog = ModelCatalog(
+            self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
+        )
         for name in registry.BACKENDS:  # warm the model lists now, so no page rerun waits for them
             self.catalog.models(name)
         with session(engine) as s:
@@ -171,6 +191,7 @@ class Runner:
                 s, owner_id, conversation_id, role="assistant", content="",
                 provider=provider, model=model, status="streaming",
             )
+            login = credentials_for(s, owner_id, provider)
         messages = [
             ChatMessage(role=m.role, content=m.content)  # type: ignore[arg-type]
             for m in history[:-1]
@@ -181,7 +202,7 @@ class Runner:
         run = Run(reply.id, conversation_id, owner_id, provider, model)
         with self._runs_lock:
             self._runs[run.message_id] = run
-        run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request), self._loop)
+        run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request, login), self._loop)
         return run
 
     def get(self, message_id: int) -> Run | None:
@@ -195,6 +216,29 @@ class Runner:
             return False
         run.future.cancel()
         return True
+
+    def check(self, backend: str, credentials: Mapping[str, str] | None, timeout: float = 20.0) -> Check:
+        """Try a login with the backend's cheapest authenticated call (an explicit action, never a rerun)."""
+
+        async def probe() -> str:
+            provider = self._provider(backend, credentials)
+            checker = getattr(provider, "check", None)
+            if checker is not None:
+                return str(await checker())
+            models = await provider.list_models()
+            return f"connected ({len(models)} models available)"
+
+        name = registry.backend(backend).display_name
+        try:
+            return Check(True, asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout))
+        except CredentialsError as exc:
+            return Check(False, f"Login expired or rejected: {exc}")
+        except UnavailableError as exc:
+            return Check(False, f"{name} is unreachable: {exc}")
+        except ProviderError as exc:
+            return Check(False, f"{name} answered with an error: {exc}")
+        except TimeoutError:
+            return Check(False, f"{name} did not answer within {timeout:.0f} s")
 
     def active_count(self) -> int:
         with self._runs_lock:
@@ -221,20 +265,31 @@ class Runner:
 
     # --- inside the loop --------------------------------------------------------------
 
-    def _provider(self, name: str) -> Provider:
-        """A provider sharing one warm HTTP client per backend (called on the loop thread)."""
+    def _provider(self, name: str, credentials: Mapping[str, str] | None = None) -> Provider:
+        """A provider for one run or check (called on the loop thread).
+
+        Backends without a login share one warm HTTP client each, with cookies switched off so
+        nothing one reply receives is sent with another. Backends with a login get a client
+        of their own per call: a user's cookies never sit in a shared client.
+        """
+        if registry.backend(name).needs_credentials:
+            return self._factory(name, None, credentials)
         client = self._clients.get(name)
         if client is None:
-            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=10))
+            client = httpx.AsyncClient(
+                timeout=DEFAULT_TIMEOUT,
+                limits=httpx.Limits(max_keepalive_connections=10),
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
             self._clients[name] = client
-        return self._factory(name, client)
+        return self._factory(name, client, None)
 
-    async def _drive(self, run: Run, request: ChatRequest) -> None:
+    async def _drive(self, run: Run, request: ChatRequest, credentials: Mapping[str, str] | None) -> None:
         stop_flushing = asyncio.Event()
         write_lock = asyncio.Lock()
         flusher = asyncio.create_task(self._flush_loop(run, stop_flushing, write_lock))
         try:
-            stream = self._provider(run.provider).stream(request)
+            stream = self._provider(run.provider, credentials).stream(request)
             try:
                 async for event in stream:
                     run.publish(event)

@@ -7,6 +7,7 @@ needs no redesign. Four tables:
 - ``conversations``: a chat with one backend and model at a time.
 - ``messages``: the turns of a conversation, including replies still being written (``status="streaming"``).
 - ``backend_states``: each backend's own ids per (conversation, backend, model), e.g. a parent message id.
+- ``credentials``: each user's backend logins, encrypted with a key derived from ``CHATDECK_SECRET_KEY``.
 
 Rules that keep the data portable between SQLite and PostgreSQL:
 
@@ -201,3 +202,20 @@ class BackendState(Base):
 
     def __repr__(self) -> str:
         return f"BackendState({self.conversation_id!r}, {self.provider!r}, {self.model!r})"
+
+
+class Credential(Base):
+    """One user's login for one backend (cookies, tokens), encrypted at rest (see storage.secrets)."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("owner_id", "backend"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    backend: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(Text)  # a Fernet token of the JSON-encoded values
+    hint: Mapped[str] = mapped_column(String(64), default="")  # a masked hint, safe to show ("…a1b2")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Credential(owner_id={self.owner_id!r}, backend={self.backend!r})"

@@ -49,7 +49,7 @@ def get_or_create_user(s: Session, external_id: str, display_name: str = "", *, 
     if user is not None:
         return user
     s.execute(
-        _insert(s, User)
+        dialect_insert(s, User)
         .values(external_id=external_id, display_name=display_name, is_admin=is_admin, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["external_id"])
     )
@@ -318,7 +318,7 @@ def save_backend_state(s: Session, conversation_id: str, provider: str, model: s
         "state": _json_copy(dict(state)),
         "updated_at": utcnow(),
     }
-    insert = _insert(s, BackendState).values(**values)
+    insert = dialect_insert(s, BackendState).values(**values)
     s.execute(
         insert.on_conflict_do_update(
             index_elements=["conversation_id", "provider", "model"],
@@ -342,14 +342,14 @@ def _owned_messages(owner_id: int) -> Any:
     return select(Message).join(Message.conversation).where(Conversation.owner_id == owner_id)
 
 
-def _insert(s: Session, model: type[Any]) -> Any:
+def dialect_insert(s: Session, model: type[Any]) -> Any:
     """An INSERT with the ``ON CONFLICT`` clauses of the session's database."""
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":
         return sqlite.insert(model)
-    raise NotImplementedError(f"Chatdeck supports SQLite and PostgreSQL, not {dialect}")
+    raise RuntimeError(f"Chatdeck supports SQLite and PostgreSQL, not {dialect}")
 
 
 def _limit(limit: int) -> int:

@@ -30,7 +30,7 @@ from storage.db import (
 )
 from storage.models import Base
 
-APP_TABLES = {"users", "conversations", "messages", "backend_states"}
+APP_TABLES = {"users", "conversations", "messages", "backend_states", "credentials"}
 
 WORKER = """
 import sys, time
