@@ -148,25 +148,38 @@ def render_status(message: Any) -> None:
         st.caption(":material/content_cut: The answer reached the length limit.")
 
 
+def split_blocks(text: str) -> list[str]:
+    """A finished text cut into the same blocks its live rendering produced."""
+    blocks, current = [], ""
+    for piece in BlockSplitter().feed(text):
+        if piece is None:
+            blocks.append(current)
+            current = ""
+        else:
+            current += piece
+    return [*blocks, current] if current else blocks
+
+
+# Stored and live messages are drawn with the same element layout (reasoning box, waiting line,
+# one element per text block, one footer container). When a rerun redraws a reply that was live
+# as a stored one, every element then lands where its predecessor was, so no stale copy of the
+# old layout lingers on screen while the next reply streams.
+
+
 def render_stored(message: Any) -> None:
     """A message from storage, with its reasoning, attachments, sources and status."""
     with st.chat_message(message.role):
+        reasoning_box = st.container()
         if message.reasoning:
-            with st.expander("Reasoning", icon=":material/psychology:"):
+            with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
                 st.markdown(message.reasoning)
+        st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
             st.caption(f":material/attach_file: {attachment.get('name', 'attachment')}")
-        if message.content:
-            st.markdown(message.content)
-        sources = (message.extra or {}).get("sources") or []
-        if sources:
-            st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
-        if message.role == "assistant":
-            render_status(message)
-            if message.status in (COMPLETE, ERROR, CANCELLED, PARTIAL):
-                caption = message_caption(message)
-                if caption:
-                    st.caption(caption)
+        for block in split_blocks(message.content or ""):
+            st.markdown(block)
+        with st.container():
+            _footer(message)
 
 
 def render_live(message: Any, run: Run) -> None:
@@ -180,8 +193,19 @@ def render_live(message: Any, run: Run) -> None:
         waiting.empty()
         run.saved.wait(2.0)  # the final save follows Finished within milliseconds
         _, fields = run.snapshot()
-        ended = SimpleNamespace(**fields, provider=run.provider, model=run.model)
-        render_status(ended)
-        caption = message_caption(ended)
+        with st.container():
+            _footer(SimpleNamespace(**fields, provider=run.provider, model=run.model, role="assistant"))
+
+
+def _footer(message: Any) -> None:
+    """Sources, how the reply ended, and its model and timings."""
+    sources = (getattr(message, "extra", None) or {}).get("sources") or []
+    if sources:
+        st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
+    if message.role != "assistant":
+        return
+    render_status(message)
+    if message.status in (COMPLETE, ERROR, CANCELLED, PARTIAL):
+        caption = message_caption(message)
         if caption:
             st.caption(caption)
