@@ -75,10 +75,13 @@ def _finish_block() -> None:
 def live_text(
     run: Run, reasoning_box: Any, on_first_text: Callable[[], object] = lambda: None
 ) -> Iterator[str | Callable[[], None]]:
-    """Yield a run's text for st.write_stream, from its first event, until it finishes."""
-    seq = 0
-    pending: list[str] = []
-    reasoning = ""
+    """Yield a run's text for st.write_stream, from what it holds now until it finishes.
+
+    A rewrite by the backend (``TextDelta(replace=True)``) cannot be unsent from elements
+    already drawn, so it reruns the page, which starts again from the rewritten text.
+    """
+    seq, text_now, reasoning = run.text_so_far()
+    pending: list[str] = [text_now] if text_now else []
     reasoning_slot = None
     splitter = BlockSplitter()
     last_emit = 0.0
@@ -91,11 +94,13 @@ def live_text(
         events, done = run.wait(seq, wait)
         seq += len(events)
         for event in events:
+            if isinstance(event, TextDelta) and event.replace:
+                st.rerun()
             if isinstance(event, TextDelta):
                 pending.append(event.text)
             elif isinstance(event, ReasoningDelta):
                 reasoning += event.text
-        if reasoning and (done or events):
+        if reasoning and (done or events or reasoning_slot is None):
             if reasoning_slot is None:
                 with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
                     reasoning_slot = st.empty()

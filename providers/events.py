@@ -59,7 +59,11 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class TextDelta:
+    """More answer text. With ``replace`` the backend rewrote its answer: ``text`` is the whole
+    answer so far and replaces everything before it (rare; backends that resend cumulative text)."""
+
     text: str
+    replace: bool = False
 
 
 @dataclass(frozen=True)

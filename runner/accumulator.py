@@ -46,6 +46,8 @@ class Accumulator:
         if self.finished is not None:
             raise ValueError(f"event after Finished: {event!r}")
         match event:
+            case TextDelta(text=text, replace=True):
+                self.text = text
             case TextDelta(text=text):
                 self.text += text
             case ReasoningDelta(text=text, status=status):

@@ -102,6 +102,11 @@ class Run:
             self._cond.wait_for(lambda: len(self.events) > after or self.done, timeout)
             return self.events[after:], self.done
 
+    def text_so_far(self) -> tuple[int, str, str]:
+        """The sequence number, answer text and reasoning text at this moment, consistently."""
+        with self._cond:
+            return len(self.events), self.turn.text, self.turn.reasoning
+
     def snapshot(self) -> tuple[int, dict[str, Any]]:
         """The sequence number and the message fields to save at this point."""
         with self._cond:

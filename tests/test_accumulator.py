@@ -64,3 +64,10 @@ def test_nothing_may_follow_finished() -> None:
     turn.apply(Finished("stop"))
     with pytest.raises(ValueError, match="after Finished"):
         turn.apply(TextDelta("late"))
+
+
+def test_a_rewrite_replaces_the_text_so_far() -> None:
+    turn = Accumulator()
+    for event in [TextDelta("Helo wor"), TextDelta("Hello wor", replace=True), TextDelta("ld")]:
+        turn.apply(event)
+    assert turn.text == "Hello world"
