@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from simulators.allenai import AllenAISimulator, RecordedRequest, split_even
+from simulators.allenai import AllenAISimulator
+from simulators.common import RecordedRequest, split_even
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [

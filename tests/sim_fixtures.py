@@ -28,7 +28,8 @@ from providers import allenai
 from providers.base import Provider
 from providers.errors import HTTPStatusError, ProviderError, UnavailableError
 from providers.events import ChatMessage, ChatRequest, Event, TextDelta
-from simulators.allenai import AllenAISimulator, ForcedError
+from simulators.allenai import AllenAISimulator
+from simulators.common import ForcedError
 from simulators.serve import serve
 
 T = TypeVar("T")

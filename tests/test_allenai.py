@@ -34,7 +34,7 @@ from providers.events import (
     StateUpdate,
     TextDelta,
 )
-from simulators.allenai import ForcedError
+from simulators.common import ForcedError
 from simulators.serve import serve
 from tests.sim_fixtures import SimHandle, collect, free_port, run, text_of, wait_for
 

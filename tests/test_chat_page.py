@@ -10,7 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from runner.runner import reset_runner
-from simulators.allenai import ForcedError
+from simulators.common import ForcedError
 from storage.db import reset_engines
 from tests.sim_fixtures import SimHandle
 

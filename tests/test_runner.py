@@ -134,7 +134,7 @@ def test_backend_failure_keeps_the_partial_answer_and_the_prompt(
 
 
 def test_http_error_is_shown_with_the_servers_words(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
-    from simulators.allenai import ForcedError
+    from simulators.common import ForcedError
 
     allenai_sim.sim.script.http_error = ForcedError(429, "Too many requests from you", headers={"Retry-After": "30"})
     owner, cid = new_conversation(engine)
