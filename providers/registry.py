@@ -5,16 +5,24 @@ Each backend module offers ``INFO`` (a :class:`BackendInfo`) and a factory
 (base URL and the like) from the environment; tests, benchmarks and demo mode
 point those URLs at the bundled simulators. Adding a backend is one module and
 one line in ``_BACKENDS``.
+
+Besides these built-in backends there are dynamic ones (the custom OpenAI-compatible endpoints an
+admin adds): a source installed with :func:`set_dynamic_source` lists them, and the registry
+caches that list for :data:`DYNAMIC_TTL` seconds (:func:`refresh` reloads it at once). ``BACKENDS``
+holds the built-in backends only; :func:`all_backends`, :func:`backend` and :func:`create` see both.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 
 import httpx
 
-from providers import allenai
+from providers import allenai, huggingface
 from providers.base import BackendInfo, Provider
 
 Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
@@ -28,8 +36,17 @@ def _allenai(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] |
     )
 
 
+def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
+    return huggingface.OpenAICompatible(
+        base_url=os.environ.get("CHATDECK_HF_URL", huggingface.DEFAULT_URL),
+        token=(credentials or {}).get("token"),
+        client=client,
+    )
+
+
 _BACKENDS: list[tuple[BackendInfo, Factory]] = [
     (allenai.INFO, _allenai),
+    (huggingface.INFO, _huggingface),
 ]
 
 BACKENDS: dict[str, BackendInfo] = {info.name: info for info, _ in _BACKENDS}
@@ -38,9 +55,60 @@ _FACTORIES: dict[str, Factory] = {info.name: factory for info, factory in _BACKE
 DEFAULT_BACKEND = allenai.INFO.name  # needs no account, so a fresh install can chat at once
 
 
+log = logging.getLogger(__name__)
+
+# --- dynamic backends (custom endpoints) ------------------------------------------------------------
+
+DynamicSource = Callable[[], list[tuple[BackendInfo, Factory]]]
+DYNAMIC_TTL = 30.0  # seconds a loaded list of dynamic backends is trusted (other processes may change it)
+
+_dynamic_lock = threading.Lock()
+_dynamic_source: DynamicSource | None = None
+_dynamic: dict[str, tuple[BackendInfo, Factory]] = {}
+_dynamic_loaded_at = float("-inf")
+
+
+def set_dynamic_source(source: DynamicSource | None) -> None:
+    """Install the function that lists the dynamic backends (``None`` removes them all)."""
+    global _dynamic_source, _dynamic_loaded_at
+    with _dynamic_lock:
+        _dynamic_source = source
+        _dynamic.clear()
+        _dynamic_loaded_at = float("-inf")
+
+
+def refresh() -> None:
+    """Reload the dynamic backends now (after an admin changed them)."""
+    global _dynamic_loaded_at
+    with _dynamic_lock:
+        _dynamic_loaded_at = float("-inf")
+    _dynamic_backends()
+
+
+def _dynamic_backends() -> dict[str, tuple[BackendInfo, Factory]]:
+    """The dynamic backends, reloaded from the source at most every DYNAMIC_TTL seconds."""
+    global _dynamic, _dynamic_loaded_at
+    with _dynamic_lock:
+        if _dynamic_source is not None and time.monotonic() - _dynamic_loaded_at > DYNAMIC_TTL:
+            try:
+                entries = _dynamic_source()
+                _dynamic = {info.name: (info, factory) for info, factory in entries if info.name not in BACKENDS}
+            except Exception:  # a failed load keeps the last known list
+                log.exception("could not load the custom backends")
+            _dynamic_loaded_at = time.monotonic()
+        return dict(_dynamic)
+
+
+def all_backends() -> dict[str, BackendInfo]:
+    """Every backend a user can pick: the built-in ones, then the dynamic ones."""
+    return {**BACKENDS, **{name: info for name, (info, _) in _dynamic_backends().items()}}
+
+
 def backend(name: str) -> BackendInfo:
-    try:
+    if name in BACKENDS:
         return BACKENDS[name]
+    try:
+        return _dynamic_backends()[name][0]
     except KeyError:
         raise KeyError(f"unknown backend {name!r}") from None
 
@@ -53,8 +121,7 @@ def create(
     ``credentials`` are the user's (or the server's) login values for backends that need one,
     keyed by the names in ``BackendInfo.credential_fields``.
     """
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise KeyError(f"unknown backend {name!r}") from None
+    factory = _FACTORIES.get(name) or _dynamic_backends().get(name, (None, None))[1]
+    if factory is None:
+        raise KeyError(f"unknown backend {name!r}")
     return factory(client, credentials)

@@ -1,0 +1,266 @@
+"""A strict, scriptable, recording simulator of an OpenAI-compatible chat API (the Hugging Face router).
+
+Routes (under ``/v1``, as on router.huggingface.co):
+
+* ``GET /v1/models``: ``{"object": "list", "data": [{"id", "owned_by", "architecture", "providers"}]}``;
+* ``POST /v1/chat/completions``: with ``"stream": true`` Server-Sent Events (``data: {chunk}`` lines,
+  a blank line after each, ``data: [DONE]`` last): a role chunk, reasoning deltas (in
+  ``reasoning_content`` or ``reasoning``, see ``Script.reasoning_field``), content deltas, a chunk
+  with ``finish_reason``, a usage chunk when ``stream_options.include_usage``; without it, one JSON
+  completion.
+
+Strict like the real server: a Bearer token from ``tokens`` is required (unless ``require_auth`` is
+off, like a local Ollama), the body is checked (types, ranges), an unknown model answers 404 and an
+unknown routing suffix 400; errors use the OpenAI envelope ``{"error": {"message", "type", "code"}}``.
+
+Usage in a test::
+
+    sim = OpenAICompatSimulator()
+    sim.script.chunks = ["Hel", "lo"]                 # or .reply / .thinking / .first_byte_delay ...
+    sim.script.http_error = ForcedError(402, "You have exceeded your monthly credits")
+    with serve(sim.app) as url: provider = OpenAICompatible(base_url=url + "/v1", token=SIM_TOKEN)
+
+Standalone: ``python -m simulators.openai_compat --port 8766``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause
+
+BACKEND = "Hugging Face Inference"  # as default replies name it
+SIM_TOKEN = "hf_simulated_token_0123456789"
+ROUTING = ("fastest", "cheapest")
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class SimModel:
+    id: str
+    reasoning: bool = False
+    vision: bool = False
+    providers: tuple[str, ...] = ("together", "nebius")
+
+
+DEFAULT_MODELS = [
+    SimModel("openai/gpt-oss-120b", reasoning=True),
+    SimModel("meta-llama/Llama-3.3-70B-Instruct"),
+    SimModel("meta-llama/Llama-3.1-8B-Instruct", providers=("cerebras", "novita")),
+    SimModel("deepseek-ai/DeepSeek-R1", reasoning=True),
+    SimModel("google/gemma-3-27b-it", vision=True),
+]
+
+
+@dataclass
+class Script(BaseScript):
+    """Per-test knobs: the generic ones of ``BaseScript`` and these."""
+
+    reasoning_field: str = "reasoning_content"  # or "reasoning" (Ollama, the HF router)
+    finish_reason: str = "stop"  # "length" for an answer cut at max_tokens
+    send_done: bool = True  # end with data: [DONE]
+    usage: bool = True  # a usage chunk when the client asks for one
+
+
+class OpenAICompatSimulator(RecordingSimulator):
+    """The OpenAI-compatible API in miniature. ``app`` is the Starlette app to serve."""
+
+    def __init__(self, *, models: list[SimModel] | None = None, tokens: set[str] | None = None,
+                 require_auth: bool = True) -> None:
+        super().__init__()
+        self.script = Script()
+        self.models = {m.id: m for m in (models or DEFAULT_MODELS)}
+        self.tokens = tokens if tokens is not None else {SIM_TOKEN}
+        self.require_auth = require_auth
+        self.app = Starlette(
+            routes=[
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            ]
+        )
+
+    def _unauthorized(self, record: RecordedRequest) -> Response | None:
+        if not self.require_auth:
+            return None
+        auth = record.headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            return error(401, "Invalid username or password.", "authentication_error")
+        if auth.removeprefix("Bearer ") not in self.tokens:
+            return error(401, "Invalid credentials in Authorization header", "authentication_error")
+        return None
+
+    async def _models(self, request: Request) -> Response:
+        record = await self._record(request)
+        if self.script.models_error:
+            return self._forced(self.script.models_error, record, _envelope)
+        if (denied := self._unauthorized(record)) is not None:
+            return self._finish(record, denied)
+        data = [
+            {
+                "id": m.id, "object": "model", "created": 1_700_000_000, "owned_by": m.id.split("/")[0],
+                "architecture": {"input_modalities": ["text", "image"] if m.vision else ["text"]},
+                "providers": [{"provider": p, "status": "live"} for p in m.providers],
+            }
+            for m in self.models.values()
+        ]
+        return self._finish(record, JSONResponse({"object": "list", "data": data}))
+
+    async def _chat(self, request: Request) -> Response:
+        record = await self._record(request)
+        script = self.script
+        if script.http_error:
+            return self._forced(script.http_error, record, _envelope)
+        if (denied := self._unauthorized(record)) is not None:
+            return self._finish(record, denied)
+        body = record.json_body
+        if problem := _invalid(body, record.content_type):
+            return self._finish(record, error(422, problem, "invalid_request_error"))
+        model_id, _, suffix = body["model"].partition(":")
+        model = self.models.get(model_id)
+        if model is None:
+            message = f"The requested model '{model_id}' does not exist."
+            return self._finish(record, error(404, message, "invalid_request_error", "model_not_found"))
+        if suffix and suffix not in ROUTING and suffix not in model.providers:
+            return self._finish(record, error(400, f"Unknown provider or policy '{suffix}'", "invalid_request_error"))
+        if script.html_200:
+            return self._finish(record, HTMLResponse("<!doctype html><html><body>Hugging Face</body></html>"))
+        prompt = _last_user_text(body["messages"])
+        if not body.get("stream"):
+            return self._finish(record, JSONResponse(self._completion(body, prompt, model)))
+        usage = script.usage and bool((body.get("stream_options") or {}).get("include_usage"))
+        return self._finish(record, self._stream(self._sse(body, prompt, model, usage, record), "text/event-stream",
+                                                 record))
+
+    def _completion(self, body: dict[str, Any], prompt: str, model: SimModel) -> dict[str, Any]:
+        text = "".join(self.script.answer_chunks(prompt, BACKEND))
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if thinking := "".join(self.script.thinking_pieces(prompt, can_think=model.reasoning)):
+            message[self.script.reasoning_field] = thinking
+        return {
+            "id": "chatcmpl-sim", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": self.script.finish_reason}],
+            "usage": _usage(body, len(text.split())),
+        }
+
+    async def _sse(
+        self, body: dict[str, Any], prompt: str, model: SimModel, usage: bool, record: RecordedRequest
+    ) -> AsyncIterator[bytes]:
+        script = self.script
+        chunks = script.answer_chunks(prompt, BACKEND)
+        thinking = script.thinking_pieces(prompt, can_think=model.reasoning)
+        base = {"id": "chatcmpl-sim", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body["model"]}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, kind: str = "delta") -> bytes:
+            obj = {**base, "choices": [{"index": 0, "delta": script.decorate(kind, delta), "finish_reason": finish}]}
+            return _data(script.decorate("chunk", obj))
+
+        await pause(script.first_byte_delay)
+        if script.extra_fields:
+            yield b": keep-alive\n\nevent: simUnknownEvent\ndata: {\"choices\": []}\n\n"
+        yield chunk({"role": "assistant", "content": ""})
+        for piece in thinking:
+            await pause(script.chunk_delay)
+            yield chunk({script.reasoning_field: piece})
+        for index in range(len(chunks) + 1):
+            if index == script.disconnect_after:
+                raise Abort
+            if index == script.error_after:
+                yield _data({"error": {"message": script.error_text, "type": "server_error", "code": 500}})
+                return
+            if index == len(chunks):
+                break
+            if index or thinking:
+                await pause(script.chunk_delay)
+            record.first_text_at = record.first_text_at or time.monotonic()
+            yield chunk({"content": chunks[index]})
+        yield chunk({}, finish=script.finish_reason, kind="final")
+        if usage:
+            yield _data({**base, "choices": [], "usage": _usage(body, len(chunks))})
+        if script.send_done:
+            yield b"data: [DONE]\n\n"
+
+
+def error(status: int, message: str, kind: str, code: str | int | None = None) -> JSONResponse:
+    """An error in the OpenAI envelope."""
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status)
+
+
+def _envelope(status: int, message: str) -> Response:
+    return error(status, message, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def _data(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _invalid(body: Any, content_type: str) -> str | None:
+    """Why a chat body is refused (as the real server's 422 would say), or None."""
+    if "json" not in content_type or not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: field required"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: a non-empty list is required"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            return f"messages.{i}.role: must be one of {', '.join(ROLES)}"
+        if not isinstance(m.get("content"), str | list):
+            return f"messages.{i}.content: must be a string or a list of parts"
+    for key, low, high in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0)):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, int | float) or not low <= value <= high):
+            return f"{key}: must be a number between {low} and {high}"
+    max_tokens = body.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        return "max_tokens: must be a positive integer"
+    if "stream" in body and not isinstance(body["stream"], bool):
+        return "stream: must be a boolean"
+    return None
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content)
+    return ""
+
+
+def _usage(body: dict[str, Any], completion_tokens: int) -> dict[str, int]:
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from simulators.serve import run_forever
+
+    parser = argparse.ArgumentParser(description="Serve the OpenAI-compatible (Hugging Face) simulator on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between answer chunks")
+    parser.add_argument("--first-byte-delay", type=float, default=0.0, help="seconds before the first chunk")
+    parser.add_argument("--no-auth", action="store_true", help="accept requests without a token (like Ollama)")
+    args = parser.parse_args(argv)
+    sim = OpenAICompatSimulator(require_auth=not args.no_auth)
+    sim.script.chunk_delay, sim.script.first_byte_delay = args.chunk_delay, args.first_byte_delay
+    print(f"token: {SIM_TOKEN}")
+    run_forever(sim.app, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
