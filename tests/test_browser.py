@@ -109,11 +109,14 @@ def test_reply_streams_survives_reloads_and_the_conversation_continues(
     assert "first token" in page.get_by_test_id("stChatMessage").nth(1).inner_text()  # type: ignore[attr-defined]
 
     # Continue the conversation: only the new message goes out, with the saved parent.
-    script.chunks, script.chunk_delay = ["w98 ", "w99"], 0.0
+    script.chunks, script.chunk_delay = [f"x{i} " for i in range(30)] + ["w98 ", "w99"], 0.05
     send(page, "And again")
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stChatMessage]').length === 4", timeout=20_000
     )
+    # While the follow-up streams, the first reply is drawn once: no faded copy of its live layout.
+    page.wait_for_function("() => /x1[0-9]/.test(document.body.innerText)", timeout=10_000)
+    assert page.get_by_text(re.compile("first token")).count() == 1  # type: ignore[attr-defined]
     wait_for_app(page)
     assert words_in(assistant_text(page, 1)) == ["w98", "w99"]
     chats = [r for r in allenai_sim.sim.requests if r.path.endswith("/chat")]
