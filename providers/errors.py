@@ -121,3 +121,32 @@ async def raise_for_status(response: httpx.Response, backend: str) -> None:
     if response.status_code in (502, 503, 504):
         raise UnavailableError(f"{backend} is unavailable (HTTP {response.status_code}): {message}", backend=backend)
     raise HTTPStatusError(response.status_code, message, backend=backend)
+
+
+@asynccontextmanager
+async def curl_transport_errors(backend: str) -> AsyncIterator[None]:
+    """The same translation for curl_cffi (backends behind bot protection need Chrome's TLS fingerprint)."""
+    from curl_cffi.requests import exceptions as curl
+
+    try:
+        yield
+    except curl.Timeout as exc:
+        raise UnavailableError(f"{backend} timed out ({type(exc).__name__})", backend=backend) from exc
+    except (curl.IncompleteRead, curl.ChunkedEncodingError) as exc:
+        raise UnavailableError(f"{backend} closed the connection mid-answer", backend=backend) from exc
+    except curl.ConnectionError as exc:
+        raise UnavailableError(f"{backend} is unreachable ({type(exc).__name__})", backend=backend) from exc
+    except curl.ContentDecodingError as exc:
+        raise UnexpectedResponseError(f"{backend} sent a body that cannot be decoded", backend=backend) from exc
+    except curl.RequestException as exc:
+        raise UnavailableError(f"{backend} request failed ({type(exc).__name__})", backend=backend) from exc
+
+
+def status_error(status: int, message: str, backend: str, retry_after: str | None = None) -> ProviderError:
+    """The ProviderError for an error status whose body was already read (``message``: its own words)."""
+    if status == 429:
+        hint = f" (retry after {retry_after} s)" if retry_after else ""
+        return HTTPStatusError(429, f"rate limited{hint}: {message}", backend=backend)
+    if status in (502, 503, 504):
+        return UnavailableError(f"{backend} is unavailable (HTTP {status}): {message}", backend=backend)
+    return HTTPStatusError(status, message, backend=backend)

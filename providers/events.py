@@ -40,6 +40,8 @@ class Options:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    web_search: bool = False  # let the backend search the web first (backends that offer it)
+    image_generation: bool = False  # enable the backend's image-generation tool (where offered)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,15 @@ class Image:
 
 
 @dataclass(frozen=True)
+class AnsweredBy:
+    """Which model actually answered, when the backend's router picked one."""
+
+    model: str
+    route: str = ""
+    provider: str = ""
+
+
+@dataclass(frozen=True)
 class StateUpdate:
     """Backend ids to persist for the next turn (replaces the saved state)."""
 
@@ -116,4 +127,4 @@ class Finished:
     usage: Mapping[str, int] | None = None
 
 
-Event = TextDelta | ReasoningDelta | Sources | Title | Image | StateUpdate | Finished
+Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | StateUpdate | Finished

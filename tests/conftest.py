@@ -12,4 +12,7 @@ if str(ROOT) not in sys.path:
 for _name in ("CHATDECK_ALLENAI_URL", "CHATDECK_HUGGINGCHAT_URL", "CHATDECK_HAILUO_URL", "CHATDECK_HF_URL"):
     os.environ[_name] = "http://127.0.0.1:9"
 
-pytest_plugins = ["tests.db_fixtures", "tests.sim_fixtures", "tests.browser_fixtures", "tests.sim_huggingface"]
+pytest_plugins = [
+    "tests.db_fixtures", "tests.sim_fixtures", "tests.browser_fixtures", "tests.sim_huggingface",
+    "tests.sim_huggingchat",
+]
