@@ -3,7 +3,7 @@
 Run as a Streamlit script (each browser session), it is the router: page
 configuration, identity, ``st.navigation``. Imported as a module by
 ``streamlit run`` (which finds ``app`` below), it is the ASGI app: Streamlit's
-``st.App`` with Chatdeck's start-up work in its lifespan.
+``st.App`` with Chatdeck's start-up work in its lifespan and the REST API's routes (api/).
 """
 
 from __future__ import annotations
@@ -67,4 +67,6 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
 if __name__ == "__main__":
     main()
 else:
-    app = st.App(Path(__file__).resolve(), lifespan=lifespan)
+    import api
+
+    app = st.App(Path(__file__).resolve(), lifespan=lifespan, routes=api.routes())

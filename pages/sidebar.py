@@ -84,14 +84,15 @@ def backend_picker(current: Conversation | None) -> Choice:
     """Backend, model and sampling pickers; defaults from the conversation or the URL."""
     params = st.query_params
     default_provider = (current.provider if current else params.get("provider")) or registry.DEFAULT_BACKEND
-    if default_provider not in registry.BACKENDS:
+    backends = registry.all_backends()  # built-in and custom endpoints (cached, no query per rerun)
+    if default_provider not in backends:
         fallback = registry.backend(registry.DEFAULT_BACKEND).display_name
         st.warning(f"Unknown backend {default_provider!r}; using {fallback}.")
         default_provider = registry.DEFAULT_BACKEND
-    names = list(registry.BACKENDS)
+    names = list(backends)
     st.session_state.setdefault("provider", default_provider)
     provider = st.sidebar.selectbox(
-        "Backend", names, key="provider", format_func=lambda n: registry.BACKENDS[n].display_name
+        "Backend", names, key="provider", format_func=lambda n: backends[n].display_name
     )
     info = registry.backend(provider)
     models = get_runner().catalog.models(provider)

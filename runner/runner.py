@@ -43,6 +43,7 @@ from providers.events import (
     ReasoningDelta,
     TextDelta,
 )
+from runner import custom_backends
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
 from runner.catalog import ModelCatalog
 from storage import credentials as stored_credentials
@@ -159,7 +160,8 @@ class Runner:
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
-        for name in registry.BACKENDS:  # warm the model lists now, so no page rerun waits for them
+        custom_backends.install(engine)  # admin-added endpoints join the registry's backends
+        for name in registry.all_backends():  # warm the model lists now, so no page rerun waits for them
             self.catalog.models(name)
         with session(engine) as s:
             interrupted = repo.mark_interrupted(s)

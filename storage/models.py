@@ -8,6 +8,8 @@ needs no redesign. Four tables:
 - ``messages``: the turns of a conversation, including replies still being written (``status="streaming"``).
 - ``backend_states``: each backend's own ids per (conversation, backend, model), e.g. a parent message id.
 - ``credentials``: each user's backend logins, encrypted with a key derived from ``CHATDECK_SECRET_KEY``.
+- ``api_tokens``: the REST API tokens users issued (their ids, expiry and revocation; never the tokens).
+- ``custom_endpoints``: OpenAI-compatible servers an admin added as backends (the key encrypted).
 
 Rules that keep the data portable between SQLite and PostgreSQL:
 
@@ -219,3 +221,41 @@ class Credential(Base):
 
     def __repr__(self) -> str:
         return f"Credential(owner_id={self.owner_id!r}, backend={self.backend!r})"
+
+class ApiToken(Base):
+    """A token a user issued in Settings for the REST API. The JWT itself is never stored: only its
+    ``jti``, so a token can be listed, checked on every request and revoked at once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"ApiToken(id={self.id!r}, owner_id={self.owner_id!r}, name={self.name!r})"
+
+
+class CustomEndpoint(Base):
+    """An OpenAI-compatible server an admin added (Ollama, vLLM, TGI, llama.cpp); a backend of its own.
+
+    ``secret`` is the optional API key, sealed like a credential (see storage.secrets)."""
+
+    __tablename__ = "custom_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str] = mapped_column(String(500))
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"CustomEndpoint(slug={self.slug!r}, base_url={self.base_url!r})"

@@ -64,8 +64,15 @@ def local_user(s: Session) -> User:
 # --- conversations ----------------------------------------------------------------------------------
 
 
-def create_conversation(s: Session, owner_id: int, *, provider: str, model: str, title: str = "") -> Conversation:
+def create_conversation(
+    s: Session, owner_id: int, *, provider: str, model: str, title: str = "", conversation_id: str | None = None
+) -> Conversation:
+    """A new conversation; ``conversation_id`` (32 lowercase hex characters) picks its id, else a random one."""
+    if conversation_id is not None and not is_conversation_id(conversation_id):
+        raise ValueError(f"malformed conversation id {conversation_id!r}")
     conversation = Conversation(owner_id=owner_id, provider=provider, model=model, title=_title(title))
+    if conversation_id is not None:
+        conversation.id = conversation_id
     s.add(conversation)
     s.flush()
     return conversation

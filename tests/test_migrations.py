@@ -30,7 +30,7 @@ from storage.db import (
 )
 from storage.models import Base
 
-APP_TABLES = {"users", "conversations", "messages", "backend_states", "credentials"}
+APP_TABLES = {"users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints"}
 
 WORKER = """
 import sys, time

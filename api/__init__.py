@@ -1,0 +1,19 @@
+"""Chatdeck's REST API, served by the app itself beside the UI (``st.App(routes=api.routes())``).
+
+* ``api/chat.py``: ``POST /api/ai/huggingface/{model_publisher}/{model_name}/chat`` (seed 002);
+* ``api/tokens.py``: the JWT bearer tokens users issue in Settings;
+* ``api/openapi.py``: the OpenAPI description, served at ``GET /api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+
+def routes() -> list[Route]:
+    from api import chat, openapi
+
+    return [
+        Route(chat.PATH, chat.handle, methods=["POST"]),
+        Route("/api/openapi.json", openapi.handle, methods=["GET"]),
+    ]
