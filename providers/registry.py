@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from providers import allenai, huggingchat, huggingface
+from providers import allenai, hailuo, huggingchat, huggingface
 from providers.base import BackendInfo, Provider
 
 Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
@@ -47,6 +47,7 @@ def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str
 _BACKENDS: list[tuple[BackendInfo, Factory]] = [
     (allenai.INFO, _allenai),
     (huggingface.INFO, _huggingface),
+    (hailuo.INFO, hailuo.create),
     (huggingchat.INFO, huggingchat.create),
 ]
 
