@@ -1,4 +1,5 @@
-"""Settings: each backend's login, pasted once, stored encrypted, never shown back.
+"""Settings: each backend's login, pasted once, stored encrypted, never shown back; the user's API
+tokens and, for admins, the custom OpenAI-compatible endpoints (both in pages/settings_api.py).
 
 Registered by the router as ``st.Page(settings.render, ...)``; renders nothing when imported.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import sidebar
+from pages import settings_api, sidebar
 from providers import registry
 from providers.base import BackendInfo
 from runner.runner import credentials_for, get_runner
@@ -21,15 +22,21 @@ def render() -> None:
     st.caption("Logins are stored encrypted and are only ever shown masked. They are sent to their own backend only.")
     with session(get_engine()) as s:
         saved = credentials.hints(s, owner)
-    backends = [b for b in registry.BACKENDS.values() if b.credential_fields]
+    every = registry.all_backends()
+    backends = [b for b in every.values() if b.credential_fields]
     if not backends:
         st.info("None of the available backends needs a login.", icon=":material/check_circle:")
     for info in backends:
         with st.container(border=True):
             _backend_login(owner, info, saved.get(info.name))
-    no_login = [b.display_name for b in registry.BACKENDS.values() if not b.credential_fields]
+    no_login = [b.display_name for b in every.values() if not b.credential_fields]
     if no_login:
         st.caption(f"No login needed: {', '.join(no_login)}.")
+    with st.container(border=True):
+        settings_api.api_token_section(owner)
+    if settings_api.is_admin(owner):
+        with st.container(border=True):
+            settings_api.custom_endpoint_section()
 
 
 def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | None) -> None:

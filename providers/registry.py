@@ -79,6 +79,10 @@ def set_dynamic_source(source: DynamicSource | None) -> None:
         _dynamic_loaded_at = float("-inf")
 
 
+def dynamic_source_installed() -> bool:
+    return _dynamic_source is not None
+
+
 def refresh() -> None:
     """Reload the dynamic backends now (after an admin changed them)."""
     global _dynamic_loaded_at

@@ -45,6 +45,12 @@ def load(engine: Engine) -> list[tuple[BackendInfo, registry.Factory]]:
     return loaded
 
 
+_installed: Engine | None = None
+
+
 def install(engine: Engine) -> None:
-    """Make the registry list the endpoints stored in ``engine``'s database."""
-    registry.set_dynamic_source(lambda: load(engine))
+    """Make the registry list the endpoints stored in ``engine``'s database (once per engine)."""
+    global _installed
+    if _installed is not engine or registry.dynamic_source_installed() is False:
+        registry.set_dynamic_source(lambda: load(engine))
+        _installed = engine
