@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import chat, settings
+from pages import chat, compare, leaderboard, settings
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -33,6 +33,8 @@ def main() -> None:
             st.Page(chat.render, title="Chat", icon=":material/chat:", default=True),
             # The default page lives at "/"; "/chat" is kept as a link-friendly alias.
             st.Page(chat.render, title="Chat", url_path="chat", visibility="hidden"),
+            st.Page(compare.render, title="Compare", icon=":material/view_column:", url_path="compare"),
+            st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
         ]
     )

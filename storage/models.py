@@ -8,6 +8,8 @@ needs no redesign. Four tables:
 - ``messages``: the turns of a conversation, including replies still being written (``status="streaming"``).
 - ``backend_states``: each backend's own ids per (conversation, backend, model), e.g. a parent message id.
 - ``credentials``: each user's backend logins, encrypted with a key derived from ``CHATDECK_SECRET_KEY``.
+- ``comparisons``, ``comparison_columns``, ``comparison_rounds``, ``comparison_answers``, ``votes``: one
+  prompt sent to several backends side by side; each column is a conversation of its own.
 - ``api_tokens``: the REST API tokens users issued (their ids, expiry and revocation; never the tokens).
 - ``custom_endpoints``: OpenAI-compatible servers an admin added as backends (the key encrypted).
 
@@ -222,6 +224,7 @@ class Credential(Base):
     def __repr__(self) -> str:
         return f"Credential(owner_id={self.owner_id!r}, backend={self.backend!r})"
 
+
 class ApiToken(Base):
     """A token a user issued in Settings for the REST API. The JWT itself is never stored: only its
     ``jti``, so a token can be listed, checked on every request and revoked at once."""
@@ -259,3 +262,78 @@ class CustomEndpoint(Base):
 
     def __repr__(self) -> str:
         return f"CustomEndpoint(slug={self.slug!r}, base_url={self.base_url!r})"
+
+
+class Comparison(Base):
+    """One prompt (and its follow-ups) sent to several backends side by side.
+
+    Each column is a conversation of its own, so it continues with its backend's saved ids
+    and opens on the chat page like any other chat.
+    """
+
+    __tablename__ = "comparisons"
+    __table_args__ = (Index(None, "owner_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    blind: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    columns: Mapped[list[ComparisonColumn]] = relationship(
+        back_populates="comparison", order_by="ComparisonColumn.position", cascade="all, delete-orphan"
+    )
+
+
+class ComparisonColumn(Base):
+    __tablename__ = "comparison_columns"
+    __table_args__ = (UniqueConstraint("comparison_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[str] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+
+    comparison: Mapped[Comparison] = relationship(back_populates="columns")
+
+
+class ComparisonRound(Base):
+    """One prompt sent to every column of a comparison, with the options it was sent with."""
+
+    __tablename__ = "comparison_rounds"
+    __table_args__ = (UniqueConstraint("comparison_id", "number"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[str] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 0, 1, 2... within the comparison
+    prompt: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # temperature, top_p, ...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComparisonAnswer(Base):
+    """Which reply message answered a round in a column (timings and text live on the message)."""
+
+    __tablename__ = "comparison_answers"
+    __table_args__ = (UniqueConstraint("round_id", "column_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("comparison_rounds.id", ondelete="CASCADE"))
+    column_id: Mapped[int] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigIntegerPK, ForeignKey("messages.id", ondelete="CASCADE"))
+
+
+class Vote(Base):
+    """The verdict on one round: a best column, a tie, or all bad."""
+
+    __tablename__ = "votes"
+    __table_args__ = (CheckConstraint("verdict IN ('best', 'tie', 'all_bad')", name="verdict"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("comparison_rounds.id", ondelete="CASCADE"), unique=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -30,7 +30,10 @@ from storage.db import (
 )
 from storage.models import Base
 
-APP_TABLES = {"users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints"}
+APP_TABLES = {
+    "users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints",
+    "comparisons", "comparison_columns", "comparison_rounds", "comparison_answers", "votes",
+}
 
 WORKER = """
 import sys, time

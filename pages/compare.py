@@ -1,0 +1,80 @@
+"""The compare page: one prompt to several backends at once, answers side by side, votes.
+
+Registered by the router as ``st.Page(compare.render, ...)``; renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import streamlit as st
+
+from pages import compare_view as view
+from pages import sidebar
+from providers.events import Options
+from runner.runner import get_runner
+from storage import comparisons
+from storage.db import get_engine, session
+from storage.models import Comparison
+
+
+def render() -> None:
+    owner = sidebar.owner_id()
+    runner = get_runner()
+    wanted = st.query_params.get("cmp")
+    with session(get_engine()) as s:
+        comparison = comparisons.get(s, owner, wanted) if wanted else None
+    if wanted and comparison is None:
+        st.warning("That comparison was not found.")
+    view.past_comparisons(owner, comparison.id if comparison else None)
+    st.title(comparison.title if comparison else "Compare", anchor=False)
+    # One holder for the page body: when the set-up gives way to a comparison, the old widgets go at
+    # once instead of lingering, faded, while the answers stream.
+    body = st.empty().container()
+    with body:
+        picked, blind = view.column_setup(owner) if comparison is None else ([], False)
+    with st.sidebar.expander("Sampling", icon=":material/tune:"):
+        options = Options(temperature=st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="cmp_temperature"),
+                          top_p=st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="cmp_top_p"))
+
+    prompt = st.chat_input("Ask every backend at once…", key="compare_prompt", submit_mode="disable")
+    if prompt and prompt.strip() and (comparison is not None or len(picked) >= 2):
+        with session(get_engine()) as s:
+            if comparison is None:
+                comparison = comparisons.create(s, owner, view.order_for(picked, blind), blind=blind)
+            columns = list(comparison.columns)
+        runs = {c.id: runner.start(owner_id=owner, conversation_id=c.conversation_id, provider=c.provider,
+                                   model=c.model, prompt=prompt, options=options) for c in columns}
+        with session(get_engine()) as s:
+            comparisons.add_round(s, owner, comparison.id, prompt, {c: r.message_id for c, r in runs.items()},
+                                  asdict(options))
+        st.query_params.from_dict({"cmp": comparison.id})
+        st.rerun()
+    if comparison is None:
+        body.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
+        return
+    with body:
+        _rounds(owner, comparison)
+
+
+def _rounds(owner: int, comparison: Comparison) -> None:
+    runner = get_runner()
+    with session(get_engine()) as s:
+        rounds = comparisons.rounds(s, owner, comparison.id)
+    labels = view.column_labels(comparison, reveal=bool(rounds and rounds[-1].vote))
+    for column, header in zip(comparison.columns, st.columns(len(comparison.columns)), strict=True):
+        header.markdown(f"**{labels[column.id]}**")
+        header.link_button("Continue in chat", f"./?c={column.conversation_id}", icon=":material/chat:")
+    for round_ in rounds:
+        with st.chat_message("user"):
+            st.markdown(round_.prompt)
+        live = {c: runner.get(m.id) for c, m in round_.answers.items() if m.status == "streaming"}
+        round_runs = [r for r in live.values() if r is not None]
+        for column, cell in zip(comparison.columns, st.columns(len(comparison.columns)), strict=True):
+            message = round_.answers.get(column.id)
+            with cell:
+                if message is None:
+                    st.caption("No answer recorded.")
+                else:
+                    view.answer(message, labels[column.id], live.get(column.id), round_runs)
+        view.vote_bar(round_, comparison.columns, labels)

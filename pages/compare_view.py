@@ -1,0 +1,206 @@
+"""Pieces of the compare page: column set-up, one answer with its figures, votes, past comparisons.
+
+Answers still being written are tailed in parallel fragments, one per column, so every column
+streams at once and none waits for another. This module renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from pages import components
+from providers import registry
+from runner.runner import Run, get_runner
+from storage import comparisons
+from storage import credentials as stored_credentials
+from storage.db import get_engine, session
+from storage.models import Comparison, ComparisonColumn
+
+SEED_BACKENDS = ("huggingchat", "allenai", "hailuo")  # the design card's three, first by default
+MAX_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class Usable:
+    names: list[str]
+    left_out: dict[str, str]  # backend -> why it is not offered by default
+
+
+def usable_backends(owner: int) -> Usable:
+    """Backends that can answer for this user now: no login needed, or one is saved or configured."""
+    with session(get_engine()) as s:
+        saved = stored_credentials.hints(s, owner)
+    backends = registry.all_backends()
+    order = [n for n in SEED_BACKENDS if n in backends] + [n for n in backends if n not in SEED_BACKENDS]
+    names, left_out = [], {}
+    for name in order:
+        info = backends[name]
+        if not info.credential_fields or name in saved or info.server_credentials():
+            names.append(name)
+        else:
+            left_out[name] = "no login yet: add one in Settings"
+    return Usable(names, left_out)
+
+
+def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
+    """Pickers for a new comparison: how many columns, and a backend and model for each."""
+    usable = usable_backends(owner)
+    backends = registry.all_backends()
+    if usable.left_out:
+        st.caption("Not included: " + "; ".join(
+            f"{backends[n].display_name} ({why})" for n, why in usable.left_out.items()))
+    if not usable.names:
+        st.warning("No backend can answer yet. Add a login in Settings.")
+        return [], False
+    default_count = min(MAX_COLUMNS, max(2, len(usable.names)))
+    count = st.slider("Columns", 2, MAX_COLUMNS, default_count, key="cmp_count")
+    cols = st.columns(count)
+    picked = []
+    catalog = get_runner().catalog
+    for i, col in enumerate(cols):
+        default = usable.names[i % len(usable.names)]
+        provider = col.selectbox(f"Backend {i + 1}", usable.names, index=usable.names.index(default),
+                                 key=f"cmp_backend_{i}", format_func=lambda n: backends[n].display_name)
+        models = [m.id for m in catalog.models(provider)]
+        # the same backend twice: offer different models by default
+        model_index = (i // len(usable.names)) % len(models) if models else 0
+        model = col.selectbox(f"Model {i + 1}", models, index=model_index, key=f"cmp_model_{i}_{provider}")
+        picked.append((provider, model))
+    blind = st.toggle("Blind: hide backend and model names until I vote", key="cmp_blind")
+    return picked, blind
+
+
+def column_labels(comparison: Comparison, reveal: bool) -> dict[int, str]:
+    backends = registry.all_backends()
+    labels = {}
+    for column in comparison.columns:
+        if comparison.blind and not reveal:
+            labels[column.id] = f"Model {string.ascii_uppercase[column.position]}"
+        else:
+            name = backends[column.provider].display_name if column.provider in backends else column.provider
+            labels[column.id] = f"{name} · {column.model}"
+    return labels
+
+
+def order_for(columns: list[tuple[str, str]], blind: bool) -> list[tuple[str, str]]:
+    """Blind comparisons shuffle the columns, so position gives nothing away."""
+    if not blind:
+        return columns
+    shuffled = list(columns)
+    random.SystemRandom().shuffle(shuffled)
+    return shuffled
+
+
+def figures(message: Any) -> str:
+    """Time to first token, total time and throughput of a finished answer."""
+    parts = []
+    if message.ttft_ms is not None:
+        parts.append(f"first token {message.ttft_ms / 1000:.2f} s")
+    if message.total_ms is not None:
+        parts.append(f"total {message.total_ms / 1000:.2f} s")
+        streaming = (message.total_ms - (message.ttft_ms or 0)) / 1000
+        usage = (message.extra or {}).get("usage") or {}
+        tokens = usage.get("output_tokens") or usage.get("completion_tokens")
+        if streaming > 0 and isinstance(tokens, int):
+            parts.append(f"{tokens / streaming:.0f} tokens/s")
+        elif streaming > 0 and message.content:
+            parts.append(f"{len(message.content) / streaming:.0f} chars/s")
+    return " · ".join(parts)
+
+
+def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) -> None:
+    """One column's answer: streamed in its own parallel fragment while live, else from storage.
+
+    The last column to finish reruns the page, which then shows the round stored, with its votes.
+    """
+    if live is not None:
+        _live_answer(live, label, round_runs)
+        return
+    with st.chat_message("assistant"):
+        st.caption(f"**{label}**")
+        if message.reasoning:
+            with st.expander("Reasoning", icon=":material/psychology:"):
+                st.markdown(message.reasoning)
+        for block in components.split_blocks(message.content or ""):
+            st.markdown(block)
+        _status_and_figures(message)
+
+
+def _live_answer(run: Run, label: str, round_runs: list[Run]) -> None:
+    @st.fragment(parallel=True)
+    def column() -> None:
+        with st.chat_message("assistant"):
+            st.caption(f"**{label}**")
+            box = st.container()
+            waiting = st.empty()
+            waiting.caption(":material/hourglass_top: Waiting for the first token…")
+            st.write_stream(components.live_text(run, box, on_first_text=waiting.empty))
+            waiting.empty()
+            run.saved.wait(2.0)
+            _, fields = run.snapshot()
+            _status_and_figures(_Ended(fields, run))
+        if all(r.saved.is_set() for r in round_runs):
+            st.rerun()
+
+    column()
+
+
+class _Ended:
+    """A just-finished run, shaped like a stored message for the figures line."""
+
+    def __init__(self, fields: dict[str, Any], run: Run) -> None:
+        self.__dict__.update(fields)
+        self.provider, self.model, self.role = run.provider, run.model, "assistant"
+
+
+def _status_and_figures(message: Any) -> None:
+    if message.status != "complete":
+        components.render_status(message)
+    line = figures(message)
+    if line:
+        st.caption(line)
+
+
+def vote_bar(round_: comparisons.Round, columns: list[ComparisonColumn], labels: dict[int, str]) -> None:
+    """Buttons to judge a finished round (a "best" under each column, then tie / all bad), or the verdict."""
+    if round_.vote is not None:
+        verdict = round_.vote.verdict
+        text = {"tie": "a tie", "all_bad": "all bad"}.get(verdict) or f"best: {labels[round_.vote.column_id]}"
+        st.caption(f":material/how_to_vote: You voted {text}.")
+        return
+    if any(m.status == "streaming" for m in round_.answers.values()):
+        return
+    for cell, column in zip(st.columns(len(columns)), columns, strict=True):
+        cell.button("This one is best", key=f"vote_{round_.id}_{column.id}", icon=":material/thumb_up:",
+                    width="stretch", on_click=_vote, args=(round_.id, "best", column.id),
+                    help=f"Vote for {labels[column.id]}")
+    tie, bad, _ = st.columns([1, 1, 2])
+    tie.button("Tie", key=f"vote_{round_.id}_tie", icon=":material/balance:", width="stretch", on_click=_vote,
+               args=(round_.id, "tie", None))
+    bad.button("All bad", key=f"vote_{round_.id}_bad", icon=":material/thumb_down:", width="stretch",
+               on_click=_vote, args=(round_.id, "all_bad", None))
+
+
+def _vote(round_id: int, verdict: str, column_id: int | None) -> None:
+    with session(get_engine()) as s:
+        comparisons.vote(s, int(st.session_state["owner_id"]), round_id, verdict, column_id)
+
+
+def past_comparisons(owner: int, current: str | None) -> None:
+    st.sidebar.button("New comparison", icon=":material/add:", key="cmp_new", width="stretch",
+                      on_click=st.query_params.clear)
+    with session(get_engine()) as s:
+        recent = comparisons.list_recent(s, owner, limit=30)
+    if not recent:
+        st.sidebar.caption("Past comparisons will appear here.")
+        return
+    st.sidebar.caption("Past comparisons")
+    for c in recent:
+        st.sidebar.button(c.title or "Untitled", key=f"cmp_{c.id}", width="stretch",
+                          type="primary" if c.id == current else "tertiary",
+                          on_click=st.query_params.from_dict, args=({"cmp": c.id},))
