@@ -152,7 +152,7 @@ def test_chat_ids_are_scoped_to_the_token_owner(env: Env) -> None:
         assert sent == [{"role": "user", "content": "Bob here"}]
         assert env.messages(env.bob, bob_conversation)[0][:2] == ("user", "Bob here")
         assert env.messages(env.bob, alice_conversation) == []
-    assert [m[1] for m in env.messages(env.alice, alice_conversation)][0] == "Alice's secret plan"
+    assert env.messages(env.alice, alice_conversation)[0][1] == "Alice's secret plan"
     assert len(env.messages(env.alice, alice_conversation)) == 2  # nothing of Bob's was added
     # Alice continues her conversation by its id, as a UI link would name it
     again = env.post(alice, alice_conversation, {"messages": [{"role": "user", "content": "Continue"}]})
@@ -268,7 +268,7 @@ def test_an_error_mid_answer_cuts_the_stream_and_keeps_the_partial_reply(env: En
     env.sim.script.chunks, env.sim.script.error_after, env.sim.script.chunk_delay = ["Par", "tial", "!"], 2, 0.05
     token = env.token(env.alice).token
     received = b""
-    with pytest.raises(httpx.RemoteProtocolError), httpx.stream(  # noqa: PT012
+    with pytest.raises(httpx.RemoteProtocolError), httpx.stream(
         "POST", env.app.url + CHAT, params={"chat_id": "mid-error"}, timeout=30,
         headers={"Authorization": f"Bearer {token}"}, json={"messages": [{"role": "user", "content": "Go"}]},
     ) as response:
