@@ -5,15 +5,20 @@ Registered by the router as ``st.Page(chat.render, ...)``; renders nothing when 
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from pages import components, sidebar
+from pages import components, sidebar, uploads
 from providers import registry
+from providers.events import Attachment
 from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
 
 VISIBLE_MESSAGES = 50
+UPLOAD_PROBLEMS = "upload_problems"  # session key: files of the last message that were not attached
+IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
 
 
 def render() -> None:
@@ -23,8 +28,14 @@ def render() -> None:
     backend = registry.backend(choice.provider)
     runner = get_runner()
 
-    prompt = st.chat_input(f"Message {backend.display_name}…", key="prompt", submit_mode="disable", max_chars=100_000)
-    if prompt and prompt.strip():
+    value = st.chat_input(
+        f"Message {backend.display_name}…", key="prompt", submit_mode="disable", max_chars=100_000,
+        accept_file="multiple" if choice.vision else False, file_type=uploads.IMAGE_TYPES if choice.vision else None,
+    )
+    prompt, attachments = _submitted(value)
+    for problem in st.session_state.get(UPLOAD_PROBLEMS, []):  # kept until the next message
+        st.warning(f"Not attached: {problem}", icon=":material/hide_image:")
+    if prompt.strip():
         with session(get_engine()) as s:
             if conversation is None:
                 title = prompt.strip().splitlines()[0][:60]
@@ -36,7 +47,7 @@ def render() -> None:
         st.query_params.from_dict({"c": conversation.id})
         runner.start(
             owner_id=owner, conversation_id=conversation.id, provider=choice.provider,
-            model=choice.model, prompt=prompt, options=choice.options,
+            model=choice.model, prompt=prompt, attachments=attachments, options=choice.options,
         )
     sidebar.conversation_list(owner, conversation)  # after sending, so a new chat is listed at once
 
@@ -52,9 +63,22 @@ def render() -> None:
         messages = repo.recent_messages(s, owner, conversation.id, limit=VISIBLE_MESSAGES)
     if total > len(messages):
         st.caption(f"Showing the latest {len(messages)} of {total} messages.")
+    retitled = False
     for message in messages:
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
             components.render_live(message, run)
+            retitled = retitled or bool(run.turn.title and run.turn.title != conversation.title)
         else:
             components.render_stored(message)
+    if retitled:  # the backend named the conversation: show the new title (the reply is saved by now)
+        st.rerun()
+
+
+def _submitted(value: Any) -> tuple[str, list[Attachment]]:
+    """The text and the checked images of a chat-input submission (images only for vision models)."""
+    if value is None or isinstance(value, str):
+        return value or "", []
+    attachments, st.session_state[UPLOAD_PROBLEMS] = uploads.prepare_images(value.files or [])
+    text = value.text or ""
+    return (IMAGE_ONLY_PROMPT if attachments and not text.strip() else text), attachments

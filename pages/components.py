@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from pages.uploads import stored_image
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
@@ -81,6 +82,7 @@ def live_text(
     already drawn, so it reruns the page, which starts again from the rewritten text.
     """
     seq, text_now, reasoning = run.text_so_far()
+    status = run.turn.reasoning_status
     pending: list[str] = [text_now] if text_now else []
     reasoning_slot = None
     splitter = BlockSplitter()
@@ -100,11 +102,12 @@ def live_text(
                 pending.append(event.text)
             elif isinstance(event, ReasoningDelta):
                 reasoning += event.text
-        if reasoning and (done or events or reasoning_slot is None):
+                status = event.status or status
+        if (reasoning or status) and (done or events or reasoning_slot is None):
             if reasoning_slot is None:
                 with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
                     reasoning_slot = st.empty()
-            reasoning_slot.markdown(reasoning)
+            reasoning_slot.markdown(reasoning_markdown(reasoning, status))
         due = done or not emitted_any or time.monotonic() - last_emit >= interval
         if pending and due:
             if not emitted_any:
@@ -118,6 +121,11 @@ def live_text(
             st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
         if done and not pending:
             return
+
+
+def reasoning_markdown(reasoning: str, status: str | None) -> str:
+    """The reasoning text with the backend's latest status line about it (e.g. "Done in 3s.")."""
+    return reasoning + (f"\n\n*{status}*" if status else "")
 
 
 def message_caption(message: Any) -> str:
@@ -175,12 +183,17 @@ def render_stored(message: Any) -> None:
     """A message from storage, with its reasoning, attachments, sources and status."""
     with st.chat_message(message.role):
         reasoning_box = st.container()
-        if message.reasoning:
+        status = (getattr(message, "extra", None) or {}).get("reasoning_status")
+        if message.reasoning or status:
             with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(message.reasoning)
+                st.markdown(reasoning_markdown(message.reasoning or "", status))
         st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
-            st.caption(f":material/attach_file: {attachment.get('name', 'attachment')}")
+            image = stored_image(attachment)
+            if image is not None:
+                st.image(image, caption=attachment.get("name") or None, width=320)
+            else:
+                st.caption(f":material/attach_file: {attachment.get('name', 'attachment')}")
         for block in split_blocks(message.content or ""):
             st.markdown(block)
         with st.container():
@@ -203,10 +216,19 @@ def render_live(message: Any, run: Run) -> None:
 
 
 def _footer(message: Any) -> None:
-    """Sources, how the reply ended, and its model and timings."""
-    sources = (getattr(message, "extra", None) or {}).get("sources") or []
+    """Generated images, sources, how the reply ended, which model answered, and its timings."""
+    extra = getattr(message, "extra", None) or {}
+    for item in extra.get("images") or []:
+        image = stored_image(item)
+        if image is not None:
+            st.image(image, caption=item.get("alt") or None)
+        else:
+            st.caption(f":material/image: {item.get('alt') or 'a generated image'} (not downloaded)")
+    sources = extra.get("sources") or []
     if sources:
         st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
+    if (extra.get("answered_by") or {}).get("model"):
+        st.caption(f":material/alt_route: answered by {extra['answered_by']['model']}")
     if message.role != "assistant":
         return
     render_status(message)

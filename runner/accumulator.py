@@ -6,10 +6,12 @@ save the turn (partial or final); the page renders the same fields.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 from providers.events import (
+    AnsweredBy,
     Event,
     Finished,
     Image,
@@ -39,6 +41,8 @@ class Accumulator:
     sources: list[Source] = field(default_factory=list)
     title: str | None = None
     images: list[Image] = field(default_factory=list)
+    images_b64: list[str | None] = field(default_factory=list)  # each image's bytes, encoded once on arrival
+    answered_by: AnsweredBy | None = None
     state: dict[str, Any] | None = None
     finished: Finished | None = None
 
@@ -61,6 +65,9 @@ class Accumulator:
                 self.title = title
             case Image():
                 self.images.append(event)
+                self.images_b64.append(base64.b64encode(event.data).decode() if event.data else None)
+            case AnsweredBy():
+                self.answered_by = event
             case StateUpdate(state=state):
                 self.state = dict(state)
             case Finished():
@@ -92,7 +99,13 @@ class Accumulator:
         if self.title:
             extra["title"] = self.title
         if self.images:
-            extra["images"] = [{"url": i.url, "mime": i.mime, "alt": i.alt} for i in self.images]
+            extra["images"] = [
+                {"url": i.url, "mime": i.mime, "alt": i.alt} | ({"data_b64": data} if data else {})
+                for i, data in zip(self.images, self.images_b64, strict=True)
+            ]
+        if self.answered_by:
+            a = self.answered_by
+            extra["answered_by"] = {"model": a.model, "route": a.route, "provider": a.provider}
         if self.reasoning_status:
             extra["reasoning_status"] = self.reasoning_status
         if self.finished is not None and self.finished.usage:

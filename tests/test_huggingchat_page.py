@@ -1,0 +1,139 @@
+"""HuggingChat in the pages under AppTest: image attachments, the answer's extras, the sidebar switches,
+and the Settings login form with its connection check (real runner, real provider, loopback simulator)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from pages.uploads import MAX_SIDE, prepare_image
+from runner.runner import reset_runner
+from storage import repository as repo
+from storage.db import get_engine, reset_engines, session
+from tests.sim_fixtures import SimHandle
+from tests.sim_huggingchat import DEMO_COOKIES
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+VISION = "meta-llama/Llama-3.2-11B-Vision-Instruct"
+
+
+def png(size: tuple[int, int] = (4, 3), color: str = "red") -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _settings_page() -> None:
+    from pages import settings
+
+    settings.render()
+
+
+@pytest.fixture
+def env(sqlite_url: str, huggingchat_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimHandle]:
+    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CHATDECK_SECRET_KEY", "huggingchat-page-test")
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
+    PagesManager.uses_pages_directory = False
+    yield huggingchat_sim
+    reset_runner()
+    reset_engines()
+
+
+def open_chat(model: str = VISION) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["provider"] = "huggingchat"
+    at.query_params["model"] = model
+    return at.run()
+
+
+def test_an_attached_image_is_checked_sent_stored_and_shown(
+    env: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)  # the server-wide login
+    sim = env.sim
+    sim.script.chunks, sim.script.thinking = ["A red ", "square."], "Looking at the pixels"
+    sim.script.title, sim.script.router_model = "Red square", "Qwen/Qwen3-VL"
+    at = open_chat()
+    assert not at.exception and at.selectbox(key="provider").value == "huggingchat"
+    box = at.chat_input(key="prompt")
+    box.upload("square.png", png(), "image/png").upload("notes.png", b"not an image", "image/png")
+    box.set_value("What is this?").run()
+    assert not at.exception
+    assert any("notes.png" in w.value and "not an image" in w.value for w in at.warning)
+    part = sim.message_posts()[0].files
+    assert [p.filename for p in part] == ["base64;square.png"] and base64.b64decode(part[0].data) == png()
+    assert sim.sent()[0]["inputs"] == "What is this?"
+    with session(get_engine()) as s:
+        owner = repo.local_user(s).id
+        conversation = repo.list_conversations(s, owner)[0]
+        user, reply = repo.recent_messages(s, owner, conversation.id, limit=5)
+    assert user.attachments[0]["name"] == "square.png" and base64.b64decode(user.attachments[0]["data_b64"]) == png()
+    assert conversation.title == "Red square"  # the backend's title renamed the conversation
+    assert reply.content == "A red square." and reply.extra["answered_by"]["model"] == "Qwen/Qwen3-VL"
+    assert reply.extra["reasoning_status"] == "Done in 1s."
+
+    reopened = AppTest.from_file(APP, default_timeout=30)
+    reopened.query_params["c"] = conversation.id
+    reopened.run()
+    assert len(reopened.image) == 1  # the attached image, drawn from storage
+    assert any("answered by Qwen/Qwen3-VL" in c.value for c in reopened.caption)
+    assert any("Looking at the pixels" in m.value and "Done in 1s." in m.value for m in reopened.markdown)
+    assert "Red square" in [h.value for h in reopened.subheader]
+
+
+def test_text_models_take_no_files_and_switches_reach_the_backend(
+    env: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
+    sim = env.sim
+    sim.script.image, sim.script.image_mime = png((2, 2), "blue"), "image/png"
+    sim.script.sources = [("https://example.org/a?utm_source=chat", "Example A")]
+    at = open_chat("Qwen/Qwen2.5-72B-Instruct")
+    assert at.chat_input(key="prompt").proto.accept_file == 0  # no attachments for a text model
+    at.toggle(key="web_search_huggingchat").set_value(True)
+    at.toggle(key="image_generation_huggingchat").set_value(True)
+    at.chat_input(key="prompt").set_value("Draw and search").run()
+    assert not at.exception
+    assert sim.sent()[0]["web_search"] is True and sim.sent()[0]["tools"] == ["000000000000000000000001"]
+    assert any("[Example A](https://example.org/a)" in m.value for m in at.markdown)
+    assert len(at.image) == 1  # the generated image, under the answer
+
+
+def test_without_a_login_the_reply_says_how_to_log_in(env: SimHandle) -> None:
+    at = open_chat("Qwen/Qwen2.5-72B-Instruct")
+    at.chat_input(key="prompt").set_value("Hello?").run()
+    assert any("HuggingChat" in e.value and "Settings" in e.value for e in at.error)
+    assert not env.sim.message_posts()
+
+
+def test_settings_saves_the_cookies_and_checks_the_connection(env: SimHandle) -> None:
+    at = AppTest.from_function(_settings_page, default_timeout=30).run()
+    assert not at.exception
+    area = at.text_area(key="cred_huggingchat_cookies")
+    area.set_value(DEMO_COOKIES)
+    next(b for b in at.button if b.label == "Save" and b.proto.form_id == "login_huggingchat").click().run()
+    assert not at.exception
+    assert DEMO_COOKIES not in " ".join(m.value for m in at.markdown)  # never shown back in full
+    at.button(key="check_huggingchat").click().run()
+    assert any("logged in as demo-user" in s.value for s in at.success)
+    env.sim.logins.clear()  # the session expired on the server
+    at.button(key="check_huggingchat").click().run()
+    assert any("login expired: paste fresh" in e.value for e in at.error)
+
+
+def test_oversized_images_are_shrunk_and_non_images_refused() -> None:
+    big = prepare_image("huge.png", png((MAX_SIDE * 2, 10)))
+    with PILImage.open(io.BytesIO(big.data)) as image:
+        assert max(image.size) == MAX_SIDE
+    small = prepare_image("small.png", png())
+    assert small.data == png() and small.mime == "image/png"
+    with pytest.raises(ValueError, match="not an image"):
+        prepare_image("x.png", b"GIF89a-but-broken")
