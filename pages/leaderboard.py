@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import sidebar
+from providers import registry
 from storage import comparisons
 from storage.db import get_engine, session
 from storage.models import utcnow
@@ -35,7 +36,9 @@ def render() -> None:
                 "vote for the best answer, and the results add up here.", icon=":material/leaderboard:")
         return
     table = pd.DataFrame(comparisons.summarize(rows))
-    table["label"] = table["provider"] + " · " + table["model"]
+    backends = registry.all_backends()
+    names = table["provider"].map(lambda p: backends[p].display_name if p in backends else p)
+    table["label"] = names + " · " + table["model"]
     charts, numbers = st.columns([3, 2])
     with charts:
         _bar(table.dropna(subset=["win_rate"]), "win_rate", "Win rate", ".0%")
