@@ -4,6 +4,7 @@ Serves the Ai2 Playground simulator on loopback (port 8765, or any free port if 
 one is taken), then runs ``streamlit run streamlit_app.py`` pointed at it, with
 ``CHATDECK_DEMO=1`` (the app says its answers are simulated) and a database of its
 own (``data/demo.db``, unless ``CHATDECK_DATABASE_URL`` is set). Ctrl-C stops both.
+HailuoAI's simulator runs on a free port as well; its demo login is set as the server's login.
 
     python -m simulators.demo [--port 8501] [--sim-port 8765] [--chunk-delay 0.03]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from simulators.allenai import AllenAISimulator
+from simulators.hailuo import HailuoSimulator, demo_environment
 from simulators.serve import serve
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,15 +50,20 @@ def main(argv: list[str] | None = None) -> int:
             sim_url = stack.enter_context(serve(sim.app, port=args.sim_port))
         except OSError:  # the port is taken: any free one will do
             sim_url = stack.enter_context(serve(sim.app))
+        hailuo = HailuoSimulator()  # HailuoAI, on any free port, with the login it accepts
+        hailuo.script.chunk_delay = args.chunk_delay
+        hailuo_url = stack.enter_context(serve(hailuo.app))
         env = {
             **os.environ,
             "CHATDECK_ALLENAI_URL": sim_url,
+            **demo_environment(hailuo_url),
             "CHATDECK_DEMO": "1",
             "CHATDECK_DATABASE_URL": os.environ.get("CHATDECK_DATABASE_URL") or f"sqlite:///{DEMO_DB}",
         }
         DEMO_DB.parent.mkdir(exist_ok=True)
         command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
         command += ["--server.port", str(args.port), "--server.address", "127.0.0.1"]
+        print(f"HailuoAI simulator on {hailuo_url} (its demo login is the server's HailuoAI login)")
         print(f"Ai2 Playground simulator on {sim_url}; Chatdeck on http://127.0.0.1:{args.port} (Ctrl-C stops both)")
         # Its own process group: Ctrl-C reaches only us, and we pass it on once (below).
         app = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)  # noqa: S603
