@@ -2,9 +2,9 @@
 
 Serves the Ai2 Playground simulator on loopback (port 8765, or any free port if that
 one is taken) and the Hugging Face (OpenAI-compatible) simulator on a free port, then
-runs ``streamlit run streamlit_app.py`` pointed at them, with ``CHATDECK_DEMO=1`` (the app says its answers are simulated) and a database of its
-own (``data/demo.db``, unless ``CHATDECK_DATABASE_URL`` is set). Ctrl-C stops both.
-HailuoAI's simulator runs on a free port as well; its demo login is set as the server's login.
+runs ``streamlit run streamlit_app.py`` pointed at them, with ``CHATDECK_DEMO=1`` (the app
+says its answers are simulated) and a database of its own (``data/demo.db``, unless ``CHATDECK_DATABASE_URL`` is set). Ctrl-C stops both.
+HailuoAI's and HuggingChat's simulators run on free ports as well; their demo logins are set as the server's.
 
     python -m simulators.demo [--port 8501] [--sim-port 8765] [--chunk-delay 0.03]
 """
@@ -22,6 +22,7 @@ from types import FrameType
 
 from simulators.allenai import AllenAISimulator
 from simulators.hailuo import HailuoSimulator, demo_environment
+from simulators.huggingchat import HuggingChatSimulator
 from simulators.openai_compat import SIM_TOKEN, OpenAICompatSimulator
 from simulators.serve import serve
 
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         hailuo = HailuoSimulator()  # HailuoAI, on any free port, with the login it accepts
         hailuo.script.chunk_delay = args.chunk_delay
         hailuo_url = stack.enter_context(serve(hailuo.app))
+        huggingchat = HuggingChatSimulator()  # HuggingChat, on any free port; its demo cookies are the server's login
+        huggingchat.script.chunk_delay = args.chunk_delay
+        huggingchat_url = stack.enter_context(serve(huggingchat.app)) + "/chat"
         hf = OpenAICompatSimulator()  # Hugging Face Inference (OpenAI-compatible), on any free port
         hf.script.chunk_delay = args.chunk_delay
         hf_url = stack.enter_context(serve(hf.app)) + "/v1"
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             "CHATDECK_ALLENAI_URL": sim_url,
             **demo_environment(hailuo_url),
             "CHATDECK_HF_URL": hf_url,
+            "CHATDECK_HUGGINGCHAT_URL": huggingchat_url,
+            "CHATDECK_HUGGINGCHAT_COOKIES": huggingchat.cookie_header(),
             "HF_TOKEN": SIM_TOKEN,
             "CHATDECK_DEMO": "1",
             "CHATDECK_DATABASE_URL": os.environ.get("CHATDECK_DATABASE_URL") or f"sqlite:///{DEMO_DB}",
@@ -70,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
         command += ["--server.port", str(args.port), "--server.address", "127.0.0.1"]
         print(f"Hugging Face simulator on {hf_url}")
+        print(f"HuggingChat simulator on {huggingchat_url} (its demo cookies are the server's HuggingChat login)")
         print(f"HailuoAI simulator on {hailuo_url} (its demo login is the server's HailuoAI login)")
         print(f"Ai2 Playground simulator on {sim_url}; Chatdeck on http://127.0.0.1:{args.port} (Ctrl-C stops both)")
         # Its own process group: Ctrl-C reaches only us, and we pass it on once (below).
