@@ -3,8 +3,9 @@
 Serves the Ai2 Playground simulator on loopback (port 8765, or any free port if that
 one is taken) and the Hugging Face (OpenAI-compatible) simulator on a free port, then
 runs ``streamlit run streamlit_app.py`` pointed at them, with ``CHATDECK_DEMO=1`` (the app
-says its answers are simulated) and a database of its own (``data/demo.db``, unless ``CHATDECK_DATABASE_URL`` is set). Ctrl-C stops both.
-HailuoAI's and HuggingChat's simulators run on free ports as well; their demo logins are set as the server's.
+says its answers are simulated) and a database of its own (``data/demo.db``, unless
+``CHATDECK_DATABASE_URL`` is set). Ctrl-C stops both. HailuoAI's and HuggingChat's
+simulators run on free ports as well; their demo logins are set as the server's.
 
     python -m simulators.demo [--port 8501] [--sim-port 8765] [--chunk-delay 0.03]
 """
