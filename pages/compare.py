@@ -27,12 +27,11 @@ def render() -> None:
     if wanted and comparison is None:
         st.warning("That comparison was not found.")
     view.past_comparisons(owner, comparison.id if comparison else None)
-    st.title(comparison.title if comparison else "Compare", anchor=False)
-    # One holder for the page body: when the set-up gives way to a comparison, the old widgets go at
-    # once instead of lingering, faded, while the answers stream.
-    body = st.empty().container()
-    with body:
-        picked, blind = view.column_setup(owner) if comparison is None else ([], False)
+    title, setup = st.empty(), st.empty()
+    picked, blind = [], False
+    if comparison is None:
+        with setup.container():
+            picked, blind = view.column_setup(owner)
     with st.sidebar.expander("Sampling", icon=":material/tune:"):
         options = Options(temperature=st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="cmp_temperature"),
                           top_p=st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="cmp_top_p"))
@@ -48,13 +47,14 @@ def render() -> None:
         with session(get_engine()) as s:
             comparisons.add_round(s, owner, comparison.id, prompt, {c: r.message_id for c, r in runs.items()},
                                   asdict(options))
+            comparison = comparisons.get(s, owner, comparison.id)
         st.query_params.from_dict({"cmp": comparison.id})
-        st.rerun()
+        setup.empty()  # the pickers give way to the answers in this same run (no faded leftovers)
+    title.title(comparison.title if comparison else "Compare", anchor=False)
     if comparison is None:
-        body.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
+        st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
         return
-    with body:
-        _rounds(owner, comparison)
+    _rounds(owner, comparison)
 
 
 def _rounds(owner: int, comparison: Comparison) -> None:
