@@ -167,13 +167,13 @@ class HailuoAI:
         """The signed, streaming chat request.
 
         The timestamp is taken fresh for every request, not kept from the login as the seed does.
-        The seed captured the browser's query string (with its ``unix``) once at login and reused
-        it, because its browser step was expensive; we build the query ourselves, so nothing ties
-        us to an old value. A fresh one is what the web app itself sends, and the server can only
-        check it against its clock: a timestamp kept from login would stop working the day
-        hailuo.ai enforces freshness (web-backends.md §7.1), a fresh one never does. The query's
-        ``unix`` and the signed timestamp are the same value, as the server recomputes ``yy`` from
-        what it receives.
+        The seed captured the browser's query string (with its ``unix``) once at login and reused it
+        for every request until a re-login; we build the query ourselves, so nothing ties us to an
+        old value. A fresh one is what the web app itself sends, and a server can check it only
+        against its clock: a timestamp kept from login would stop working the day hailuo.ai
+        enforces freshness (web-backends.md §7.1), a fresh one keeps working (given a server clock
+        that is roughly right). The query's ``unix`` and the signed timestamp are one value: the
+        server recomputes ``yy`` from what it receives.
         """
         unix = self._clock()
         path_and_query = f"{CHAT_PATH}?{device_query(login.user_id, login.device_id, unix)}"
