@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import chat, compare, leaderboard, settings
+from pages import backends, chat, compare, leaderboard, settings
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -35,6 +35,7 @@ def main() -> None:
             st.Page(chat.render, title="Chat", url_path="chat", visibility="hidden"),
             st.Page(compare.render, title="Compare", icon=":material/view_column:", url_path="compare"),
             st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
+            st.Page(backends.render, title="Backends", icon=":material/dns:", url_path="backends"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
         ]
     )

@@ -13,11 +13,11 @@ from typing import Any
 
 import streamlit as st
 
-from pages import components
+from pages import components, health_badges
 from providers import registry
+from runner import health
 from runner.runner import Run, get_runner
 from storage import comparisons
-from storage import credentials as stored_credentials
 from storage.db import get_engine, session
 from storage.models import Comparison, ComparisonColumn
 
@@ -33,17 +33,17 @@ class Usable:
 
 def usable_backends(owner: int) -> Usable:
     """Backends that can answer for this user now: no login needed, or one is saved or configured."""
-    with session(get_engine()) as s:
-        saved = stored_credentials.hints(s, owner)
+    states = health_badges.states(owner)
     backends = registry.all_backends()
     order = [n for n in SEED_BACKENDS if n in backends] + [n for n in backends if n not in SEED_BACKENDS]
     names, left_out = [], {}
     for name in order:
-        info = backends[name]
-        if not info.credential_fields or name in saved or info.server_credentials():
-            names.append(name)
-        else:
+        if states[name] == health.NEEDS_CREDENTIALS:
             left_out[name] = "no login yet: add one in Settings"
+        elif states[name] in health.UNUSABLE:
+            left_out[name] = f"{health.LABELS[states[name]]}: see the Backends page"
+        else:
+            names.append(name)
     return Usable(names, left_out)
 
 

@@ -73,7 +73,7 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
             st.warning("No login to check yet: paste your values above.")
         else:
             with st.spinner(f"Asking {info.display_name}…"):
-                result = get_runner().check(info.name, login)
+                result = get_runner().check(info.name, login, owner_id=owner)
             (st.success if result.ok else st.error)(result.message)
     if hint and right.button("Remove my login", key=f"remove_{info.name}", icon=":material/delete:"):
         with session(get_engine()) as s:

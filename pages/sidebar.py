@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from pages import health_badges
 from providers import registry
 from providers.events import Options
 from runner.runner import get_runner
@@ -97,9 +98,10 @@ def backend_picker(current: Conversation | None) -> Choice:
         st.warning(f"Unknown backend {default_provider!r}; using {fallback}.")
         default_provider = registry.DEFAULT_BACKEND
     names = list(backends)
+    states = health_badges.states(owner_id())
     st.session_state.setdefault("provider", default_provider)
     provider = st.sidebar.selectbox(
-        "Backend", names, key="provider", format_func=lambda n: backends[n].display_name
+        "Backend", names, key="provider", format_func=lambda n: health_badges.picker_label(backends[n], states[n])
     )
     info = registry.backend(provider)
     models = get_runner().catalog.models(provider)

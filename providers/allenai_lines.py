@@ -14,6 +14,7 @@ The provider that sends the requests is providers/allenai.py.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -26,9 +27,10 @@ from providers.events import Event, Finished, ReasoningDelta, StateUpdate, TextD
 DISPLAY_NAME = "Ai2 Playground"  # how errors name the backend
 
 
-def drift(what: str) -> UnexpectedResponseError:
-    """The error for a body that no longer looks like the protocol."""
-    return UnexpectedResponseError(f"{DISPLAY_NAME} protocol changed: {what}", backend=DISPLAY_NAME)
+def drift(what: str, line: Any = None) -> UnexpectedResponseError:
+    """The error for a body that no longer looks like the protocol (with the line, for a bug report)."""
+    snippet = "" if line is None else json.dumps(line, ensure_ascii=False, default=str)[:500]
+    return UnexpectedResponseError(f"{DISPLAY_NAME} protocol changed: {what}", backend=DISPLAY_NAME, snippet=snippet)
 
 
 def as_str(value: Any) -> str:
@@ -226,7 +228,7 @@ class V4MessageParser(_Parser):
 def _required_str(line: dict[str, Any], key: str) -> str:
     value = line.get(key)
     if not isinstance(value, str):
-        raise drift(f"{line.get('type')} line without a string '{key}'")
+        raise drift(f"{line.get('type')} line without a string '{key}'", line)
     return value
 
 

@@ -45,6 +45,7 @@ class HTTPStatusError(ProviderError):
         super().__init__(text, backend=backend)
         self.status = status
         self.server_message = server_message
+        self.retry_after: float | None = None  # seconds, from a 429's Retry-After header
 
 
 class UnavailableError(ProviderError):
@@ -114,13 +115,7 @@ async def raise_for_status(response: httpx.Response, backend: str) -> None:
         return
     body = await response.aread()
     message = server_message(body, response.headers.get("content-type", ""))
-    if response.status_code == 429:
-        retry = response.headers.get("retry-after")
-        hint = f" (retry after {retry} s)" if retry else ""
-        raise HTTPStatusError(429, f"rate limited{hint}: {message}", backend=backend)
-    if response.status_code in (502, 503, 504):
-        raise UnavailableError(f"{backend} is unavailable (HTTP {response.status_code}): {message}", backend=backend)
-    raise HTTPStatusError(response.status_code, message, backend=backend)
+    raise status_error(response.status_code, message, backend, response.headers.get("retry-after"))
 
 
 @asynccontextmanager
@@ -146,7 +141,29 @@ def status_error(status: int, message: str, backend: str, retry_after: str | Non
     """The ProviderError for an error status whose body was already read (``message``: its own words)."""
     if status == 429:
         hint = f" (retry after {retry_after} s)" if retry_after else ""
-        return HTTPStatusError(429, f"rate limited{hint}: {message}", backend=backend)
+        error = HTTPStatusError(429, f"rate limited{hint}: {message}", backend=backend)
+        error.retry_after = _seconds(retry_after)
+        return error
     if status in (502, 503, 504):
         return UnavailableError(f"{backend} is unavailable (HTTP {status}): {message}", backend=backend)
     return HTTPStatusError(status, message, backend=backend)
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After as seconds: a number of seconds, or an HTTP date."""
+    if not retry_after:
+        return None
+    try:
+        return max(0.0, float(retry_after))
+    except ValueError:
+        pass
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

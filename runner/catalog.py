@@ -56,6 +56,11 @@ class ModelCatalog:
             entry = self._entries.get(backend)
             return bool(entry and entry.live)
 
+    def idle(self) -> bool:
+        """No model list is being fetched right now."""
+        with self._lock:
+            return not self._pending
+
     def refresh_now(self, backend: str, timeout: float = 15.0) -> list[ModelInfo]:
         """Fetch the list and wait for it (for an explicit "refresh" action, not for reruns)."""
         asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop).result(timeout)

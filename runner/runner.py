@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider
-from providers.errors import CredentialsError, ProviderError, UnavailableError
+from providers.errors import ProviderError, UnavailableError
 from providers.events import (
     Attachment,
     ChatMessage,
@@ -43,10 +43,11 @@ from providers.events import (
     ReasoningDelta,
     TextDelta,
 )
-from runner import custom_backends
+from runner import custom_backends, health
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
 from runner.catalog import ModelCatalog
 from storage import credentials as stored_credentials
+from storage import health as health_store
 from storage import repository as repo
 from storage.db import session
 
@@ -77,6 +78,7 @@ class Run:
         self.future: Future[None] | None = None
         self._cond = threading.Condition()
         self._flushed_seq = 0
+        self.had_login = False  # whether a login was sent (tells "needs a login" from "login rejected")
 
     @property
     def done(self) -> bool:
@@ -207,6 +209,7 @@ class Runner:
         messages.append(ChatMessage(role="user", content=prompt, attachments=tuple(attachments)))
         request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
         run = Run(reply.id, conversation_id, owner_id, provider, model)
+        run.had_login = login is not None
         with self._runs_lock:
             self._runs[run.message_id] = run
         run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request, login), self._loop)
@@ -224,8 +227,12 @@ class Runner:
         run.future.cancel()
         return True
 
-    def check(self, backend: str, credentials: Mapping[str, str] | None, timeout: float = 20.0) -> Check:
-        """Try a login with the backend's cheapest authenticated call (an explicit action, never a rerun)."""
+    def check(self, backend: str, credentials: Mapping[str, str] | None, timeout: float = 20.0,
+              owner_id: int | None = None) -> Check:
+        """Try a login with the backend's cheapest authenticated call (an explicit action, never a rerun).
+
+        With ``owner_id`` the result is also recorded as that user's view of the backend's health.
+        """
 
         async def probe() -> str:
             provider = self._provider(backend, credentials)
@@ -235,17 +242,22 @@ class Runner:
             models = await provider.list_models()
             return f"connected ({len(models)} models available)"
 
-        name = registry.backend(backend).display_name
+        info = registry.backend(backend)
         try:
-            return Check(True, asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout))
-        except CredentialsError as exc:
-            return Check(False, f"Login expired or rejected: {exc}")
-        except UnavailableError as exc:
-            return Check(False, f"{name} is unreachable: {exc}")
+            message = asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout)
+            outcome = health.Outcome(True, health.READY, message)
         except ProviderError as exc:
-            return Check(False, f"{name} answered with an error: {exc}")
+            outcome = health.from_error(info, exc, had_login=credentials is not None)
         except TimeoutError:
-            return Check(False, f"{name} did not answer within {timeout:.0f} s")
+            outcome = health.from_error(
+                info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
+                had_login=credentials is not None)
+        if owner_id is not None:
+            with session(self.engine) as s:
+                health_store.record(s, owner_id, backend, outcome, probe=True)
+        if outcome.ok:
+            return Check(True, outcome.message)
+        return Check(False, f"{health.LABELS[outcome.state].capitalize()}: {outcome.message}. {outcome.fix}")
 
     def active_count(self) -> int:
         with self._runs_lock:
@@ -342,6 +354,11 @@ class Runner:
                 repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
             if final and run.turn.title:
                 repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
+            if final and run.turn.finished is not None and not self._stopping:
+                outcome = health.from_finished(registry.backend(run.provider), run.turn.finished,
+                                               had_login=run.had_login, state=run.turn.state)
+                if outcome is not None:
+                    health_store.record(s, run.owner_id, run.provider, outcome)
         run._flushed_seq = seq
 
     def _forget(self, message_id: int) -> None:

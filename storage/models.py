@@ -10,6 +10,7 @@ needs no redesign. Four tables:
 - ``credentials``: each user's backend logins, encrypted with a key derived from ``CHATDECK_SECRET_KEY``.
 - ``comparisons``, ``comparison_columns``, ``comparison_rounds``, ``comparison_answers``, ``votes``: one
   prompt sent to several backends side by side; each column is a conversation of its own.
+- ``backend_health``: what each user's replies and checks last saw of each backend.
 - ``api_tokens``: the REST API tokens users issued (their ids, expiry and revocation; never the tokens).
 - ``custom_endpoints``: OpenAI-compatible servers an admin added as backends (the key encrypted).
 
@@ -337,3 +338,24 @@ class Vote(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BackendHealth(Base):
+    """What this user's replies and checks last saw of a backend (one row per user and backend)."""
+
+    __tablename__ = "backend_health"
+    __table_args__ = (UniqueConstraint("owner_id", "backend"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    backend: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(32))  # runner.health: ready, rate_limited, ...
+    message: Mapped[str] = mapped_column(Text, default="")  # the last error, in plain words
+    fix: Mapped[str] = mapped_column(Text, default="")
+    snippet: Mapped[str] = mapped_column(Text, default="")  # redacted part of an answer not understood
+    protocol: Mapped[str | None] = mapped_column(String(32))
+    retry_until: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    checked_at: Mapped[datetime | None] = mapped_column()  # last "Check now"
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -32,7 +32,7 @@ from storage.models import Base
 
 APP_TABLES = {
     "users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints",
-    "comparisons", "comparison_columns", "comparison_rounds", "comparison_answers", "votes",
+    "comparisons", "comparison_columns", "comparison_rounds", "comparison_answers", "votes", "backend_health",
 }
 
 WORKER = """

@@ -1,0 +1,54 @@
+"""Backend states for pickers and the Backends page, read from storage (never from a backend).
+
+Renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+from providers import registry
+from providers.base import BackendInfo
+from runner import health
+from runner.runner import credentials_for
+from storage import health as health_store
+from storage.db import get_engine, session
+from storage.models import BackendHealth, utcnow
+
+COLORS = {
+    health.READY: "green", health.RATE_LIMITED: "orange", health.UNKNOWN: "gray", health.FAILING: "orange",
+    health.NEEDS_CREDENTIALS: "blue", health.CREDENTIALS_REJECTED: "red", health.UNREACHABLE: "red",
+    health.PROTOCOL_CHANGED: "violet",
+}
+
+
+def state_of(info: BackendInfo, row: BackendHealth | None, has_login: bool) -> str:
+    """The state to show: what was last observed, or what is known without asking the backend."""
+    if info.credential_fields and not has_login:
+        return health.NEEDS_CREDENTIALS
+    if row is not None:
+        if row.state == health.RATE_LIMITED and row.retry_until is not None and row.retry_until < utcnow():
+            return health.UNKNOWN  # the wait is over; the next reply will tell
+        if row.state == health.NEEDS_CREDENTIALS:  # a login has been added since
+            return health.UNKNOWN
+        return row.state
+    return health.UNKNOWN
+
+
+def states(owner: int) -> dict[str, str]:
+    """Every backend's state for this user (two small queries)."""
+    backends = registry.all_backends()
+    with session(get_engine()) as s:
+        rows = health_store.for_owner(s, owner)
+        logins = {name: credentials_for(s, owner, name) is not None for name in backends}
+    return {name: state_of(info, rows.get(name), logins[name]) for name, info in backends.items()}
+
+
+def badge(state: str) -> str:
+    """A Markdown badge for a state."""
+    return f":{COLORS.get(state, 'gray')}-badge[{health.LABELS.get(state, state)}]"
+
+
+def picker_label(info: BackendInfo, state: str) -> str:
+    """Plain text for a selectbox option: the name, and the state when it is worth knowing."""
+    if state in (health.READY, health.UNKNOWN):
+        return info.display_name
+    return f"{info.display_name} · {health.LABELS[state]}"

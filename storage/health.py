@@ -1,0 +1,55 @@
+"""Each user's view of each backend's health: plain functions taking a Session and the owner's id.
+
+The runner records the outcome of every reply (and of every "Check now"); the Backends page and
+the pickers read it. One row per (user, backend), so every read is small and bounded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import BackendHealth, utcnow
+
+
+class Outcome(Protocol):
+    """What storage needs of an outcome (``runner.health.Outcome`` is one)."""
+
+    ok: bool
+    state: str
+    message: str
+    fix: str
+    snippet: str
+    retry_after: float | None
+    protocol: str | None
+
+
+def record(s: Session, owner_id: int, backend: str, outcome: Outcome, *, probe: bool = False) -> None:
+    """Fold an outcome into the backend's row: a success clears the error; a failure replaces it."""
+    now = utcnow()
+    row = s.scalar(select(BackendHealth).where(BackendHealth.owner_id == owner_id, BackendHealth.backend == backend))
+    if row is None:
+        row = BackendHealth(owner_id=owner_id, backend=backend, state=outcome.state)
+        s.add(row)
+    row.state = outcome.state
+    if outcome.protocol:
+        row.protocol = outcome.protocol
+    if probe:
+        row.checked_at = now
+    if outcome.ok:
+        row.last_success_at = now
+        row.message, row.fix, row.snippet, row.retry_until = "", "", "", None
+    else:
+        row.last_failure_at = now
+        row.message, row.fix, row.snippet = outcome.message, outcome.fix, outcome.snippet
+        row.retry_until = now + timedelta(seconds=outcome.retry_after) if outcome.retry_after is not None else None
+    s.flush()
+
+
+def for_owner(s: Session, owner_id: int) -> dict[str, BackendHealth]:
+    """Every backend's row for this user (at most one per backend)."""
+    rows = s.scalars(select(BackendHealth).where(BackendHealth.owner_id == owner_id).limit(500))
+    return {row.backend: row for row in rows}
