@@ -145,6 +145,7 @@ class HuggingChat:
         self._session = session
         self._timeout = timeout
         self._impersonate = impersonate
+        self._api = "v2"  # how the last message id was read: "v2" or the seed's "__data.json"
         self._cookie_problem = ""
         try:
             self._cookies = parse_cookies(cookies) if isinstance(cookies, str) else dict(cookies or {})
@@ -208,7 +209,7 @@ class HuggingChat:
                 raise drift("the answer ended without its final update")
             try:
                 last = await self._message_id(http, conversation)
-                yield StateUpdate({"conversationId": conversation, "messageId": last})
+                yield StateUpdate({"conversationId": conversation, "messageId": last, "protocol": self._api})
             except ProviderError as exc:  # the answer is complete; the next turn looks the parent up again
                 log.info("HuggingChat message id after the answer unavailable: %s", exc)
                 yield StateUpdate({"conversationId": conversation})
@@ -240,7 +241,9 @@ class HuggingChat:
         response = await http.request("GET", self._url(path), **self._options(path))
         if response.status_code != 404:
             body = await self._checked(response, "reading the conversation", conversation=True)
+            self._api = "v2"
             return last_message_id(superjson_value(body, "the conversation"))
+        self._api = "__data.json"  # shown on the Backends page as the protocol in use
         path = f"/conversation/{conversation}/__data.json"
         response = await http.request(
             "GET", self._url(path), params={"x-sveltekit-invalidated": "11"}, **self._options(path)

@@ -168,8 +168,10 @@ def test_no_rerun_of_any_page_calls_a_backend(
 
     sims = [allenai_sim, hailuo_sim, huggingface_sim, huggingchat_sim]
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    for name, handle in zip(("ALLENAI", "HAILUO", "HF", "HUGGINGCHAT"), sims, strict=True):
-        monkeypatch.setenv(f"CHATDECK_{name}_URL", handle.url)
+    for name, url in zip(("ALLENAI", "HAILUO", "HF", "HUGGINGCHAT"),
+                         (allenai_sim.url, hailuo_sim.url, huggingface_sim.url, huggingchat_sim.url + "/chat"),
+                         strict=True):
+        monkeypatch.setenv(f"CHATDECK_{name}_URL", url)
     try:
         apps = {page: AppTest.from_string(f"from pages import {page}\n{page}.render()", default_timeout=30)
                 for page in PAGES}
@@ -189,3 +191,28 @@ def test_no_rerun_of_any_page_calls_a_backend(
     finally:
         reset_runner()
         reset_engines()
+
+
+@pytest.mark.parametrize(("v2_status", "protocol"), [(None, "v2"), (404, "__data.json")])
+def test_the_protocol_huggingchat_speaks_is_recorded(
+    engine: Engine, huggingchat_sim: SimHandle, monkeypatch: pytest.MonkeyPatch, v2_status: int | None,
+    protocol: str,
+) -> None:
+    from tests.sim_huggingchat import DEMO_COOKIES
+
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
+    huggingchat_sim.sim.script.v2_status = v2_status
+    r = Runner(engine, flush_interval=0.05)
+    try:
+        with session(engine) as s:
+            owner = repo.local_user(s).id
+            cid = repo.create_conversation(s, owner, provider="huggingchat", model="x").id
+        model = "Qwen/Qwen2.5-72B-Instruct"
+        assert r.start(owner_id=owner, conversation_id=cid, provider="huggingchat", model=model,
+                       prompt="Hi").saved.wait(10)
+        with session(engine) as s:
+            row = health_store.for_owner(s, owner)["huggingchat"]
+        assert (row.state, row.protocol, row.message) == (health.READY, protocol, "")
+    finally:
+        r.shutdown()
