@@ -140,8 +140,9 @@ def message_caption(message: Any) -> str:
 
 
 def _backend_label(name: str | None) -> str:
-    if name and name in registry.BACKENDS:
-        return registry.BACKENDS[name].display_name
+    backends = registry.all_backends()  # built-in and custom endpoints
+    if name and name in backends:
+        return backends[name].display_name
     return name or "The backend"
 
 
@@ -179,8 +180,8 @@ def split_blocks(text: str) -> list[str]:
 # old layout lingers on screen while the next reply streams.
 
 
-def render_stored(message: Any) -> None:
-    """A message from storage, with its reasoning, attachments, sources and status."""
+def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
+    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons)."""
     with st.chat_message(message.role):
         reasoning_box = st.container()
         status = (getattr(message, "extra", None) or {}).get("reasoning_status")
@@ -198,6 +199,8 @@ def render_stored(message: Any) -> None:
             st.markdown(block)
         with st.container():
             _footer(message)
+            if actions is not None:
+                actions()
 
 
 def render_live(message: Any, run: Run) -> None:
