@@ -64,6 +64,8 @@ def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: st
             st.markdown(f"**What went wrong:** {row.message}")
     if state == health.NEEDS_CREDENTIALS:
         st.markdown(f"**Fix:** add your {info.display_name} login in Settings.")
+    elif state == health.DISABLED:
+        st.markdown("**Fix:** an admin switched this backend off; ask them to switch it on again.")
     elif row is not None and row.fix and state != health.READY:
         st.markdown(f"**Fix:** {row.fix}")
     if row is not None and row.snippet and state == health.PROTOCOL_CHANGED:

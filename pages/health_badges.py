@@ -16,12 +16,14 @@ from storage.models import BackendHealth, utcnow
 COLORS = {
     health.READY: "green", health.RATE_LIMITED: "orange", health.UNKNOWN: "gray", health.FAILING: "orange",
     health.NEEDS_CREDENTIALS: "blue", health.CREDENTIALS_REJECTED: "red", health.UNREACHABLE: "red",
-    health.PROTOCOL_CHANGED: "violet",
+    health.PROTOCOL_CHANGED: "violet", health.DISABLED: "gray",
 }
 
 
 def state_of(info: BackendInfo, row: BackendHealth | None, has_login: bool) -> str:
     """The state to show: what was last observed, or what is known without asking the backend."""
+    if info.status == "disabled":
+        return health.DISABLED
     if info.credential_fields and not has_login:
         return health.NEEDS_CREDENTIALS
     if row is not None:

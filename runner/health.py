@@ -24,13 +24,14 @@ UNREACHABLE = "unreachable"
 PROTOCOL_CHANGED = "protocol_changed"
 FAILING = "failing"  # the backend answered with an error that is none of the above
 UNKNOWN = "unknown"  # nothing observed yet
+DISABLED = "disabled"  # switched off by an admin (BackendInfo.status)
 
 LABELS = {
     READY: "ready", NEEDS_CREDENTIALS: "needs a login", CREDENTIALS_REJECTED: "login expired or rejected",
     RATE_LIMITED: "rate-limited", UNREACHABLE: "unreachable", PROTOCOL_CHANGED: "protocol changed",
-    FAILING: "failing", UNKNOWN: "not used yet",
+    FAILING: "failing", UNKNOWN: "not used yet", DISABLED: "disabled by an admin",
 }
-UNUSABLE = {NEEDS_CREDENTIALS, CREDENTIALS_REJECTED, UNREACHABLE, PROTOCOL_CHANGED}
+UNUSABLE = {NEEDS_CREDENTIALS, CREDENTIALS_REJECTED, UNREACHABLE, PROTOCOL_CHANGED, DISABLED}
 
 
 @dataclass(frozen=True)

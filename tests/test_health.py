@@ -216,3 +216,14 @@ def test_the_protocol_huggingchat_speaks_is_recorded(
         assert (row.state, row.protocol, row.message) == (health.READY, protocol, "")
     finally:
         r.shutdown()
+
+
+def test_a_disabled_backend_says_so() -> None:
+    from dataclasses import replace
+
+    from pages.health_badges import picker_label, state_of
+
+    disabled = replace(AI2, status="disabled")
+    assert state_of(disabled, None, has_login=True) == health.DISABLED
+    assert picker_label(disabled, health.DISABLED) == "Ai2 Playground · disabled by an admin"
+    assert health.DISABLED in health.UNUSABLE
