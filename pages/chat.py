@@ -5,18 +5,19 @@ Registered by the router as ``st.Page(chat.render, ...)``; renders nothing when 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
-from pages import components, sidebar, uploads
+from pages import components, sidebar, turn_controls, uploads
 from providers import registry
 from providers.events import Attachment
+from runner import versions
 from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
 
-VISIBLE_MESSAGES = 50
 UPLOAD_PROBLEMS = "upload_problems"  # session key: files of the last message that were not attached
 IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
 
@@ -28,6 +29,7 @@ def render() -> None:
     backend = registry.backend(choice.provider)
     runner = get_runner()
 
+    stop_slot = st.bottom.empty()  # a Stop button above the input while a reply is written
     value = st.chat_input(
         f"Message {backend.display_name}…", key="prompt", submit_mode="disable", max_chars=100_000,
         accept_file="multiple" if choice.vision else False, file_type=uploads.IMAGE_TYPES if choice.vision else None,
@@ -58,20 +60,24 @@ def render() -> None:
         return
 
     st.subheader(conversation.title or "Untitled", anchor=False)
-    with session(get_engine()) as s:
-        total = repo.count_messages(s, owner, conversation.id)
-        messages = repo.recent_messages(s, owner, conversation.id, limit=VISIBLE_MESSAGES)
-    if total > len(messages):
-        st.caption(f"Showing the latest {len(messages)} of {total} messages.")
-    retitled = False
-    for message in messages:
+    rows, more, turn = turn_controls.window(owner, conversation.id)
+    with st.container():  # always drawn, so the messages keep their places when the button comes or goes
+        if more:
+            turn_controls.load_earlier_button(conversation.id)
+    redraw = False  # a reply finished here: draw it again as stored, with its actions and the new title
+    for message in versions.visible(rows):
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
+            turn_controls.stop_button(stop_slot, message.id)
             components.render_live(message, run)
-            retitled = retitled or bool(run.turn.title and run.turn.title != conversation.title)
+            stop_slot.empty()
+            redraw = redraw or run.saved.is_set()
+        elif turn_controls.editing(message):
+            turn_controls.edit_form(message, owner, conversation.id, choice)
         else:
-            components.render_stored(message)
-    if retitled:  # the backend named the conversation: show the new title (the reply is saved by now)
+            components.render_stored(message, partial(turn_controls.actions, message, turn, owner, conversation.id,
+                                                      choice))
+    if redraw:
         st.rerun()
 
 

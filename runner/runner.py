@@ -46,6 +46,7 @@ from providers.events import (
 from runner import custom_backends, health
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
 from runner.catalog import ModelCatalog
+from runner.versions import context_messages
 from storage import credentials as stored_credentials
 from storage import health as health_store
 from storage import repository as repo
@@ -79,6 +80,7 @@ class Run:
         self._cond = threading.Condition()
         self._flushed_seq = 0
         self.had_login = False  # whether a login was sent (tells "needs a login" from "login rejected")
+        self.base_extra: dict[str, Any] = {}  # kept in the reply's extra beside the turn's (runner/turns.py)
 
     @property
     def done(self) -> bool:
@@ -201,15 +203,14 @@ class Runner:
                 provider=provider, model=model, status="streaming",
             )
             login = credentials_for(s, owner_id, provider)
-        messages = [
-            ChatMessage(role=m.role, content=m.content)  # type: ignore[arg-type]
-            for m in history[:-1]
-            if m.role in ("user", "assistant") and m.content
-        ]
-        messages.append(ChatMessage(role="user", content=prompt, attachments=tuple(attachments)))
+        messages = [*context_messages(history[:-1]), ChatMessage("user", prompt, tuple(attachments))]
         request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
-        run = Run(reply.id, conversation_id, owner_id, provider, model)
+        return self.launch(Run(reply.id, conversation_id, owner_id, provider, model), request, login)
+
+    def launch(self, run: Run, request: ChatRequest, login: Mapping[str, str] | None) -> Run:
+        """Generate ``run``'s reply (already saved as "streaming") in the background."""
         run.had_login = login is not None
+        run.base_extra.setdefault("state_before", dict(request.state))
         with self._runs_lock:
             self._runs[run.message_id] = run
         run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request, login), self._loop)
@@ -343,6 +344,9 @@ class Runner:
 
     def _save(self, run: Run, *, final: bool) -> None:
         seq, fields = run.snapshot()
+        fields["extra"] = {**run.base_extra, **fields["extra"]}
+        if run.turn.state is not None:  # what switching back to this version restores
+            fields["extra"]["backend_state"] = dict(run.turn.state)
         if not final:
             fields["status"] = "streaming"
         elif self._stopping and fields["status"] == CANCELLED:  # cut off by a shutdown, not by the user

@@ -247,6 +247,16 @@ def recent_messages(
     return newest_first[::-1]
 
 
+def messages_from(
+    s: Session, owner_id: int, conversation_id: str, first_id: int, *, limit: int = 50
+) -> list[Message]:
+    """Up to ``limit`` messages of a conversation from id ``first_id`` on, oldest first (the owner's only)."""
+    if not is_conversation_id(conversation_id):
+        return []
+    query = _owned_messages(owner_id).where(Message.conversation_id == conversation_id, Message.id >= first_id)
+    return list(s.scalars(query.order_by(Message.id).limit(_limit(limit))))
+
+
 def count_messages(s: Session, owner_id: int, conversation_id: str) -> int:
     """How many messages the conversation has (0 if it is not the owner's)."""
     if not is_conversation_id(conversation_id):

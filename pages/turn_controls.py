@@ -1,0 +1,158 @@
+"""The chat page's controls around messages: Load earlier, Stop, copy, regenerate, versions, edit and resend.
+
+Every query here is bounded and indexed (pages of :data:`PAGE` messages by id), so a rerun costs the
+same for a conversation of ten messages or of ten thousand. Actions run in widget callbacks, before
+the page is drawn again. This module renders nothing when imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pages.sidebar import Choice
+from runner import turns
+from runner.runner import get_runner
+from runner.versions import Turn, last_turn
+from storage import repository as repo
+from storage.db import get_engine, session
+
+PAGE = 50  # messages drawn at first, and added by each "Load earlier"
+EDITING = "editing"  # session key: the id of the user message being edited
+
+
+# --- the window of messages ---------------------------------------------------------------------
+
+
+def _pages_key(conversation_id: str) -> str:
+    return f"pages_{conversation_id}"
+
+
+def window(owner: int, conversation_id: str) -> tuple[list[Any], bool, Turn | None]:
+    """The latest messages (``PAGE`` per page shown), whether earlier ones exist, and the last turn."""
+    pages = int(st.session_state.get(_pages_key(conversation_id), 1))
+    with session(get_engine()) as s:
+        rows = repo.recent_messages(s, owner, conversation_id, limit=PAGE + 1)
+        more = len(rows) > PAGE
+        rows = rows[-PAGE:]
+        for _ in range(pages - 1):
+            if not more:
+                break
+            older = repo.recent_messages(s, owner, conversation_id, limit=PAGE + 1, before_id=rows[0].id)
+            more = len(older) > PAGE
+            rows = older[-PAGE:] + rows
+        turn = last_turn(rows)
+        if turn is None and rows and rows[-1].role == "assistant":  # the turn reaches back beyond the window
+            turn = turns.load_last_turn(s, owner, conversation_id)
+    return rows, more, turn
+
+
+def load_earlier_button(conversation_id: str) -> None:
+    st.button(
+        "Load earlier messages", key=f"earlier_{conversation_id}", icon=":material/expand_less:", type="tertiary",
+        on_click=_load_earlier, args=(conversation_id,),
+    )
+
+
+def _load_earlier(conversation_id: str) -> None:
+    key = _pages_key(conversation_id)
+    st.session_state[key] = int(st.session_state.get(key, 1)) + 1
+
+
+# --- Stop -----------------------------------------------------------------------------------------
+
+
+def stop_button(slot: Any, message_id: int) -> None:
+    """A Stop button (in ``slot``, above the chat input) for the reply being tailed."""
+    slot.button("Stop", key=f"stop_{message_id}", icon=":material/stop_circle:", on_click=_stop, args=(message_id,),
+                help="Stop this answer: the backend request is cancelled and the text so far is kept.")
+
+
+def _stop(message_id: int) -> None:
+    runner = get_runner()
+    run = runner.get(message_id)
+    if runner.cancel(message_id) and run is not None:
+        run.saved.wait(5.0)  # redraw it as stored, marked "Stopped"
+
+
+# --- actions under a message ----------------------------------------------------------------------
+
+
+def actions(message: Any, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> None:
+    """Copy for every message; for the last turn also edit, regenerate and the version switch."""
+    if message.status == "streaming":
+        return
+    last_reply = turn is not None and not turn.streaming and turn.current.id == message.id
+    last_prompt = turn is not None and not turn.streaming and turn.prompt_of(turn.current).id == message.id
+    with st.container(horizontal=True, gap="small", key=f"actions_{message.id}"):
+        if message.content:
+            copy = st.popover("", icon=":material/content_copy:", type="tertiary", help="Copy",
+                              key=f"copy_{message.id}", on_change="rerun")
+            if copy.open:  # drawn only when opened: the text is not sent twice on every rerun
+                copy.code(message.content, language=None, wrap_lines=True)
+                copy.caption("Copy with the icon at the top right of the box.")
+        if last_prompt:
+            st.button("", icon=":material/edit:", type="tertiary", help="Edit and resend", key=f"edit_{message.id}",
+                      on_click=_start_editing, args=(message.id, message.content))
+        if last_reply and turn is not None:
+            st.button("", icon=":material/refresh:", type="tertiary", help="Regenerate", key=f"regen_{message.id}",
+                      on_click=_regenerate, args=(owner, conversation_id, choice))
+            if len(turn.replies) > 1:
+                _version_switch(turn, owner, conversation_id)
+
+
+def _version_switch(turn: Turn, owner: int, conversation_id: str) -> None:
+    index, count = turn.index, len(turn.replies)
+    st.button("‹", key=f"version_prev_{turn.root}", type="tertiary", disabled=index == 0, help="Previous version",
+              on_click=_select, args=(owner, conversation_id, turn.replies[max(0, index - 1)].id))
+    st.caption(f"{index + 1}/{count}")
+    st.button("›", key=f"version_next_{turn.root}", type="tertiary", disabled=index == count - 1,
+              help="Next version", on_click=_select,
+              args=(owner, conversation_id, turn.replies[min(count - 1, index + 1)].id))
+
+
+def editing(message: Any) -> bool:
+    return bool(st.session_state.get(EDITING) == message.id)
+
+
+def edit_form(message: Any, owner: int, conversation_id: str, choice: Choice) -> None:
+    """The last user message as an editable text with Send and Cancel (instead of its text)."""
+    with st.chat_message("user"), st.form(key=f"edit_form_{message.id}", border=False):
+        st.text_area("Edit your message", key=f"edit_text_{message.id}")  # filled by _start_editing
+        with st.container(horizontal=True, gap="small"):
+            st.form_submit_button("Send", icon=":material/send:", type="primary",
+                                  on_click=_resend, args=(message.id, owner, conversation_id, choice))
+            st.form_submit_button("Cancel", on_click=_stop_editing)
+
+
+def _start_editing(message_id: int, content: str) -> None:
+    st.session_state[EDITING] = message_id
+    st.session_state[f"edit_text_{message_id}"] = content
+
+
+def _stop_editing() -> None:
+    st.session_state.pop(EDITING, None)
+
+
+def _resend(message_id: int, owner: int, conversation_id: str, choice: Choice) -> None:
+    prompt = str(st.session_state.get(f"edit_text_{message_id}", ""))
+    _stop_editing()
+    _attempt(lambda: turns.edit(get_runner(), owner_id=owner, conversation_id=conversation_id, prompt=prompt,
+                                provider=choice.provider, model=choice.model, options=choice.options))
+
+
+def _regenerate(owner: int, conversation_id: str, choice: Choice) -> None:
+    _attempt(lambda: turns.regenerate(get_runner(), owner_id=owner, conversation_id=conversation_id,
+                                      provider=choice.provider, model=choice.model, options=choice.options))
+
+
+def _select(owner: int, conversation_id: str, reply_id: int) -> None:
+    _attempt(lambda: turns.select_version(get_engine(), owner, conversation_id, reply_id))
+
+
+def _attempt(action: Any) -> None:
+    try:
+        action()
+    except turns.TurnError as exc:
+        st.toast(str(exc), icon=":material/info:")
