@@ -21,6 +21,11 @@ Rules that keep the data portable between SQLite and PostgreSQL:
   a JSON value, so always assign a new dict or list (the repository does).
 
 Schema changes go through an Alembic migration in ``storage/migrations/versions`` (see its README).
+
+Full-text search objects live outside these models (migration 0006, used by ``storage.library``): on SQLite
+the FTS5 tables ``messages_fts`` (external content: ``messages.content``) and ``conversations_fts`` (titles),
+kept in step by triggers; on PostgreSQL GIN indexes on ``to_tsvector('simple', ...)`` of the same columns.
+:func:`is_search_object` tells Alembic's comparison to leave them alone.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -63,6 +69,17 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts")  # with FTS5's shadow tables (_data, _idx, ...)
+SEARCH_INDEXES = frozenset({"ix_messages_content_tsv", "ix_conversations_title_tsv"})
+
+
+def is_search_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """``False`` for the full-text search objects made by migration 0006 (an Alembic ``include_object``)."""
+    if type_ == "table" and name and name.startswith(SEARCH_TABLE_PREFIXES):
+        return False
+    return not (type_ == "index" and name in SEARCH_INDEXES)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -136,7 +153,11 @@ class User(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index(None, "owner_id", "updated_at"),)
+    __table_args__ = (
+        Index(None, "owner_id", "updated_at"),
+        # The sidebar: one owner's archived or live conversations, pinned first, most recent first.
+        Index(None, "owner_id", "archived", "pinned", "updated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     # Indexed by (owner_id, updated_at) above, which also serves every lookup by owner alone.
@@ -148,6 +169,8 @@ class Conversation(Base):
     # Last activity: set by the repository whenever a message is added or updated (not on rename or a
     # model switch, so those do not reorder the sidebar, which sorts on it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     owner: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(

@@ -28,7 +28,7 @@ from storage.db import (
     session,
     upgrade_to_head,
 )
-from storage.models import Base
+from storage.models import SEARCH_TABLE_PREFIXES, Base, is_search_object
 
 APP_TABLES = {
     "users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints",
@@ -56,12 +56,24 @@ def _current(engine: Engine) -> str | None:
 
 
 def _tables(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    """The app's tables, without Alembic's and the full-text search tables (see test_search_objects_...)."""
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    return {n for n in names if not n.startswith(SEARCH_TABLE_PREFIXES)}
+
+
+def _search_objects(engine: Engine) -> set[str]:
+    if engine.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'table') AND instr(name, '_fts')"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE right(indexname, 4) = '_tsv' AND schemaname = current_schema()"
+    with engine.connect() as connection:
+        return set(connection.exec_driver_sql(query).scalars())
 
 
 def _differences(engine: Engine) -> list[object]:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": is_search_object}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))
 
 
@@ -100,11 +112,17 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
         owner = repo.local_user(s).id
         conversation = repo.create_conversation(s, owner, provider="sim", model="m")
         repo.add_message(s, owner, conversation.id, role="user", content="hello")
+    search = _search_objects(engine)
+    # PostgreSQL: two GIN indexes; SQLite: six triggers, messages_fts and four shadow tables, conversations_fts
+    # and five (it keeps its own content)
+    assert len(search) == (2 if engine.dialect.name == "postgresql" else 6 + 5 + 6)
     _run(engine, "base", downgrade=True)
     assert _tables(engine) == set()
+    assert _search_objects(engine) == set()
     assert _current(engine) is None
     _run(engine, "head")
     assert _tables(engine) == APP_TABLES
+    assert _search_objects(engine) == search
     assert _current(engine) == _head()
     assert _differences(engine) == []
 

@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
 from storage.db import database_url
-from storage.models import Base, UTCDateTime
+from storage.models import Base, UTCDateTime, is_search_object
 
 target_metadata = Base.metadata
 
@@ -31,6 +31,7 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by rebuilding them
         render_item=render_item,
+        include_object=is_search_object,  # the FTS tables and tsvector indexes of 0006 are not models
         compare_type=True,
     )
     with context.begin_transaction():

@@ -1,0 +1,113 @@
+"""conversation library (pin, archive) and full-text search
+
+SQLite: FTS5 tables kept in step by triggers. ``messages_fts`` indexes ``messages.content`` as an
+external-content table (keyed by the message id, which is the rowid: stable, never reused);
+``conversations_fts`` holds each conversation's title and id. Both use the ``unicode61`` tokenizer
+without diacritics folding, which splits and lowercases words like PostgreSQL's ``simple`` configuration.
+
+PostgreSQL: GIN expression indexes on ``to_tsvector('simple', ...)`` of the same two columns, with every run
+of characters other than letters and digits made a space first, so words split exactly as FTS5 splits them
+(PostgreSQL's parser would keep ``example.com`` or ``foo-bar`` whole). ``storage.library`` queries these
+exact expressions.
+
+A batch migration that rebuilds ``messages`` or ``conversations`` on SQLite drops their triggers:
+such a migration must create them again (copy ``SQLITE_TRIGGERS`` below).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-22 09:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TOKENIZE = "unicode61 remove_diacritics 0"
+
+SQLITE_TRIGGERS = {
+    "messages_fts_insert": """
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END""",
+    "messages_fts_delete": """
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        END""",
+    "messages_fts_update": """
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END""",
+    "conversations_fts_insert": """
+        CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
+            INSERT INTO conversations_fts(title, conversation_id) VALUES (new.title, new.id);
+        END""",
+    # Deleting by the id scans the titles (an UNINDEXED column); titles change and conversations are
+    # deleted only by hand, and unlike the rowid of ``conversations`` the id never changes.
+    "conversations_fts_delete": """
+        CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
+            DELETE FROM conversations_fts WHERE conversation_id = old.id;
+        END""",
+    "conversations_fts_update": """
+        CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
+            DELETE FROM conversations_fts WHERE conversation_id = old.id;
+            INSERT INTO conversations_fts(title, conversation_id) VALUES (new.title, new.id);
+        END""",
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pinned", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_index(
+        op.f("ix_conversations_owner_id_archived_pinned_updated_at"),
+        "conversations",
+        ["owner_id", "archived", "pinned", "updated_at"],
+        unique=False,
+    )
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        _sqlite_search()
+    elif dialect == "postgresql":
+        for table, column in (("messages", "content"), ("conversations", "title")):
+            op.execute(
+                f"CREATE INDEX ix_{table}_{column}_tsv ON {table} USING gin "
+                f"(to_tsvector('simple', regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g')))"
+            )
+
+
+def _sqlite_search() -> None:
+    op.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5("
+        f"content, content='messages', content_rowid='id', tokenize='{TOKENIZE}')"
+    )
+    op.execute(
+        f"CREATE VIRTUAL TABLE conversations_fts USING fts5(title, conversation_id UNINDEXED, tokenize='{TOKENIZE}')"
+    )
+    op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+    op.execute("INSERT INTO conversations_fts(title, conversation_id) SELECT title, id FROM conversations")
+    for ddl in SQLITE_TRIGGERS.values():
+        op.execute(ddl)
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for name in SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS messages_fts")
+        op.execute("DROP TABLE IF EXISTS conversations_fts")
+    elif dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_messages_content_tsv")
+        op.execute("DROP INDEX IF EXISTS ix_conversations_title_tsv")
+    op.drop_index(op.f("ix_conversations_owner_id_archived_pinned_updated_at"), table_name="conversations")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_column("archived")
+        batch_op.drop_column("pinned")
