@@ -108,13 +108,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(sim_url: str, database: Path, log_path: Path) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free loopback port with its own SQLite file; yields its URL."""
+def streamlit_app(
+    sim_url: str, database: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` on a free loopback port with its own SQLite file; yields its URL.
+
+    ``extra_env`` points further backends at their simulators (the compare bench).
+    """
     port = free_port()
     env = {
         **os.environ,
         "CHATDECK_ALLENAI_URL": sim_url,
         "CHATDECK_DATABASE_URL": f"sqlite:///{database}",
+        **(extra_env or {}),
     }
     env.pop("CHATDECK_DEMO", None)
     command = [

@@ -2,10 +2,14 @@
 
 (a) the Ai2 provider's parse throughput next to a raw line read of the same stream;
 (b) the browser-visible first token after the simulator's first byte;
-(c) websocket bytes per answer for a 7 KB answer in 1,000 chunks 5 ms apart.
+(c) websocket bytes per answer for a 7 KB answer in 1,000 chunks 5 ms apart;
+(d) the compare page's wall time over the slowest backend's alone, three simulated backends of
+    different speeds (bench/compare.py);
+(e) the first visible token per compare column vs the same backend alone on the chat page.
 
 Loopback only, bounded: at most 2 + PROMPTS + FLAT_PROMPTS browser prompts and 2 x (1 + REPEATS)
-+ 1 provider requests per source; a run takes a minute and a half and stops early at DEADLINE.
++ 1 provider requests per source for (a) to (c), and 4 + 6 x compare.REPEATS chat requests for (d)
+and (e); a run takes four to five minutes and stops early at DEADLINE.
 Prints a table and writes the figures to bench/out/latest.json.
 """
 
@@ -25,14 +29,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import parse
+from bench import compare, parse
 from bench.browser import BrowserBench, Sample, chromium_page, streamlit_app
 from bench.texts import flat_answer, markdown_answer
 from simulators.allenai import AllenAISimulator
 from simulators.serve import serve
 
 OUT = Path(__file__).resolve().parent / "out"
-DEADLINE = 240.0  # seconds for the whole run; later steps are skipped past it
+DEADLINE = 285.0  # seconds for the whole run; later steps are skipped past it
+COMPARE_TIME = 150.0  # seconds (b) and (c) leave for (d) and (e)
 PARSE_CHUNKS, REPEATS = 20_000, 5
 PROMPTS, FLAT_PROMPTS = 5, 2  # browser prompts with the markdown answer, and with the one-paragraph answer
 CHUNKS, CHUNK_DELAY, FIRST_BYTE_DELAY = 1000, 0.005, 0.3
@@ -84,7 +89,9 @@ def figures() -> dict[str, Any]:
     print("(a) provider parse throughput…", file=sys.stderr)
     throughput = parse.measure(PARSE_CHUNKS, REPEATS)
     print("(b, c) the app in chromium…", file=sys.stderr)
-    browser = browser_figures(time_left)
+    browser = browser_figures(lambda: time_left() - COMPARE_TIME)
+    print("(d, e) the compare page, three backends of different speeds…", file=sys.stderr)
+    compared = compare.measure(time_left, OUT)
     both = browser["markdown"] + browser["flat"]
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -118,6 +125,7 @@ def figures() -> dict[str, Any]:
             }
             for kind, found in browser.items()
         },
+        "compare": compared,
         "baselines": {name: {"ws_ratio": r, "first_token_ms": t} for name, (r, t) in BASELINES.items()},
         "samples": browser,
         "elapsed_s": time.monotonic() - started,
@@ -189,6 +197,8 @@ def table(data: dict[str, Any]) -> str:
     lines += [
         "    baselines (architecture.md): naive write_stream ~450x; reader sleeping 80 ms ~37x",
         "    longest pause: the longest gap between websocket frames once the answer was visible (median)",
+        "",
+        *compare.table(data["compare"]),
     ]
     return "\n".join(line.rstrip() for line in lines)
 
