@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import settings_api, sidebar
+from pages import settings_api, sidebar, your_data
 from providers import registry
 from providers.base import BackendInfo
 from runner.runner import credentials_for, get_runner
@@ -37,6 +37,8 @@ def render() -> None:
     if settings_api.is_admin(owner):
         with st.container(border=True):
             settings_api.custom_endpoint_section()
+    with st.container(border=True):
+        your_data.your_data_section(owner)
 
 
 def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | None) -> None:

@@ -1,4 +1,4 @@
-"""The chat page's sidebar: who is using the app, the conversation list, backend and model pickers.
+"""The chat page's sidebar: who is using the app, the conversation library, backend and model pickers.
 
 Every function reads state and storage with bounded queries; none touches the network.
 This module renders nothing when imported.
@@ -10,15 +10,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pages import health_badges
+from pages import conversations, health_badges
 from providers import registry
 from providers.events import Options
 from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import Conversation
-
-CONVERSATION_LIST_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -56,36 +54,9 @@ def current_conversation(owner: int) -> Conversation | None:
     return conversation
 
 
-def _open(conversation_id: str | None, provider: str | None = None, model: str | None = None) -> None:
-    if conversation_id is None:
-        st.query_params.clear()
-    else:
-        st.query_params.from_dict({"c": conversation_id})
-    if provider and model:
-        st.session_state["provider"] = provider
-        st.session_state[f"model_{provider}"] = model
-
-
 def conversation_list(owner: int, current: Conversation | None) -> None:
-    st.sidebar.button(
-        "New chat", icon=":material/add:", on_click=_open, args=(None,), width="stretch", key="new_chat"
-    )
-    with session(get_engine()) as s:
-        conversations = repo.list_conversations(s, owner, limit=CONVERSATION_LIST_LIMIT)
-    if not conversations:
-        st.sidebar.caption("Your conversations will appear here.")
-        return
-    st.sidebar.caption("Conversations")
-    for c in conversations:
-        is_current = current is not None and c.id == current.id
-        st.sidebar.button(
-            c.title or "Untitled",
-            key=f"conv_{c.id}",
-            type="primary" if is_current else "tertiary",
-            on_click=_open,
-            args=(c.id, c.provider, c.model),
-            width="stretch",
-        )
+    """New chat, search and the conversation list with each conversation's menu (pages/conversations.py)."""
+    conversations.conversation_list(owner, current)
 
 
 def backend_picker(current: Conversation | None) -> Choice:
