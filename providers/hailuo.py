@@ -37,16 +37,11 @@ from providers.base import (
     guarded,
     last_user_message,
 )
-from providers.errors import (
-    CredentialsError,
-    UnexpectedResponseError,
-    raise_for_status,
-    server_message,
-    transport_errors,
-)
+from providers.errors import CredentialsError, UnexpectedResponseError, server_message, transport_errors
+from providers.errors import status_error as http_status_error
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
 from providers.hailuo_sign import CHAT_PATH, device_query, yy
-from providers.hailuo_stream import DISPLAY_NAME, ReplyParser, parse_stream, status_error, status_of
+from providers.hailuo_stream import DISPLAY_NAME, ReplyParser, backend_error, parse_stream, status_of
 
 DEFAULT_URL = "https://www.hailuo.ai"
 MODEL = "minimax"  # the web chat has one model; the request names none
@@ -236,17 +231,18 @@ async def _check_stream_response(response: httpx.Response) -> None:
         if len(body) >= MAX_ERROR_BODY:
             break
     error = status_of(_json_or_none(body))
+    retry_after = response.headers.get("retry-after")
     if status == 401:
         code, message = error or (None, server_message(body, content_type))
-        raise status_error(code, message, http_status=401)
+        raise backend_error(code, message, http_status=401)
     if error is not None:
-        problem = status_error(*error)
+        code, message = error
+        problem = backend_error(code, message)
         if status < 400 or isinstance(problem, CredentialsError):
             raise problem
-        # An error status with HailuoAI's envelope: the shared mapping (429, 5xx, …) reads {"message"}.
-        body, content_type = json.dumps({"message": f"{error[1]} (code {error[0]})"}).encode(), "application/json"
-    headers = {"content-type": content_type, "retry-after": response.headers.get("retry-after", "")}
-    await raise_for_status(httpx.Response(status, headers=headers, content=body), DISPLAY_NAME)
+        raise http_status_error(status, f"{message} (code {code})", DISPLAY_NAME, retry_after)
+    if status >= 400:
+        raise http_status_error(status, server_message(body, content_type), DISPLAY_NAME, retry_after)
     what = f"an HTML page ({content_type})" if "html" in content_type else (content_type or "no content type")
     raise UnexpectedResponseError(
         f"{DISPLAY_NAME} answered HTTP {status} with {what} instead of an event stream",

@@ -14,7 +14,7 @@ Every payload is ``{"type", "statusInfo": {"code", "message"}, "data"}``; a non-
 * ``ReplyParser`` turns the pairs into Chatdeck events: cumulative content becomes deltas (a
   rewrite of earlier text becomes ``TextDelta(whole_text, replace=True)``), the title a ``Title``,
   the chat id a ``StateUpdate``. It is pure, so it can be fed directly in tests.
-* ``status_error`` maps a ``statusInfo`` error to a ProviderError (used for error bodies too).
+* ``backend_error`` maps a ``statusInfo`` error to a ProviderError (used for error bodies too).
 
 The provider that sends the request is providers/hailuo.py.
 """
@@ -57,7 +57,7 @@ def status_of(payload: Any) -> tuple[int, str] | None:
     return (code if isinstance(code, int) else -1), (message.strip() if isinstance(message, str) else "")
 
 
-def status_error(code: int | None, message: str, *, http_status: int | None = None) -> ProviderError:
+def backend_error(code: int | None, message: str, *, http_status: int | None = None) -> ProviderError:
     """The error for a ``statusInfo`` error (or a 401): a login problem, or the backend's own words."""
     parts = ["HTTP 401"] if http_status == 401 else []
     parts += [f"“{message}”"] if message else []
@@ -150,7 +150,7 @@ class ReplyParser:
             log.debug("%s: skipped a %s data line that is not JSON", DISPLAY_NAME, event)
             return []
         if (error := status_of(payload)) is not None:
-            raise status_error(*error)
+            raise backend_error(*error)
         body = payload.get("data") if isinstance(payload, dict) else None
         if event == "send_result":
             return self._send_result(body)
