@@ -3,7 +3,8 @@
 Plain functions taking a Session and an owner id, like ``storage.repository``; every query is owner-scoped and
 bounded. Search runs on SQLite's FTS5 tables and PostgreSQL's tsvector indexes made by migration 0006, and
 gives the same results on both: words are runs of letters and digits, lowercased, accents kept; every query
-word matches as a prefix; all of them must appear (in the title, or in one message).
+word matches as a whole word, or as a prefix when whole words give too few results; all of them must appear
+(in the title, or in one message).
 """
 
 from __future__ import annotations
@@ -119,7 +120,10 @@ def search_terms(query: str) -> list[str]:
 
 
 def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[SearchHit]:
-    """The owner's conversations matching every word of ``query`` (as prefixes), best first.
+    """The owner's conversations matching every word of ``query``, best first.
+
+    Whole words are looked up first; only if they give fewer than ``limit`` conversations are the words taken
+    as prefixes too ("zeb" finds "zebra"), because a prefix query over a very common word costs far more.
 
     Title matches come first, then conversations by their best message's rank (bm25 on SQLite; on PostgreSQL
     ts_rank divided by the log of the message's length, so that, as with bm25, a match in a short message
@@ -130,15 +134,16 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
     limit = max(0, min(int(limit), 100))
     if not terms or limit == 0:
         return []
-    dialect = s.get_bind().dialect.name
-    if dialect == "sqlite":
-        fts_query = " AND ".join(f'"{t}"*' for t in terms)
-        titles = _sqlite_titles(s, owner_id, fts_query)
-        ranked = _sqlite_messages(s, owner_id, fts_query)
-    else:
-        ts_query = " & ".join(f"{t}:*" for t in terms)
-        titles = _pg_titles(s, owner_id, ts_query)
-        ranked = _pg_messages(s, owner_id, ts_query)
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    for prefixes in (False, True):  # whole words first: a prefix query reads every matching word's index
+        if sqlite:
+            fts_query = " AND ".join(f'"{t}"' + ("*" if prefixes else "") for t in terms)
+            titles, ranked = _sqlite_titles(s, owner_id, fts_query), _sqlite_messages(s, owner_id, fts_query)
+        else:
+            ts_query = " & ".join(t + (":*" if prefixes else "") for t in terms)
+            titles, ranked = _pg_titles(s, owner_id, ts_query), _pg_messages(s, owner_id, ts_query)
+        if len(titles | {row[1] for row in ranked}) >= limit:
+            break
     best: dict[str, tuple[int, float]] = {}
     for message_id, conversation_id, score in ranked:
         if conversation_id not in best or score > best[conversation_id][1]:

@@ -110,6 +110,9 @@ def test_search_ranks_title_matches_first_then_by_relevance(db: SessionFactory) 
     assert hits[1].snippet == f"{H}zebra{E} {H}zebra{E} {H}zebra{E} {H}zebra{E}"
     assert hits[2].snippet == f"Nothing about horses here, only a {H}zebrafish{E} tank."
     assert f"{H}zebra{E} once in Kenya" in hits[3].snippet
+    with db() as s:  # enough whole-word matches: prefixes ("zebrafish") are not looked up
+        assert [h.title for h in library.search(s, owner, "zebra", limit=3)] == [
+            "Zebra facts", "Animal quiz", "Trip planning"]
 
 
 def test_search_words_prefixes_case_accents_and_punctuation(db: SessionFactory) -> None:
