@@ -138,7 +138,8 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
     for prefixes in (False, True):  # whole words first: a prefix query reads every matching word's index
         if sqlite:
             fts_query = " AND ".join(f'"{t}"' + ("*" if prefixes else "") for t in terms)
-            titles, ranked = _sqlite_titles(s, owner_id, fts_query), _sqlite_messages(s, owner_id, fts_query)
+            titles = _sqlite_titles(s, owner_id, f"title : ({fts_query})")
+            ranked = _sqlite_messages(s, owner_id, fts_query)
         else:
             ts_query = " & ".join(t + (":*" if prefixes else "") for t in terms)
             titles, ranked = _pg_titles(s, owner_id, ts_query), _pg_messages(s, owner_id, ts_query)

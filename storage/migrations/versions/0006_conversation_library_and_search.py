@@ -2,8 +2,9 @@
 
 SQLite: FTS5 tables kept in step by triggers. ``messages_fts`` indexes ``messages.content`` as an
 external-content table (keyed by the message id, which is the rowid: stable, never reused);
-``conversations_fts`` holds each conversation's title and id. Both use the ``unicode61`` tokenizer
-without diacritics folding, which splits and lowercases words like PostgreSQL's ``simple`` configuration.
+``conversations_fts`` holds each conversation's title and id (searches name the title column). Both use the
+``unicode61`` tokenizer without diacritics folding, which splits and lowercases words like PostgreSQL's
+``simple`` configuration.
 
 PostgreSQL: GIN expression indexes on ``to_tsvector('simple', ...)`` of the same two columns, with every run
 of characters other than letters and digits made a space first, so words split exactly as FTS5 splits them
@@ -30,6 +31,10 @@ depends_on: str | Sequence[str] | None = None
 
 TOKENIZE = "unicode61 remove_diacritics 0"
 
+_DELETE_TITLE = (
+    "DELETE FROM conversations_fts WHERE rowid IN (SELECT rowid FROM conversations_fts "
+    "WHERE conversations_fts MATCH 'conversation_id : \"' || old.id || '\"')"
+)
 SQLITE_TRIGGERS = {
     "messages_fts_insert": """
         CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
@@ -48,17 +53,17 @@ SQLITE_TRIGGERS = {
         CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
             INSERT INTO conversations_fts(title, conversation_id) VALUES (new.title, new.id);
         END""",
-    # Deleting by the id scans the titles (an UNINDEXED column); titles change and conversations are
-    # deleted only by hand, and unlike the rowid of ``conversations`` the id never changes.
-    "conversations_fts_delete": """
+    # The id column is indexed (one hex token), so a title is found by its conversation's id at once; unlike
+    # the rowid of ``conversations`` (which VACUUM may renumber) the id never changes.
+    "conversations_fts_delete": f"""
         CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
-            DELETE FROM conversations_fts WHERE conversation_id = old.id;
+            {_DELETE_TITLE};
         END""",
-    "conversations_fts_update": """
+    "conversations_fts_update": f"""
         CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
-            DELETE FROM conversations_fts WHERE conversation_id = old.id;
+            {_DELETE_TITLE};
             INSERT INTO conversations_fts(title, conversation_id) VALUES (new.title, new.id);
-        END""",
+        END""",  # noqa: S608 - constant SQL
 }
 
 
@@ -89,7 +94,7 @@ def _sqlite_search() -> None:
         f"content, content='messages', content_rowid='id', tokenize='{TOKENIZE}')"
     )
     op.execute(
-        f"CREATE VIRTUAL TABLE conversations_fts USING fts5(title, conversation_id UNINDEXED, tokenize='{TOKENIZE}')"
+        f"CREATE VIRTUAL TABLE conversations_fts USING fts5(title, conversation_id, tokenize='{TOKENIZE}')"
     )
     op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
     op.execute("INSERT INTO conversations_fts(title, conversation_id) SELECT title, id FROM conversations")
