@@ -25,7 +25,15 @@ from typing import Any
 import httpx
 
 from providers.allenai_lines import DISPLAY_NAME, V4MessageParser, V5Parser, as_str, dicts_of, drift, parse_stream
-from providers.base import DEFAULT_TIMEOUT, BackendInfo, ModelInfo, format_prompt, guarded, last_user_message
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    BackendInfo,
+    ModelInfo,
+    format_prompt,
+    guarded,
+    last_user_message,
+    new_client,
+)
 from providers.errors import ProviderError, UnexpectedResponseError, raise_for_status, transport_errors
 from providers.events import Attachment, ChatRequest, Event, Options
 
@@ -109,7 +117,7 @@ class AllenAI:
         headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}
         protocol = self._protocol_for(state)
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
             if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
                 await response.aread()  # a short body: read it so the connection can be reused
@@ -140,7 +148,7 @@ class AllenAI:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": self._anonymous_id}
         protocol = self.protocol if self.protocol != "auto" else (self._fallback or "v5")
         async with transport_errors(DISPLAY_NAME), AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(self._timeout))
             path = "/v5/models/" if protocol == "v5" else "/v4/models/"
             response = await client.get(self.base_url + path, headers=headers, timeout=self._timeout)
             if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +16,20 @@ from providers.errors import ProviderError, UnexpectedResponseError, transport_e
 from providers.events import ChatMessage, ChatRequest, Event, Finished
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verified TLS context for the process: loading the CA bundle costs tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
+def new_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    """A client for one call (backends with a login get no shared client, so cookies never mix).
+
+    It reuses the process's TLS context, so building it costs a millisecond, not a CA-bundle load.
+    """
+    return httpx.AsyncClient(timeout=timeout, verify=tls_context())
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from providers.base import (
     format_prompt,
     guarded,
     last_user_message,
+    new_client,
 )
 from providers.errors import CredentialsError, UnexpectedResponseError, server_message, transport_errors
 from providers.errors import status_error as http_status_error
@@ -149,7 +150,7 @@ class HailuoAI:
         else:
             chat_id, character_id, content = "0", CHARACTER_ID, format_prompt(request.messages)
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(self._post(client, login, character_id, content, chat_id))
             await _check_stream_response(response)
             parser = ReplyParser({"characterID": character_id, "account": login.account})

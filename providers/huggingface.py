@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from providers.base import DEFAULT_TIMEOUT, BackendInfo, CredentialField, ModelInfo, guarded
+from providers.base import DEFAULT_TIMEOUT, BackendInfo, CredentialField, ModelInfo, guarded, new_client
 from providers.errors import (
     CredentialsError,
     HTTPStatusError,
@@ -133,7 +133,7 @@ class OpenAICompatible:
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
         url = self.base_url + "/chat/completions"
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(
                 client.stream("POST", url, json=self._body(request), headers=self._headers("text/event-stream"),
                               timeout=self._timeout)
@@ -190,7 +190,7 @@ class OpenAICompatible:
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the OpenAI ``{"data": [{"id": ...}]}`` list (vision from its input modalities)."""
         async with transport_errors(self.display_name), AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(httpx.AsyncClient(timeout=self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await client.get(self.base_url + "/models", headers=self._headers("application/json"),
                                         timeout=self._timeout)
             if response.status_code == 401:

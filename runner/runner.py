@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from providers import registry
-from providers.base import DEFAULT_TIMEOUT, Provider
+from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
 from providers.errors import ProviderError, UnavailableError
 from providers.events import (
     Attachment,
@@ -300,6 +300,7 @@ class Runner:
                 timeout=DEFAULT_TIMEOUT,
                 limits=httpx.Limits(max_keepalive_connections=10),
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                verify=tls_context(),
             )
             self._clients[name] = client
         return self._factory(name, client, None)
