@@ -95,9 +95,9 @@ MAX_TERM_CHARS = 64
 CANDIDATES = 500  # the newest matching messages (and titles) that are ranked
 SNIPPET_CHARS = 160
 _WORD = re.compile(r"[^\W_]+")
-# The SQL expressions the PostgreSQL indexes of migration 0006 are built on (they must match exactly).
-_PG_MESSAGE_TSV = "to_tsvector('simple', regexp_replace(m.content, '[^[:alnum:]]+', ' ', 'g'))"
-_PG_TITLE_TSV = "to_tsvector('simple', regexp_replace(c.title, '[^[:alnum:]]+', ' ', 'g'))"
+# PostgreSQL: the generated, GIN-indexed columns of migration 0006.
+_PG_MESSAGE_TSV = "m.search_tsv"
+_PG_TITLE_TSV = "c.search_tsv"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ Schema changes go through an Alembic migration in ``storage/migrations/versions`
 
 Full-text search objects live outside these models (migration 0006, used by ``storage.library``): on SQLite
 the FTS5 tables ``messages_fts`` (external content: ``messages.content``) and ``conversations_fts`` (titles),
-kept in step by triggers; on PostgreSQL GIN indexes on ``to_tsvector('simple', ...)`` of the same columns.
+kept in step by triggers; on PostgreSQL generated ``search_tsv`` columns (``to_tsvector('simple', ...)`` of the
+same columns) with GIN indexes.
 :func:`is_search_object` tells Alembic's comparison to leave them alone.
 """
 
@@ -73,11 +74,14 @@ NAMING_CONVENTION = {
 
 SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts")  # with FTS5's shadow tables (_data, _idx, ...)
 SEARCH_INDEXES = frozenset({"ix_messages_content_tsv", "ix_conversations_title_tsv"})
+SEARCH_COLUMN = "search_tsv"  # PostgreSQL only: generated from messages.content and conversations.title
 
 
 def is_search_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """``False`` for the full-text search objects made by migration 0006 (an Alembic ``include_object``)."""
     if type_ == "table" and name and name.startswith(SEARCH_TABLE_PREFIXES):
+        return False
+    if type_ == "column" and name == SEARCH_COLUMN:
         return False
     return not (type_ == "index" and name in SEARCH_INDEXES)
 

@@ -6,10 +6,11 @@ external-content table (keyed by the message id, which is the rowid: stable, nev
 ``unicode61`` tokenizer without diacritics folding, which splits and lowercases words like PostgreSQL's
 ``simple`` configuration.
 
-PostgreSQL: GIN expression indexes on ``to_tsvector('simple', ...)`` of the same two columns, with every run
-of characters other than letters and digits made a space first, so words split exactly as FTS5 splits them
-(PostgreSQL's parser would keep ``example.com`` or ``foo-bar`` whole). ``storage.library`` queries these
-exact expressions.
+PostgreSQL: a generated, stored ``search_tsv`` column on both tables, ``to_tsvector('simple', ...)`` of the same
+two columns with every run of characters other than letters and digits made a space first, so words split
+exactly as FTS5 splits them (PostgreSQL's parser would keep ``example.com`` or ``foo-bar`` whole), and a GIN
+index on it. Stored, not an expression index: a plan that filters rows one by one (newest first) then costs a
+``@@`` per row, not a ``regexp_replace`` and a ``to_tsvector``.
 
 A batch migration that rebuilds ``messages`` or ``conversations`` on SQLite drops their triggers:
 such a migration must create them again (copy ``SQLITE_TRIGGERS`` below).
@@ -83,9 +84,10 @@ def upgrade() -> None:
     elif dialect == "postgresql":
         for table, column in (("messages", "content"), ("conversations", "title")):
             op.execute(
-                f"CREATE INDEX ix_{table}_{column}_tsv ON {table} USING gin "
-                f"(to_tsvector('simple', regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g')))"
+                f"ALTER TABLE {table} ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS "
+                f"(to_tsvector('simple', regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g'))) STORED"
             )
+            op.execute(f"CREATE INDEX ix_{table}_{column}_tsv ON {table} USING gin (search_tsv)")
 
 
 def _sqlite_search() -> None:
@@ -110,8 +112,9 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS messages_fts")
         op.execute("DROP TABLE IF EXISTS conversations_fts")
     elif dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_messages_content_tsv")
-        op.execute("DROP INDEX IF EXISTS ix_conversations_title_tsv")
+        for table, column in (("messages", "content"), ("conversations", "title")):
+            op.execute(f"DROP INDEX IF EXISTS ix_{table}_{column}_tsv")
+            op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv")
     op.drop_index(op.f("ix_conversations_owner_id_archived_pinned_updated_at"), table_name="conversations")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("archived")
