@@ -54,14 +54,21 @@ def _listing(owner: int, current: Conversation | None) -> None:
 
 
 def _row(c: Conversation, current: Conversation | None) -> None:
+    """One button per conversation; the open one also gets its menu.
+
+    Every element here is sent again on every rerun, before the page reaches the reply it streams,
+    so the 50 rows stay one element each (a menu on every row made ~450 and delayed the first token).
+    """
     is_current = current is not None and c.id == current.id
+    label = (":material/push_pin: " if c.pinned and not c.archived else "") + (c.title or "Untitled")
+    if not is_current:
+        st.sidebar.button(label, key=f"conv_{c.id}", type="tertiary", on_click=_open,
+                          args=(c.id, c.provider, c.model), width="stretch")
+        return
     title, menu = st.sidebar.columns([6, 1], gap="small", vertical_alignment="center")
-    title.button(
-        (":material/push_pin: " if c.pinned and not c.archived else "") + (c.title or "Untitled"),
-        key=f"conv_{c.id}", type="primary" if is_current else "tertiary", on_click=_open,
-        args=(c.id, c.provider, c.model), width="stretch",
-    )
-    with menu.popover("", icon=":material/more_vert:", type="tertiary", help="Rename, pin, archive, delete"):
+    title.button(label, key=f"conv_{c.id}", type="primary", on_click=_open, args=(c.id, c.provider, c.model),
+                 width="stretch")
+    with menu.popover("", icon=":material/more_vert:", type="tertiary", help="Rename, pin, archive, delete, export"):
         _menu(c, is_current)
 
 

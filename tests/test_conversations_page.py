@@ -68,6 +68,7 @@ def test_the_list_is_grouped_by_date_with_pinned_on_top(app: AppTest) -> None:
     assert _captions(app)[:3] == ["Today", "Previous 7 days", "Older"]
     assert _listed(app) == ["Today's", "Last week", "Old trip"]
 
+    app.button(key=f"conv_{ids['Old trip']}").click().run()  # its menu is on the open conversation
     app.button(key=f"pin_{ids['Old trip']}").click().run()
     assert _captions(app)[:3] == ["Pinned", "Today", "Previous 7 days"] and "Older" not in _captions(app)
     assert _listed(app)[0] == ":material/push_pin: Old trip"
@@ -79,6 +80,7 @@ def test_the_list_is_grouped_by_date_with_pinned_on_top(app: AppTest) -> None:
 def test_archive_hides_a_conversation_and_the_archive_view_shows_it(app: AppTest) -> None:
     ids = _seed(SPEC)
     app.run()
+    app.button(key=f"conv_{ids['Last week']}").click().run()  # its menu is on the open conversation
     app.button(key=f"archive_{ids['Last week']}").click().run()
     assert _listed(app) == ["Today's", "Old trip"]
     app.toggle(key="show_archived").set_value(True).run()
@@ -94,6 +96,7 @@ def test_archive_hides_a_conversation_and_the_archive_view_shows_it(app: AppTest
 def test_rename_through_its_dialog(app: AppTest) -> None:
     ids = _seed(SPEC)
     app.run()
+    app.button(key=f"conv_{ids['Old trip']}").click().run()  # its menu is on the open conversation
     app.button(key=f"rename_{ids['Old trip']}").click().run()
     assert app.text_input(key="rename_title").value == "Old trip"
     app.text_input(key="rename_title").set_value("Safari notes")
