@@ -9,13 +9,14 @@ word matches as a whole word, or as a prefix when whole words give too few resul
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Message
@@ -94,10 +95,8 @@ MAX_TERMS = 8
 MAX_TERM_CHARS = 64
 CANDIDATES = 500  # the newest matching messages (and titles) that are ranked
 SNIPPET_CHARS = 160
+RANK_CHARS = 4000  # of each candidate message read to rank it
 _WORD = re.compile(r"[^\W_]+")
-# PostgreSQL: the generated, GIN-indexed columns of migration 0006.
-_PG_MESSAGE_TSV = "m.search_tsv"
-_PG_TITLE_TSV = "c.search_tsv"
 
 
 @dataclass(frozen=True)
@@ -125,10 +124,10 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
     Whole words are looked up first; only if they give fewer than ``limit`` conversations are the words taken
     as prefixes too ("zeb" finds "zebra"), because a prefix query over a very common word costs far more.
 
-    Title matches come first, then conversations by their best message's rank (bm25 on SQLite; on PostgreSQL
-    ts_rank divided by the log of the message's length, so that, as with bm25, a match in a short message
-    counts for more), then the most recently active. Bounded: only the :data:`CANDIDATES` newest matching messages
-    and titles are ranked, and snippets are made for the ``limit`` results only.
+    Title matches come first, then conversations by their best message's :func:`score`, then the most recently
+    active. Bounded: the index gives the :data:`CANDIDATES` newest matching messages and titles; those are
+    ranked here (the same way on both databases; an in-database rank such as bm25 or ts_rank would first read
+    the statistics of every matching row), and snippets are made for the ``limit`` results only.
     """
     terms = search_terms(query)
     limit = max(0, min(int(limit), 100))
@@ -146,7 +145,7 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
         if len(titles | {row[1] for row in ranked}) >= limit:
             break
     best: dict[str, tuple[int, float]] = {}
-    for message_id, conversation_id, score in ranked:
+    for message_id, conversation_id, score in _scored(s, ranked, terms):
         if conversation_id not in best or score > best[conversation_id][1]:
             best[conversation_id] = (message_id, score)
     conversations = {
@@ -182,12 +181,32 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
     return hits
 
 
+def score(content: str, terms: Sequence[str]) -> float:
+    """How well a message matches: its words starting with a query word, per log of its length in words."""
+    pattern = _pattern(terms)
+    matches = sum(1 for _ in pattern.finditer(content))
+    return matches / (1 + math.log(1 + len(_WORD.findall(content))))
+
+
+def _scored(s: Session, candidates: list[Any], terms: Sequence[str]) -> list[tuple[int, str, float]]:
+    """(message id, conversation id, score) of each candidate, scored on its first RANK_CHARS characters."""
+    ids = [row[0] for row in candidates]
+    query = select(Message.id, func.substr(Message.content, 1, RANK_CHARS)).where(Message.id.in_(ids))
+    texts = dict(s.execute(query).all())
+    return [(message_id, conversation_id, score(texts.get(message_id, ""), terms))
+            for message_id, conversation_id in candidates]
+
+
+def _pattern(terms: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(re.escape(t) for t in terms) + r")[^\W_]*", re.IGNORECASE)
+
+
 def snippet(content: str, terms: Sequence[str], *, width: int = SNIPPET_CHARS) -> str:
     """About ``width`` characters of ``content`` around its first word starting with one of ``terms``,
     matching words marked; "…" where text was cut. The same on every database (made here, not in SQL)."""
     if not terms:
         return ""
-    pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(re.escape(t) for t in terms) + r")[^\W_]*", re.IGNORECASE)
+    pattern = _pattern(terms)
     first = pattern.search(content)
     start = 0 if first is None else max(0, first.start() - width // 3)
     if start > 0:  # do not cut a word in half
@@ -214,10 +233,9 @@ def _sqlite_titles(s: Session, owner_id: int, fts_query: str) -> set[str]:
 
 
 def _sqlite_messages(s: Session, owner_id: int, fts_query: str) -> list[Any]:
-    # bm25 is lower for better matches; negated so that higher is better, as with ts_rank.
     rows = s.execute(
         text(
-            "SELECT m.id, m.conversation_id, -bm25(messages_fts) FROM messages_fts "
+            "SELECT m.id, m.conversation_id FROM messages_fts "
             "JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id "
             "WHERE messages_fts MATCH :q AND c.owner_id = :owner ORDER BY messages_fts.rowid DESC LIMIT :n"
         ),
@@ -229,7 +247,7 @@ def _sqlite_messages(s: Session, owner_id: int, fts_query: str) -> list[Any]:
 def _pg_titles(s: Session, owner_id: int, ts_query: str) -> set[str]:
     rows = s.execute(
         text(
-            f"SELECT c.id FROM conversations c WHERE {_PG_TITLE_TSV} @@ to_tsquery('simple', :q) "  # noqa: S608
+            "SELECT c.id FROM conversations c WHERE c.search_tsv @@ to_tsquery('simple', :q) "
             "AND c.owner_id = :owner ORDER BY c.updated_at DESC LIMIT :n"
         ),
         {"q": ts_query, "owner": owner_id, "n": CANDIDATES},
@@ -240,9 +258,9 @@ def _pg_titles(s: Session, owner_id: int, ts_query: str) -> set[str]:
 def _pg_messages(s: Session, owner_id: int, ts_query: str) -> list[Any]:
     rows = s.execute(
         text(
-            f"SELECT m.id, m.conversation_id, ts_rank({_PG_MESSAGE_TSV}, q, 1) "  # noqa: S608 - constants only
+            "SELECT m.id, m.conversation_id "
             "FROM messages m JOIN conversations c ON c.id = m.conversation_id, to_tsquery('simple', :q) q "
-            f"WHERE {_PG_MESSAGE_TSV} @@ q AND c.owner_id = :owner ORDER BY m.id DESC LIMIT :n"
+            "WHERE m.search_tsv @@ q AND c.owner_id = :owner ORDER BY m.id DESC LIMIT :n"
         ),
         {"q": ts_query, "owner": owner_id, "n": CANDIDATES},
     )
