@@ -19,6 +19,7 @@ from storage import repository as repo
 from storage.db import get_engine, session
 
 PAGE = 50  # messages drawn at first, and added by each "Load earlier"
+COPYING = "copying"  # session key: the id of the message whose text is shown for copying
 EDITING = "editing"  # session key: the id of the user message being edited
 
 
@@ -85,13 +86,11 @@ def actions(message: Any, turn: Turn | None, owner: int, conversation_id: str, c
         return
     last_reply = turn is not None and not turn.streaming and turn.current.id == message.id
     last_prompt = turn is not None and not turn.streaming and turn.prompt_of(turn.current).id == message.id
+    if not (last_reply or last_prompt):  # most messages: one light element (the browser draws 50 of them)
+        _copy(message)
+        return
     with st.container(horizontal=True, gap="small", key=f"actions_{message.id}"):
-        if message.content:
-            copy = st.popover("", icon=":material/content_copy:", type="tertiary", help="Copy",
-                              key=f"copy_{message.id}", on_change="rerun")
-            if copy.open:  # drawn only when opened: the text is not sent twice on every rerun
-                copy.code(message.content, language=None, wrap_lines=True)
-                copy.caption("Copy with the icon at the top right of the box.")
+        _copy(message)
         if last_prompt:
             st.button("", icon=":material/edit:", type="tertiary", help="Edit and resend", key=f"edit_{message.id}",
                       on_click=_start_editing, args=(message.id, message.content))
@@ -100,6 +99,20 @@ def actions(message: Any, turn: Turn | None, owner: int, conversation_id: str, c
                       on_click=_regenerate, args=(owner, conversation_id, choice))
             if len(turn.replies) > 1:
                 _version_switch(turn, owner, conversation_id)
+
+
+def _copy(message: Any) -> None:
+    """A copy icon showing the text in a code box with its copy button (Streamlit has no clipboard API)."""
+    if not message.content:
+        return
+    st.button("", icon=":material/content_copy:", type="tertiary", key=f"copy_{message.id}",
+              on_click=_toggle_copy, args=(message.id,))
+    if st.session_state.get(COPYING) == message.id:  # only the chosen message's text is sent twice
+        st.code(message.content, language=None, wrap_lines=True)
+
+
+def _toggle_copy(message_id: int) -> None:
+    st.session_state[COPYING] = None if st.session_state.get(COPYING) == message_id else message_id
 
 
 def _version_switch(turn: Turn, owner: int, conversation_id: str) -> None:

@@ -95,12 +95,17 @@ def test_regenerate_switch_versions_copy_and_edit(app_server: AppServer, allenai
     expect(page.get_by_text("1/2")).to_be_visible(timeout=10_000)  # type: ignore[attr-defined]
     assert words_in(assistant_text(page)) == ["w01", "w02"]
 
-    # Copy: the popover holds the text in a code block with its copy button.
+    # Copy: the copy icon shows the text in a code box with its copy button; pressing it again hides it.
     copy = page.locator("[class*='st-key-copy_'] button").locator("visible=true").last  # type: ignore[attr-defined]
-    copy.click()
+    copy.focus()
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
     code = page.get_by_test_id("stCode")  # type: ignore[attr-defined]
     expect(code).to_contain_text("w01 w02", timeout=10_000)
-    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    code.hover()
+    expect(code.get_by_role("button")).to_have_count(1)  # Streamlit's own copy-to-clipboard button
+    wait_for_app(page)
+    page.locator("[class*='st-key-copy_'] button").locator("visible=true").last.click()  # type: ignore[attr-defined]
+    expect(code).to_have_count(0, timeout=10_000)
 
     # Edit the question and resend: the new exchange replaces it on screen, the old one is a version.
     keyed_button(page, "edit_").click()  # type: ignore[attr-defined]
