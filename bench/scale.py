@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import random
+import signal
 import statistics
 import sys
 import time
@@ -240,7 +241,17 @@ def table(rows: list[tuple[str, str, str, float, float, int]]) -> str:
     return "\n".join(lines)
 
 
+def _exit_on_sigterm() -> None:
+    """``kill`` (or ``timeout``) ends the run through ``finally``, so the PostgreSQL schema is dropped."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main() -> None:
+    _exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-messages", type=int, default=MESSAGES, help="PostgreSQL corpus size (0: skip)")
     parser.add_argument("--rebuild", action="store_true", help="build the SQLite corpus again")

@@ -116,7 +116,7 @@ def _search_results(owner: int, query: str, current: Conversation | None) -> Non
         is_current = current is not None and hit.conversation_id == current.id
         label = (":material/archive: " if hit.archived else "") + (hit.title or "Untitled")
         st.sidebar.button(label, key=f"hit_{hit.conversation_id}", type="primary" if is_current else "tertiary",
-                          on_click=_open, args=(hit.conversation_id,), width="stretch")
+                          on_click=_open, args=(hit.conversation_id, hit.provider, hit.model), width="stretch")
         text = hit.snippet or library.snippet(hit.title, terms)
         st.sidebar.caption(highlighted_markdown(text))
 

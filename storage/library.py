@@ -111,6 +111,8 @@ class SearchHit:
     score: float  # of the best message (higher is better); 0.0 for a title-only match
     archived: bool
     updated_at: datetime
+    provider: str = ""
+    model: str = ""
 
 
 def search_terms(query: str) -> list[str]:
@@ -176,6 +178,8 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
                 score=score,
                 archived=conversation.archived,
                 updated_at=conversation.updated_at,
+                provider=conversation.provider,
+                model=conversation.model,
             )
         )
     return hits
