@@ -36,6 +36,7 @@ from api import tokens
 from providers import huggingface, registry
 from providers.errors import HTTPStatusError, UnavailableError
 from runner.runner import Run, get_runner
+from runner.versions import is_superseded
 from storage import repository as repo
 from storage.db import get_engine, session
 
@@ -169,7 +170,7 @@ def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
 def _append_new(s: Session, owner: int, conversation_id: str, earlier: list[tuple[str, str]], model: str) -> None:
     stored = [
         (m.role, m.content) for m in repo.recent_messages(s, owner, conversation_id, limit=repo.MAX_LIMIT)
-        if m.role in ("user", "assistant")
+        if m.role in ("user", "assistant") and not is_superseded(m)  # versions the user did not keep
     ]
     known = max(_common_prefix(stored, earlier), _tail_overlap(stored, earlier))
     for role, content in earlier[known:]:
