@@ -6,6 +6,7 @@ from the answer before the turn, and the saved parent must always be the version
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from runner.versions import branch_state, visible
 from storage import repository as repo
 from storage.db import session
 from tests.sim_fixtures import SimHandle, wait_for
+from tests.sim_huggingchat import DEMO_COOKIES
 
 MODEL = "olmo-3.1-32b-instruct"
 
@@ -200,3 +202,35 @@ def test_backends_that_cannot_branch_start_a_new_chat() -> None:
     assert branch_state("huggingchat", {"conversationId": "c", "messageId": "m"}) == {
         "conversationId": "c", "messageId": "m"}
     assert branch_state("allenai", {"parent": "msg_1", "anonymous_user_id": "u"})["parent"] == "msg_1"
+
+
+def test_huggingchat_regenerate_branches_from_the_message_before_the_turn(
+    engine: Engine, huggingchat_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
+    model = "meta-llama/Llama-3.3-70B-Instruct"
+    r = Runner(engine, flush_interval=0.05)
+    try:
+        owner, cid = conversation(engine)
+
+        def state() -> dict[str, str]:
+            with session(engine) as s:
+                return repo.get_backend_state(s, cid, "huggingchat", model)
+
+        def posted() -> list[dict[str, object]]:
+            return [json.loads(q.form["data"]) for q in huggingchat_sim.sim.chat_requests() if "data" in q.form]
+
+        for prompt in ("One", "Two"):
+            finished(r.start(owner_id=owner, conversation_id=cid, provider="huggingchat", model=model, prompt=prompt))
+            if prompt == "One":
+                before_turn = state()["messageId"]
+        second_answer = state()["messageId"]
+        finished(turns.regenerate(r, owner_id=owner, conversation_id=cid, provider="huggingchat", model=model))
+        assert posted()[-1]["id"] == before_turn and posted()[-1]["inputs"] == "Two"
+        assert state()["messageId"] not in (before_turn, second_answer)  # the new answer is the parent now
+        old = next(m for m in rows(engine, owner, cid) if m.extra.get("superseded"))
+        turns.select_version(engine, owner, cid, old.id)
+        assert state()["messageId"] == second_answer
+    finally:
+        r.shutdown()
