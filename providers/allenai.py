@@ -32,6 +32,7 @@ from providers.base import (
     format_prompt,
     guarded,
     last_user_message,
+    new_attachments,
     new_client,
 )
 from providers.errors import ProviderError, UnexpectedResponseError, raise_for_status, transport_errors
@@ -113,7 +114,8 @@ class AllenAI:
         anonymous_id = as_str(state.get("anonymous_user_id")) or str(uuid.uuid4())
         parent = as_str(state.get("parent")) or None
         content = last_user_message(request.messages) if parent else format_prompt(request.messages)
-        turn = _Turn(INFO.resolve_model(request.model), content, parent, request.options, _new_attachments(request))
+        model = INFO.resolve_model(request.model)
+        turn = _Turn(model, content, parent, request.options, new_attachments(request.messages))
         headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}
         protocol = self._protocol_for(state)
         async with AsyncExitStack() as stack:
@@ -185,18 +187,6 @@ class _Turn:
         fields += [("parent", self.parent)] if self.parent else []
         values = (self.options.temperature, self.options.top_p, self.options.max_tokens)
         return fields + [(name, str(value)) for name, value in zip(names, values, strict=True) if value is not None]
-
-
-def _new_attachments(request: ChatRequest) -> list[Attachment]:
-    """Attachments of the trailing user messages (the ones this turn sends)."""
-    found: list[Attachment] = []
-    for message in reversed(request.messages):
-        if message.role != "user":
-            if found:
-                break
-            continue
-        found[:0] = message.attachments
-    return found
 
 
 async def _check_stream_response(response: httpx.Response) -> None:

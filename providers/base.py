@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import httpx
 
 from providers.errors import ProviderError, UnexpectedResponseError, transport_errors
-from providers.events import ChatMessage, ChatRequest, Event, Finished
+from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
 
@@ -181,3 +181,15 @@ def last_user_message(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> 
             continue
         collected.append(message.content.strip())
     return "\n".join(reversed(collected))
+
+
+def new_attachments(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> list[Attachment]:
+    """Attachments of the trailing run of user messages (the ones this turn sends)."""
+    found: list[Attachment] = []
+    for message in reversed(messages):
+        if message.role != "user":
+            if found:
+                break
+            continue
+        found[:0] = message.attachments
+    return found

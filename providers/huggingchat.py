@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from curl_cffi import CurlMime
 from curl_cffi.requests import AsyncSession
 
-from providers.base import BackendInfo, CredentialField, JsonLines, ModelInfo, format_prompt, guarded
+from providers.base import BackendInfo, CredentialField, JsonLines, ModelInfo, format_prompt, guarded, new_attachments
 from providers.base import last_user_message as last_user_text
 from providers.errors import (
     CredentialsError,
@@ -192,7 +192,8 @@ class HuggingChat:
                         "web_search": request.options.web_search, "tools": tools}
                 prefix = f"{self.base_url}/conversation/{conversation}/output/"
                 parser = StreamParser(file_url=lambda sha: prefix + sha)
-                async with self._post_message(http, conversation, data, _new_attachments(request)) as response:
+                files = new_attachments(request.messages)
+                async with self._post_message(http, conversation, data, files) as response:
                     await self._check_stream(response)
                     async for _, line in JsonLines(DISPLAY_NAME, skip_invalid=True).lines(response.aiter_content()):
                         for event in parser.feed(line):
@@ -368,18 +369,6 @@ class HuggingChat:
         if missing:
             raise CredentialsError(f"no HuggingChat login: the cookies lack {' and '.join(missing)}; paste your "
                                    "huggingface.co cookies in Settings", backend=DISPLAY_NAME)
-
-
-def _new_attachments(request: ChatRequest) -> list[Attachment]:
-    """Images of the trailing user messages (the ones this turn sends)."""
-    found: list[Attachment] = []
-    for message in reversed(request.messages):
-        if message.role != "user":
-            if found:
-                break
-            continue
-        found[:0] = message.attachments
-    return found
 
 
 def create(_client: object, credentials: Mapping[str, str] | None) -> HuggingChat:
