@@ -99,3 +99,18 @@ def wait_for_app(page: object) -> None:
     page.wait_for_selector(  # type: ignore[attr-defined]
         "[data-testid='stApp'][data-test-script-state='notRunning']", state="attached", timeout=60_000
     )
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser context and page per test (1280 x 900)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    yield context.new_page()
+    context.close()
+
+
+def send(page: object, text: str) -> None:
+    """Type a message into the chat input and press Enter, as a person would."""
+    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
+    box.fill(text)
+    box.press("Enter")

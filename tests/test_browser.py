@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import AppServer, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
 from tests.sim_fixtures import SimHandle
 
 pytestmark = pytest.mark.browser
@@ -26,13 +26,6 @@ def app_server(tmp_path: Path, allenai_sim: SimHandle) -> Iterator[AppServer]:
     stop_app(server)
 
 
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
 def assistant_text(page: object, index: int = 0) -> str:
     messages = page.locator("[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarAssistant'])")  # type: ignore[attr-defined]
     if messages.count() <= index:
@@ -43,12 +36,6 @@ def assistant_text(page: object, index: int = 0) -> str:
 
 def words_in(text: str) -> list[str]:
     return re.findall(r"w\d\d", text)
-
-
-def send(page: object, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
-    box.fill(text)
-    box.press("Enter")
 
 
 @pytest.mark.parametrize("path", ["/chat", "/", "/components", "/sidebar"])

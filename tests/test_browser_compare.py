@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from simulators.common import ForcedError
 from simulators.hailuo import DEMO_DEVICE_ID, DEMO_TOKEN, DEMO_USER_ID
 from simulators.openai_compat import SIM_TOKEN
-from tests.browser_fixtures import AppServer, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
 from tests.sim_fixtures import SimHandle
 
 pytestmark = pytest.mark.browser
@@ -47,12 +47,6 @@ def page(browser: object) -> Iterator[object]:
 def words(page: object) -> dict[str, int]:
     text = page.inner_text("[data-testid='stAppViewContainer']")  # type: ignore[attr-defined]
     return {letter: len(set(re.findall(rf"\b{letter}\d\d\b", text))) for letter in ANSWER}
-
-
-def send(page: object, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_three_backends_stream_at_once_errors_stay_in_their_column_and_votes_count(

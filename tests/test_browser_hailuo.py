@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from simulators.hailuo import DEMO_DEVICE_ID, DEMO_TOKEN, DEMO_USER_ID, HailuoSimulator
-from tests.browser_fixtures import AppServer, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
 from tests.sim_fixtures import SimHandle
 
 pytestmark = pytest.mark.browser
@@ -29,22 +29,9 @@ def app_server(tmp_path: Path, hailuo_sim: SimHandle, monkeypatch: pytest.Monkey
     stop_app(server)
 
 
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
 def assistant_texts(page: object) -> list[str]:
     replies = page.locator("[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarAssistant'])")  # type: ignore[attr-defined]
     return [" ".join(r.get_by_test_id("stMarkdownContainer").all_inner_texts()).strip() for r in replies.all()]
-
-
-def send(page: object, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_login_in_settings_then_a_two_turn_chat_on_one_hailuo_chat(

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import AppServer, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
 from tests.sim_fixtures import SimHandle
 from tests.sim_huggingchat import DEMO_COOKIES
 
@@ -29,19 +29,6 @@ def app_server(tmp_path: Path, huggingchat_sim: SimHandle) -> Iterator[AppServer
     })
     yield server
     stop_app(server)
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
-def send(page: object, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_image_reasoning_title_reload_and_follow_up(

@@ -28,13 +28,6 @@ def app_server(tmp_path: Path, allenai_sim: SimHandle) -> Iterator[AppServer]:
     stop_app(server)
 
 
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
 def keyed_button(page: object, prefix: str) -> object:
     buttons = page.locator(f"[class*='st-key-{prefix}'][data-stale='false'] button")  # type: ignore[attr-defined]
     return buttons.locator("visible=true").first
