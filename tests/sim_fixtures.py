@@ -81,9 +81,7 @@ class _Swappable:
 
 @pytest.fixture(scope="session")
 def allenai_server() -> Iterator[tuple[_Swappable, str]]:
-    dispatch = _Swappable()
-    with serve(dispatch) as url:
-        yield dispatch, url
+    yield from swappable_server()
 
 
 @pytest.fixture
@@ -127,37 +125,51 @@ class ContractAdapter:
     )
 
 
-def _allenai_answer(sim: AllenAISimulator, chunks: list[str], delay: float) -> None:
-    sim.script.chunks, sim.script.chunk_delay = chunks, delay
+def script_adapter(
+    backend: str, sim_fixture: str, make_provider: Callable[[str, httpx.AsyncClient | None], Provider],
+    request: Callable[[], ChatRequest], renamed: tuple[str, str, str],
+    error_classes: dict[int, type[ProviderError]] | None = None,
+) -> ContractAdapter:
+    """The adapter for a simulator scripted through ``simulators.common.BaseScript`` (all of ours).
+
+    ``renamed`` is the (line kind, key, new name) that hides the answer's text from the client.
+    """
+
+    def answer(sim: Any, chunks: list[str], delay: float) -> None:
+        sim.script.chunks, sim.script.chunk_delay = chunks, delay
+
+    def http_error(sim: Any, status: int, message: str) -> None:
+        sim.script.http_error = ForcedError(status, message)
+
+    def disconnect(sim: Any, chunks: list[str], after: int) -> None:
+        sim.script.chunks, sim.script.disconnect_after = chunks, after
+
+    def unknown(sim: Any, chunks: list[str]) -> None:
+        sim.script.chunks, sim.script.extra_fields = chunks, True
+
+    def rename(sim: Any, chunks: list[str]) -> None:
+        sim.script.chunks, sim.script.rename = chunks, renamed
+
+    extra = {"error_classes": error_classes} if error_classes is not None else {}
+    return ContractAdapter(
+        backend=backend, sim_fixture=sim_fixture, make_provider=make_provider, request=request,
+        script_answer=answer, script_http_error=http_error, script_disconnect=disconnect,
+        script_unknown_fields=unknown, script_renamed_field=rename, disconnects=lambda sim: sim.disconnects,
+        **extra,
+    )
 
 
-def _allenai_error(sim: AllenAISimulator, status: int, message: str) -> None:
-    sim.script.http_error = ForcedError(status, message)
-
-
-def _allenai_disconnect(sim: AllenAISimulator, chunks: list[str], after: int) -> None:
-    sim.script.chunks, sim.script.disconnect_after = chunks, after
-
-
-def _allenai_unknown(sim: AllenAISimulator, chunks: list[str]) -> None:
-    sim.script.chunks, sim.script.extra_fields = chunks, True
-
-
-def _allenai_renamed(sim: AllenAISimulator, chunks: list[str]) -> None:
-    sim.script.chunks, sim.script.rename = chunks, ("modelResponse", "content", "text")
+def swappable_server() -> Iterator[tuple[_Swappable, str]]:
+    """One uvicorn for a test session whose app each test swaps for a fresh simulator."""
+    dispatch = _Swappable()
+    with serve(dispatch) as url:
+        yield dispatch, url
 
 
 ADAPTERS: dict[str, ContractAdapter] = {
-    "allenai": ContractAdapter(
-        backend="allenai",
-        sim_fixture="allenai_sim",
-        make_provider=lambda url, client: allenai.AllenAI(base_url=url, client=client),
-        request=lambda: ChatRequest(model="olmo-3.1-32b-instruct", messages=(ChatMessage("user", "Hello"),)),
-        script_answer=_allenai_answer,
-        script_http_error=_allenai_error,
-        script_disconnect=_allenai_disconnect,
-        script_unknown_fields=_allenai_unknown,
-        script_renamed_field=_allenai_renamed,
-        disconnects=lambda sim: sim.disconnects,
+    "allenai": script_adapter(
+        "allenai", "allenai_sim", lambda url, client: allenai.AllenAI(base_url=url, client=client),
+        lambda: ChatRequest(model="olmo-3.1-32b-instruct", messages=(ChatMessage("user", "Hello"),)),
+        renamed=("modelResponse", "content", "text"),
     ),
 }

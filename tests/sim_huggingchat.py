@@ -19,19 +19,15 @@ import pytest
 
 from providers.events import ChatMessage, ChatRequest
 from providers.huggingchat import HuggingChat
-from simulators.common import ForcedError
 from simulators.huggingchat import DEMO_SESSION, DEMO_TOKEN, HuggingChatSimulator
-from simulators.serve import serve
-from tests.sim_fixtures import ADAPTERS, ContractAdapter, SimHandle, _Swappable
+from tests.sim_fixtures import ADAPTERS, SimHandle, _Swappable, script_adapter, swappable_server
 
 DEMO_COOKIES = f"hf-chat={DEMO_SESSION}; token={DEMO_TOKEN}"
 
 
 @pytest.fixture(scope="session")
 def huggingchat_server() -> Iterator[tuple[_Swappable, str]]:
-    dispatch = _Swappable()
-    with serve(dispatch) as url:
-        yield dispatch, url
+    yield from swappable_server()
 
 
 @pytest.fixture
@@ -48,39 +44,12 @@ def provider(handle: SimHandle | str, **kwargs: Any) -> HuggingChat:
     return HuggingChat(base_url=url + "/chat", **kwargs)
 
 
-def _answer(sim: HuggingChatSimulator, chunks: list[str], delay: float) -> None:
-    sim.script.chunks, sim.script.chunk_delay = chunks, delay
-
-
-def _error(sim: HuggingChatSimulator, status: int, message: str) -> None:
-    sim.script.http_error = ForcedError(status, message)
-
-
-def _disconnect(sim: HuggingChatSimulator, chunks: list[str], after: int) -> None:
-    sim.script.chunks, sim.script.disconnect_after = chunks, after
-
-
-def _unknown(sim: HuggingChatSimulator, chunks: list[str]) -> None:
-    sim.script.chunks, sim.script.extra_fields = chunks, True
-
-
-def _renamed(sim: HuggingChatSimulator, chunks: list[str]) -> None:
-    sim.script.chunks, sim.script.rename = chunks, ("stream", "token", "text")
-
-
 def _make(url: str, _client: httpx.AsyncClient | None) -> HuggingChat:
     return provider(url)  # curl_cffi: the provider opens its own session per call
 
 
-ADAPTERS["huggingchat"] = ContractAdapter(
-    backend="huggingchat",
-    sim_fixture="huggingchat_sim",
-    make_provider=_make,
-    request=lambda: ChatRequest(model="Qwen/Qwen2.5-72B-Instruct", messages=(ChatMessage("user", "Hello"),)),
-    script_answer=_answer,
-    script_http_error=_error,
-    script_disconnect=_disconnect,
-    script_unknown_fields=_unknown,
-    script_renamed_field=_renamed,
-    disconnects=lambda sim: sim.disconnects,
+ADAPTERS["huggingchat"] = script_adapter(
+    "huggingchat", "huggingchat_sim", _make,
+    lambda: ChatRequest(model="Qwen/Qwen2.5-72B-Instruct", messages=(ChatMessage("user", "Hello"),)),
+    renamed=("stream", "token", "text"),
 )
