@@ -89,7 +89,10 @@ def test_regenerate_switch_versions_copy_and_edit(app_server: AppServer, allenai
     assert words_in(assistant_text(page)) == ["w01", "w02"]
 
     # Copy: the copy icon shows the text in a code box with its copy button; pressing it again hides it.
-    copy = page.locator("[class*='st-key-copy_'] button").locator("visible=true").last  # type: ignore[attr-defined]
+    answer_copy = ("[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarAssistant']) "
+                   "[class*='st-key-copy_'] button")
+    copy = page.locator(answer_copy).last  # type: ignore[attr-defined]  # the answer's, not the question's
+    expect(copy).to_be_visible(timeout=10_000)
     copy.focus()
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     code = page.get_by_test_id("stCode")  # type: ignore[attr-defined]
@@ -97,7 +100,7 @@ def test_regenerate_switch_versions_copy_and_edit(app_server: AppServer, allenai
     code.hover()
     expect(code.get_by_role("button")).to_have_count(1)  # Streamlit's own copy-to-clipboard button
     wait_for_app(page)
-    page.locator("[class*='st-key-copy_'] button").locator("visible=true").last.click()  # type: ignore[attr-defined]
+    page.locator(answer_copy).last.click()  # type: ignore[attr-defined]
     expect(code).to_have_count(0, timeout=10_000)
 
     # Edit the question and resend: the new exchange replaces it on screen, the old one is a version.
