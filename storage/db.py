@@ -16,7 +16,9 @@ Typical use::
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,11 +97,30 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, and much faster for frequent flushes
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put a new database file in WAL mode (the mode is stored in the file, so this happens once).
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once, without
+    waiting on the busy timeout, when another process is in it: so retry for a while. That happens
+    only when several processes open a brand-new file at the same moment.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def alembic_config() -> Config:
