@@ -92,6 +92,17 @@ def allenai_sim(allenai_server: tuple[_Swappable, str]) -> SimHandle:
     return SimHandle(url, sim)
 
 
+@pytest.fixture
+def runner(engine: Any, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A generation runner on the test's database, its Ai2 backend pointed at the test's simulator."""
+    from runner.runner import Runner
+
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    r = Runner(engine, flush_interval=0.05)
+    yield r
+    r.shutdown()
+
+
 # --- contract adapters --------------------------------------------------------------------------
 
 

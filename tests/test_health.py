@@ -85,14 +85,6 @@ def test_outcomes_fold_into_one_row_per_user_and_backend(engine: Engine) -> None
     assert (theirs.state, theirs.message, theirs.checked_at) == (health.UNREACHABLE, "down", None)
 
 
-@pytest.fixture
-def runner(engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    r = Runner(engine, flush_interval=0.05)
-    yield r
-    r.shutdown()
-
-
 def reply_state(runner: Runner, engine: Engine) -> object:
     with session(engine) as s:
         owner = repo.local_user(s).id

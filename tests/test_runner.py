@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -15,14 +14,6 @@ from storage.db import session
 from tests.sim_fixtures import SimHandle, wait_for
 
 CHUNKS = [f"word{i} " for i in range(20)]
-
-
-@pytest.fixture
-def runner(engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    r = Runner(engine, flush_interval=0.05)
-    yield r
-    r.shutdown()
 
 
 def new_conversation(engine: Engine) -> tuple[int, str]:

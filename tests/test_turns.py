@@ -7,7 +7,6 @@ from the answer before the turn, and the saved parent must always be the version
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -21,14 +20,6 @@ from tests.sim_fixtures import SimHandle, wait_for
 from tests.sim_huggingchat import DEMO_COOKIES
 
 MODEL = "olmo-3.1-32b-instruct"
-
-
-@pytest.fixture
-def runner(engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    r = Runner(engine, flush_interval=0.05)
-    yield r
-    r.shutdown()
 
 
 def conversation(engine: Engine) -> tuple[int, str]:
