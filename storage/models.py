@@ -1,9 +1,11 @@
 """The database tables, as SQLAlchemy 2.x typed models.
 
 Every conversation belongs to a user (``owner_id``), so isolating users or adding teams later
-needs no redesign. Four tables:
+needs no redesign. The tables:
 
-- ``users``: who owns what. A single local install has one user, ``external_id="local"``.
+- ``users``: who owns what. A single local install has one user, ``external_id="local"``; a team deployment
+  has one per signed-in address (``external_id`` is the lowercased e-mail address, see access/identity.py).
+- ``app_settings``: server-wide settings an admin changed (disabled backends, shared logins, rate limits).
 - ``conversations``: a chat with one backend and model at a time.
 - ``messages``: the turns of a conversation, including replies still being written (``status="streaming"``).
 - ``backend_states``: each backend's own ids per (conversation, backend, model), e.g. a parent message id.
@@ -148,11 +150,29 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(255), default="")
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Team deployments (access/): the signed-in address, when the user was last seen, and the admin's
+    # override of the messages-per-minute limit (None: the server's default).
+    email: Mapped[str | None] = mapped_column(String(320))
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="owner", passive_deletes=True)
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, external_id={self.external_id!r})"
+
+
+class AppSetting(Base):
+    """One server-wide setting an admin changed on the Admin page (``access.policy`` reads them)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"AppSetting({self.key!r})"
 
 
 class Conversation(Base):
