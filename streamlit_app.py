@@ -1,7 +1,7 @@
 """Chatdeck's entry point.
 
 Run as a Streamlit script (each browser session), it is the router: page
-configuration, identity, ``st.navigation``. Imported as a module by
+configuration, the sign-in gate (pages/signin.py), ``st.navigation``. Imported as a module by
 ``streamlit run`` (which finds ``app`` below), it is the ASGI app: Streamlit's
 ``st.App`` with Chatdeck's start-up work in its lifespan and the REST API's routes (api/).
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import backends, chat, compare, leaderboard, settings
+from access import identity
+from pages import backends, chat, compare, leaderboard, settings, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -28,6 +29,8 @@ def main() -> None:
             "**Simulated backends.** Answers come from Chatdeck's bundled simulators, not from real models.",
             icon=":material/science:",
         )
+    cfg = identity.streamlit_config()
+    signin.require_user(cfg)  # stops here, on the sign-in screen, for anyone not signed in
     page = st.navigation(
         [
             st.Page(chat.render, title="Chat", icon=":material/chat:", default=True),
@@ -39,6 +42,7 @@ def main() -> None:
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
         ]
     )
+    signin.account_box(cfg)
     page.run()
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pages import conversations, health_badges
+from access import identity
+from pages import conversations, health_badges, signin
 from providers import registry
 from providers.events import Options
 from runner.runner import get_runner
@@ -34,10 +35,9 @@ IMAGE_GENERATION = {"huggingchat"}
 
 
 def owner_id() -> int:
-    """The signed-in user's id. Single-user mode: the one local user."""
+    """The signed-in user's id, as the router's sign-in gate found it (pages/signin.py)."""
     if "owner_id" not in st.session_state:
-        with session(get_engine()) as s:
-            st.session_state["owner_id"] = repo.local_user(s).id
+        return signin.require_user(identity.streamlit_config())
     return int(st.session_state["owner_id"])
 
 

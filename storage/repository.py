@@ -61,6 +61,19 @@ def local_user(s: Session) -> User:
     return get_or_create_user(s, LOCAL_EXTERNAL_ID, "Local user", is_admin=True)
 
 
+def sign_in(s: Session, external_id: str, *, email: str | None, display_name: str, is_admin: bool) -> User:
+    """The user with this ``external_id`` (created if new), brought up to date with what sign-in said of them.
+
+    Admin rights follow the configuration at every sign-in, so removing an address from the admins takes
+    effect at that person's next session.
+    """
+    user = get_or_create_user(s, external_id, display_name, is_admin=is_admin)
+    user.email, user.is_admin, user.last_seen_at = email, is_admin, utcnow()
+    user.display_name = display_name or user.display_name
+    s.flush()
+    return user
+
+
 # --- conversations ----------------------------------------------------------------------------------
 
 

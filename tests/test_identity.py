@@ -1,0 +1,81 @@
+"""access/identity.py: the mode chosen by configuration, allowed addresses and domains, admins, and what
+is accepted from OIDC claims and from a trusted proxy header."""
+
+from __future__ import annotations
+
+import pytest
+
+from access import identity
+from access.identity import OIDC, PROXY, SINGLE, NotAllowedError
+
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s", "client_id": "c",
+        "client_secret": "x", "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
+
+
+def test_single_user_is_the_default() -> None:
+    cfg = identity.config({}, {})
+    assert cfg.mode == SINGLE
+    local = identity.local()
+    assert local.external_id == "local" and local.is_admin
+
+
+def test_an_auth_section_means_oidc_even_with_a_trusted_header_configured() -> None:
+    cfg = identity.config({"auth": AUTH}, {"CHATDECK_TRUSTED_HEADER": "X-Forwarded-Email"})
+    assert cfg.mode == OIDC and cfg.providers == ()
+    named = identity.config({"auth": {"redirect_uri": "r", "cookie_secret": "s", "okta": {"client_id": "a"},
+                                      "google": {"client_id": "b"}}}, {})
+    assert named.providers == ("google", "okta")
+
+
+def test_the_proxy_header_is_trusted_only_when_configured() -> None:
+    assert identity.config({}, {"CHATDECK_TRUSTED_HEADER": " "}).mode == SINGLE
+    cfg = identity.config({}, {"CHATDECK_TRUSTED_HEADER": "X-Forwarded-Email", "CHATDECK_SIGN_OUT_URL": "/out"})
+    assert (cfg.mode, cfg.header, cfg.sign_out_url) == (PROXY, "X-Forwarded-Email", "/out")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "address", "ok"),
+    [
+        ("", "anyone@anywhere.org", True),
+        ("ann@example.com", "ann@example.com", True),
+        ("ann@example.com", "bob@example.com", False),
+        ("example.com", "bob@example.com", True),
+        ("@example.com", "bob@example.com", True),
+        ("example.com", "bob@eu.example.com", True),  # a subdomain of an allowed domain
+        ("example.com", "bob@notexample.com", False),
+        ("example.com", "bob@example.com.evil.org", False),
+        ("example.com; ann@other.org", "ann@other.org", True),
+        ("example.com, ann@other.org", "zed@other.org", False),
+    ],
+)
+def test_allowed_addresses_and_domains(allowed: str, address: str, ok: bool) -> None:
+    cfg = identity.config({}, {"CHATDECK_TRUSTED_HEADER": "X-Email", "CHATDECK_ALLOWED_USERS": allowed})
+    assert identity.is_allowed(address, cfg) is ok
+
+
+def test_oidc_claims_give_a_lowercased_address_and_admin_rights_from_configuration() -> None:
+    cfg = identity.config({"auth": AUTH},
+                          {"CHATDECK_ADMINS": "Boss@Example.com", "CHATDECK_ALLOWED_USERS": "example.com"})
+    boss = identity.from_claims({"email": "BOSS@example.com", "name": "The Boss", "email_verified": True}, cfg)
+    assert (boss.external_id, boss.email, boss.name, boss.is_admin) == (
+        "boss@example.com", "boss@example.com", "The Boss", True)
+    ann = identity.from_claims({"email": "ann@example.com"}, cfg)
+    assert (ann.name, ann.is_admin) == ("ann@example.com", False)
+    with pytest.raises(NotAllowedError, match="not allowed"):
+        identity.from_claims({"email": "eve@evil.org"}, cfg)
+    with pytest.raises(NotAllowedError, match="e-mail address"):
+        identity.from_claims({"sub": "123"}, cfg)
+    with pytest.raises(NotAllowedError, match="not verified"):
+        identity.from_claims({"email": "ann@example.com", "email_verified": False}, cfg)
+
+
+def test_proxy_headers_are_read_case_insensitively_and_checked() -> None:
+    cfg = identity.config({}, {"CHATDECK_TRUSTED_HEADER": "X-Forwarded-Email",
+                               "CHATDECK_TRUSTED_NAME_HEADER": "X-Forwarded-User"})
+    who = identity.from_headers({"x-forwarded-email": "Ann@Example.com", "X-FORWARDED-USER": "Ann"}, cfg)
+    assert who is not None and (who.external_id, who.name) == ("ann@example.com", "Ann")
+    assert identity.from_headers({}, cfg) is None
+    assert identity.from_headers({"X-Forwarded-Email": "  "}, cfg) is None
+    for forged in ("ann@example.com, eve@evil.org", "not an address", "ann@localhost", "a b@example.com"):
+        with pytest.raises(NotAllowedError):
+            identity.from_headers({"X-Forwarded-Email": forged}, cfg)
