@@ -54,16 +54,17 @@ class AppServer:
     log: Path
 
 
-def start_app(tmp: Path, env: dict[str, str]) -> AppServer:
-    """Start ``streamlit run streamlit_app.py`` on a free loopback port; wait until healthy."""
-    port = free_port()
+def start_app(tmp: Path, env: dict[str, str], *, port: int | None = None, args: tuple[str, ...] = ()) -> AppServer:
+    """Start ``streamlit run streamlit_app.py`` on ``port`` (default: a free loopback port), with extra
+    Streamlit command-line ``args``; wait until healthy."""
+    port = port or free_port()
     log = tmp / f"streamlit-{port}.log"
     full_env = {**os.environ, "CHATDECK_DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", **env}
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own app, fixed arguments
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *args],
             cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
