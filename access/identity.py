@@ -152,3 +152,15 @@ def from_headers(headers: Mapping[str, str], cfg: Config) -> Identity | None:
                               "(one e-mail address is expected).")
     name = lowered.get(cfg.name_header.lower(), "") if cfg.name_header else ""
     return _admitted(address, name, cfg)
+
+
+def admits(external_id: str, cfg: Config) -> bool:
+    """Whether the user keyed ``external_id`` may still use Chatdeck under ``cfg``.
+
+    REST API tokens outlive browser sessions: an address removed from the allowed users (or the local
+    user of a server that became a team server) is refused there too.
+    """
+    if cfg.mode == SINGLE:
+        return True
+    address = _normalise(external_id)
+    return address is not None and is_allowed(address, cfg)

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from access import identity
 from api import tokens
 from providers import huggingface, registry
 from providers.errors import HTTPStatusError, UnavailableError
@@ -39,6 +40,7 @@ from runner.runner import Run, get_runner
 from runner.versions import is_superseded
 from storage import repository as repo
 from storage.db import get_engine, session
+from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,11 @@ async def _handle(request: Request) -> Response:
 
 def _authenticate(authorization: str | None) -> int:
     with session(get_engine()) as s:
-        return tokens.verify(s, tokens.bearer(authorization))
+        owner = tokens.verify(s, tokens.bearer(authorization))
+        user = s.get(User, owner)
+        if user is None or not identity.admits(user.external_id, identity.streamlit_config()):
+            raise tokens.InvalidTokenError("the token's user may no longer use this Chatdeck")
+        return owner
 
 
 def _known_model(model: str) -> bool:
