@@ -33,7 +33,8 @@ def require_user(cfg: Config) -> int:
             del st.session_state[key]
         with session(get_engine()) as s:
             user = repo.sign_in(s, who.external_id, email=who.email, display_name=who.name, is_admin=who.is_admin)
-            st.session_state.update(owner_id=user.id, is_admin=user.is_admin, user_label=who.email or who.name)
+            st.session_state.update(owner_id=user.id, is_admin=user.is_admin, user_label=who.email or who.name,
+                                    user_name=who.name)
         st.session_state[SIGNED_IN] = who.external_id
     return int(st.session_state["owner_id"])
 
@@ -81,12 +82,11 @@ def _sign_out() -> None:
 
 
 def account_box(cfg: Config) -> None:
-    """Who is signed in, and Sign out (team modes only), at the foot of the sidebar."""
+    """Who is signed in, and Sign out (team modes only): one row in the sidebar, opened on demand."""
     if cfg.mode == SINGLE:
         return
-    with st.sidebar:
-        st.divider()
-        label = st.session_state.get("user_label", "")
+    with st.sidebar.popover(st.session_state.get("user_name") or "Account", icon=":material/account_circle:",
+                            width="stretch"):
         admin = " · admin" if st.session_state.get("is_admin") else ""
-        st.caption(f":material/account_circle: Signed in as **{label}**{admin}")
+        st.caption(f"Signed in as **{st.session_state.get('user_label', '')}**{admin}")
         _sign_out_control(cfg)
