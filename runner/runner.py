@@ -6,6 +6,7 @@ One background asyncio loop per process runs each generation as a task:
     _drive()  ── provider.stream(request) → run.publish(event) → accumulator
     _flush_loop ── writes the partial reply to storage at least every 250 ms
     final save ── text, status, timings and the backend's ids for the next turn
+    liveness  ── touches the replies being written; interrupts those whose writer died (runner/liveness.py)
 
 Readers (the chat page, later the compare page and the REST endpoint) tail a run
 by sequence number with ``Run.wait``, which wakes them as soon as an event
@@ -44,6 +45,7 @@ from providers.events import (
     TextDelta,
 )
 from runner import custom_backends, health
+from runner import liveness as reply_liveness
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
 from runner.catalog import ModelCatalog
 from runner.versions import context_messages
@@ -150,6 +152,9 @@ class Runner:
         *,
         provider_factory: ProviderFactory = registry.create,
         flush_interval: float = FLUSH_INTERVAL,
+        heartbeat: float = reply_liveness.HEARTBEAT,
+        stale_after: float = reply_liveness.STALE_AFTER,
+        sweep_interval: float = reply_liveness.SWEEP_INTERVAL,
     ) -> None:
         self.engine = engine
         self._factory = provider_factory
@@ -167,10 +172,11 @@ class Runner:
         custom_backends.install(engine)  # admin-added endpoints join the registry's backends
         for name in registry.all_backends():  # warm the model lists now, so no page rerun waits for them
             self.catalog.models(name)
-        with session(engine) as s:
-            interrupted = repo.mark_interrupted(s)
-        if interrupted:
-            log.warning("marked %d unfinished replies as interrupted", interrupted)
+        # Replies left "streaming" by a process that died; never those another replica is writing now.
+        self.liveness = reply_liveness.Liveness(engine, self._writing, heartbeat=heartbeat, stale_after=stale_after,
+                                                sweep_interval=sweep_interval)
+        self.liveness.sweep()
+        self.liveness.start(self._loop)
 
     # --- public API, called from any thread -------------------------------------------
 
@@ -264,9 +270,15 @@ class Runner:
         with self._runs_lock:
             return sum(1 for r in self._runs.values() if not r.done)
 
+    def _writing(self) -> list[int]:
+        """Ids of the replies this runner is writing now (until their final save)."""
+        with self._runs_lock:
+            return [message_id for message_id, run in self._runs.items() if not run.saved.is_set()]
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
         self._stopping = True
+        self.liveness.stop(timeout)
         with self._runs_lock:
             runs = list(self._runs.values())
         for run in runs:

@@ -50,6 +50,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -211,6 +212,10 @@ class Message(Base):
         CheckConstraint(_one_of("role", ROLES), name="role"),
         CheckConstraint(_one_of("status", STATUSES), name="status"),
         Index(None, "conversation_id", "id"),
+        # Replies still being written, by when they were last touched: the runner's sweep for replies whose
+        # writer died (runner/runner.py) reads only these rows, however many messages there are.
+        Index("ix_messages_streaming_updated_at", "updated_at",
+              sqlite_where=text("status = 'streaming'"), postgresql_where=text("status = 'streaming'")),
         # AUTOINCREMENT: SQLite never reuses the id of a deleted message, so a late write by the
         # runner to a deleted message can never land in somebody else's new message.
         {"sqlite_autoincrement": True},

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -295,17 +295,22 @@ def streaming_messages(s: Session, owner_id: int, conversation_id: str, *, limit
     return list(s.scalars(query))
 
 
-def mark_interrupted(s: Session, *, stale_after: timedelta | None = None) -> int:
-    """Turn every ``streaming`` message into ``partial`` with :data:`INTERRUPTED_ERROR`, keeping its text.
+def mark_interrupted(s: Session, *, stale_after: timedelta | None = None, spare: Iterable[int] = ()) -> int:
+    """Turn ``streaming`` messages into ``partial`` with :data:`INTERRUPTED_ERROR`, keeping their text.
 
-    Called at start-up: no reply can still be streaming in a process that has just started. When several
-    processes share one database, pass ``stale_after`` (longer than the runner's flush interval) to touch
-    only messages nobody has written to for that long. Returns how many messages were changed.
+    Without ``stale_after``, every one of them (a single process that has just started). When several
+    processes share one database, the runner passes ``stale_after`` (well beyond its heartbeat) to touch only
+    messages nobody has written to for that long, and the ids of its own replies in ``spare``. Reads only the
+    partial index of streaming messages. Returns how many messages were changed.
     """
     now = utcnow()
-    query = update(Message).where(Message.status == "streaming")
+    # A literal, not a bound parameter, so every plan (PostgreSQL's generic ones too) can use the partial index.
+    query = update(Message).where(Message.status == literal_column("'streaming'"))
     if stale_after is not None:
         query = query.where(Message.updated_at < now - stale_after)
+    spared = list(spare)
+    if spared:
+        query = query.where(Message.id.not_in(spared))
     result = s.execute(
         query.values(status="partial", error=INTERRUPTED_ERROR, updated_at=now).execution_options(
             synchronize_session="fetch"

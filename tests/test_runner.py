@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from providers.events import Finished, TextDelta
+from runner.liveness import STALE_AFTER
 from runner.runner import Run, Runner
 from storage import repository as repo
 from storage.db import session
+from storage.models import Message, utcnow
 from tests.sim_fixtures import SimHandle, wait_for
 
 CHUNKS = [f"word{i} " for i in range(20)]
@@ -149,15 +155,23 @@ def test_cancel_closes_the_backend_connection_and_keeps_the_text(
     assert not runner.cancel(run.message_id)  # already finished
 
 
+def age(engine: Engine, message_id: int, seconds: float) -> None:
+    """Make a message look last written ``seconds`` ago."""
+    with session(engine) as s:
+        s.execute(update(Message).where(Message.id == message_id)
+                  .values(updated_at=utcnow() - timedelta(seconds=seconds)))
+
+
 def test_replies_cut_off_by_a_restart_are_marked_at_start(engine: Engine) -> None:
     owner, cid = new_conversation(engine)
     with session(engine) as s:
         message = repo.add_message(s, owner, cid, role="assistant", content="half", status="streaming")
+    age(engine, message.id, 2 * STALE_AFTER)  # the process writing it died a while ago
     Runner(engine).shutdown()
     with session(engine) as s:
         again = repo.get_message(s, owner, message.id)
     assert again is not None and again.status == "partial" and again.content == "half"
-    assert again.error and "Interrupted" in again.error
+    assert again.error == repo.INTERRUPTED_ERROR
 
 
 def test_shutdown_saves_running_replies_as_interrupted(engine: Engine, allenai_sim: SimHandle,
@@ -171,3 +185,123 @@ def test_shutdown_saves_running_replies_as_interrupted(engine: Engine, allenai_s
     r.shutdown()
     reply = stored(engine, owner, cid)[-1]
     assert reply.status == "partial" and reply.content and "Interrupted" in (reply.error or "")
+
+
+# --- several processes on one database: heartbeat and sweep ------------------------------------------
+
+QUICK = {"heartbeat": 0.1, "stale_after": 0.5, "sweep_interval": 0.1}  # runner/liveness.py's constants, shrunk
+
+
+def message_of(engine: Engine, owner: int, message_id: int) -> repo.Message:
+    with session(engine) as s:
+        message = repo.get_message(s, owner, message_id)
+    assert message is not None
+    return message
+
+
+def test_a_second_runner_starting_leaves_the_first_ones_reply_alone(
+    engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS, 0.05
+    first = Runner(engine, flush_interval=0.05)
+    try:
+        owner, cid = new_conversation(engine)
+        run = send(first, owner, cid, "Keep going")
+        assert wait_for(lambda: len(run.turn.text) > 0, 5)
+        second = Runner(engine, flush_interval=0.05)  # another replica starting on the same database
+        try:
+            assert not run.done
+            assert run.saved.wait(10)
+        finally:
+            second.shutdown()
+        reply = stored(engine, owner, cid)[-1]
+        assert (reply.status, reply.content, reply.error) == ("complete", "".join(CHUNKS), None)
+    finally:
+        first.shutdown()
+
+
+def test_the_sweep_interrupts_replies_nobody_writes_any_more(engine: Engine) -> None:
+    owner, cid = new_conversation(engine)
+    with session(engine) as s:
+        old = repo.add_message(s, owner, cid, role="assistant", content="old half", status="streaming")
+        recent = repo.add_message(s, owner, cid, role="assistant", content="recent half", status="streaming")
+        done = repo.add_message(s, owner, cid, role="assistant", content="done", status="complete")
+    age(engine, old.id, 10)
+    age(engine, done.id, 10)
+    r = Runner(engine, **QUICK)
+    try:
+        assert message_of(engine, owner, old.id).status == "partial"  # the sweep at start
+        assert message_of(engine, owner, recent.id).status == "streaming"  # written 0.5 s ago at most: spared
+        # Nobody touches it: a later sweep interrupts it too.
+        assert wait_for(lambda: message_of(engine, owner, recent.id).status == "partial", 5)
+    finally:
+        r.shutdown()
+    for message, text in ((old, "old half"), (recent, "recent half")):
+        again = message_of(engine, owner, message.id)
+        assert (again.status, again.content, again.error) == ("partial", text, repo.INTERRUPTED_ERROR)
+    untouched = message_of(engine, owner, done.id)
+    assert (untouched.status, untouched.error) == ("complete", None)
+
+
+def test_the_heartbeat_keeps_a_silent_reply_alive(
+    engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    allenai_sim.sim.script.first_byte_delay = 1.5  # no token for three times stale_after (a slow reasoning model)
+    allenai_sim.sim.script.chunks = ["At ", "last."]
+    writer = Runner(engine, flush_interval=0.05, **QUICK)
+    sweeper = Runner(engine, **QUICK)  # another replica, sweeping every 0.1 s
+    try:
+        owner, cid = new_conversation(engine)
+        run = send(writer, owner, cid, "Think hard")
+        statuses: set[str] = set()
+        touches: set[object] = set()
+        while not run.saved.is_set():
+            reply = message_of(engine, owner, run.message_id)
+            statuses.add(reply.status)
+            if not run.events:
+                touches.add(reply.updated_at)
+            time.sleep(0.05)
+        reply = message_of(engine, owner, run.message_id)
+        assert (reply.status, reply.content, reply.error) == ("complete", "At last.", None)
+        assert "partial" not in statuses
+        assert len(touches) >= 5, "updated_at did not move while no token arrived"
+    finally:
+        sweeper.shutdown()
+        writer.shutdown()
+
+
+def test_a_runner_never_sweeps_its_own_replies(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
+    allenai_sim.sim.script.first_byte_delay = 1.0
+    owner, cid = new_conversation(engine)
+    run = send(runner, owner, cid, "Mine")
+    assert wait_for(lambda: len(allenai_sim.sim.chat_requests()) == 1, 5)
+    age(engine, run.message_id, 2 * STALE_AFTER)  # as if its heartbeat had been held up
+    assert runner.liveness.sweep() == 0
+    assert message_of(engine, owner, run.message_id).status == "streaming"
+    assert run.saved.wait(10)
+    reply = message_of(engine, owner, run.message_id)
+    assert (reply.status, reply.error) == ("complete", None)
+
+
+def test_the_sweep_reads_the_partial_index_of_streaming_replies(engine: Engine) -> None:
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            captured.append((statement, parameters))
+
+    with engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", capture)
+        with Session(connection) as s:
+            repo.mark_interrupted(s, stale_after=timedelta(seconds=STALE_AFTER), spare=[1, 2])
+        event.remove(connection, "before_cursor_execute", capture)
+        (statement, parameters), = captured
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner choose
+            plan = connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars().all()
+        else:
+            plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+        connection.rollback()
+    assert any("ix_messages_streaming_updated_at" in line for line in plan), plan
