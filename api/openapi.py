@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api import health
 from api.chat import INVALID_MODEL, PATH, SERVICE_GONE, ChatBody
 
 
@@ -14,6 +15,26 @@ def _error(status: int, message: str, description: str) -> dict[str, Any]:
     example = {"statusCode": status, "statusMessage": message}
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": example}}}
+
+
+def _health_response(description: str, example: dict[str, str]) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}, "example": example}}}
+
+
+HEALTH_PATH = {
+    "get": {
+        "operationId": "health",
+        "summary": "Whether this replica can serve, its database included (for load balancers; no token)",
+        "security": [],
+        "responses": {
+            "200": _health_response("The database answered", {"status": "ok", "database": "ok", "replica": "a"}),
+            "503": _health_response(
+                f"The database failed or did not answer within {health.TIMEOUT:g} s; `database` names the kind of "
+                "failure only", {"status": "unavailable", "database": "OperationalError", "replica": "a"}),
+        },
+    }
+}
 
 
 def spec() -> dict[str, Any]:
@@ -64,13 +85,22 @@ def spec() -> dict[str, Any]:
                         "503": _error(503, "Service Unavailable", "The backend is unreachable or overloaded"),
                     },
                 }
-            }
+            },
+            health.PATH: HEALTH_PATH,
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {
                 "ChatRequest": {k: v for k, v in schema.items() if k != "$defs"},
                 **schema.get("$defs", {}),
+                "Health": {
+                    "type": "object", "required": ["status", "database", "replica"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                        "database": {"type": "string", "description": '"ok", or the kind of failure'},
+                        "replica": {"type": "string", "description": "$CHATDECK_REPLICA, else the host name"},
+                    },
+                },
                 "Error": {
                     "type": "object", "required": ["statusCode", "statusMessage"],
                     "properties": {"statusCode": {"type": "integer"}, "statusMessage": {"type": "string"},

@@ -27,7 +27,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, make_url, select
+from sqlalchemy import URL, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.orm import Session
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_VAR = "CHATDECK_DATABASE_URL"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+APPLICATION_NAME = "chatdeck"  # how Chatdeck's connections show in PostgreSQL's pg_stat_activity
+CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection before giving up
+PING_TIMEOUT = 2.0  # seconds the health check's query may take
 # Any constant will do, as long as every Chatdeck process uses the same one.
 MIGRATION_LOCK_KEY = zlib.crc32(b"chatdeck schema migrations")
 
@@ -68,7 +71,9 @@ def make_engine(url: str | None = None) -> Engine:
     """A new engine for ``url`` (default :func:`database_url`), with the schema migrated to head.
 
     SQLite: WAL journal, foreign keys on, a busy timeout, usable from any thread.
-    PostgreSQL: connections checked before use, a small pool.
+    PostgreSQL: a small pool whose connections are checked before use (``pool_pre_ping``), so after a
+    database restart the dead ones are replaced on the next checkout and the app carries on; a connect
+    timeout; ``application_name`` "chatdeck" (see :func:`postgres_connect_args`).
     Prefer :func:`get_engine` in the app; this is for tests and tools that want their own engine.
     """
     url = normalise_url(url or database_url())
@@ -84,13 +89,38 @@ def make_engine(url: str | None = None) -> Engine:
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
+                               connect_args=postgres_connect_args(parsed))
     try:
         upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def postgres_connect_args(url: URL) -> dict[str, Any]:
+    """libpq settings for Chatdeck's connections, where the URL does not set them itself.
+
+    ``application_name`` lets operators (and tests) find Chatdeck's connections in ``pg_stat_activity``;
+    ``connect_timeout`` makes an unreachable server an error within seconds instead of a hang.
+    """
+    defaults: dict[str, Any] = {"application_name": APPLICATION_NAME, "connect_timeout": CONNECT_TIMEOUT}
+    return {key: value for key, value in defaults.items() if key not in url.query}
+
+
+def ping(engine: Engine, timeout: float = PING_TIMEOUT) -> None:
+    """Ask the database the cheapest question (``SELECT 1``); raises if it cannot answer.
+
+    A pooled connection the server dropped is replaced first (pre-ping). On PostgreSQL the query may
+    take at most ``timeout`` seconds; opening a connection at most :data:`CONNECT_TIMEOUT`. Callers that
+    must answer quickly whatever happens (``GET /api/health``) also bound the call itself.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(timeout * 1000))}")
+        connection.exec_driver_sql("SELECT 1").scalar_one()
+        connection.rollback()
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
