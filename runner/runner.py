@@ -271,9 +271,13 @@ class Runner:
             return sum(1 for r in self._runs.values() if not r.done)
 
     def _writing(self) -> list[int]:
-        """Ids of the replies this runner is writing now (until their final save)."""
+        """Ids of the replies this runner is generating now.
+
+        A finished one is left out even before its final save: should that save fail (the database away),
+        the reply stops being touched and a sweep marks it interrupted, instead of it streaming for ever.
+        """
         with self._runs_lock:
-            return [message_id for message_id, run in self._runs.items() if not run.saved.is_set()]
+            return [message_id for message_id, run in self._runs.items() if not run.done]
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
