@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from pages import backends, chat, compare, leaderboard, settings, signin
+from pages import admin, backends, chat, compare, leaderboard, settings, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -40,6 +40,9 @@ def main() -> None:
             st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
             st.Page(backends.render, title="Backends", icon=":material/dns:", url_path="backends"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
+            # Listed for admins only (the page itself also refuses anyone else).
+            st.Page(admin.render, title="Admin", icon=":material/admin_panel_settings:", url_path="admin",
+                    visibility="visible" if st.session_state.get("is_admin") else "hidden"),
         ]
     )
     signin.account_box(cfg)
