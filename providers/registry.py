@@ -10,6 +10,9 @@ Besides these built-in backends there are dynamic ones (the custom OpenAI-compat
 admin adds): a source installed with :func:`set_dynamic_source` lists them, and the registry
 caches that list for :data:`DYNAMIC_TTL` seconds (:func:`refresh` reloads it at once). ``BACKENDS``
 holds the built-in backends only; :func:`all_backends`, :func:`backend` and :func:`create` see both.
+
+Backends an admin switched off come from another installed source (:func:`set_disabled_source`, see
+access/policy.py): :func:`all_backends` and :func:`backend` give them ``status="disabled"``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 
 import httpx
 
@@ -105,16 +109,49 @@ def _dynamic_backends() -> dict[str, tuple[BackendInfo, Factory]]:
         return dict(_dynamic)
 
 
+# --- backends an admin switched off -----------------------------------------------------------------
+
+DisabledSource = Callable[[], Collection[str]]
+
+_disabled_source: DisabledSource | None = None
+
+
+def set_disabled_source(source: DisabledSource | None) -> None:
+    """Install the function naming the backends an admin disabled (it caches; ``None``: none are).
+
+    :func:`all_backends` and :func:`backend` then give those backends ``status="disabled"``.
+    """
+    global _disabled_source
+    _disabled_source = source
+
+
+def _disabled() -> Collection[str]:
+    source = _disabled_source
+    if source is None:
+        return ()
+    try:
+        return source()
+    except Exception:  # a failed read disables nothing; the runner checks again before sending
+        log.exception("could not read which backends are disabled")
+        return ()
+
+
+def _as_disabled(info: BackendInfo, disabled: Collection[str]) -> BackendInfo:
+    return replace(info, status="disabled") if info.name in disabled and info.status != "disabled" else info
+
+
 def all_backends() -> dict[str, BackendInfo]:
     """Every backend a user can pick: the built-in ones, then the dynamic ones."""
-    return {**BACKENDS, **{name: info for name, (info, _) in _dynamic_backends().items()}}
+    disabled = _disabled()
+    every = {**BACKENDS, **{name: info for name, (info, _) in _dynamic_backends().items()}}
+    return {name: _as_disabled(info, disabled) for name, info in every.items()} if disabled else every
 
 
 def backend(name: str) -> BackendInfo:
     if name in BACKENDS:
-        return BACKENDS[name]
+        return _as_disabled(BACKENDS[name], _disabled())
     try:
-        return _dynamic_backends()[name][0]
+        return _as_disabled(_dynamic_backends()[name][0], _disabled())
     except KeyError:
         raise KeyError(f"unknown backend {name!r}") from None
 

@@ -31,6 +31,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from access import limits, policy
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
 from providers.errors import ProviderError, UnavailableError
@@ -135,10 +136,18 @@ class Check:
 
 
 def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] | None:
-    """The user's own login for ``backend``, else the server's from the environment."""
-    if not registry.backend(backend).credential_fields:
+    """The user's own login for ``backend``, else the server's from the environment where an admin allows
+    users to use it (access/policy.py), else ``None``."""
+    info = registry.backend(backend)
+    if not info.credential_fields:
         return None
-    return stored_credentials.load(s, owner_id, backend) or registry.backend(backend).server_credentials()
+    own = stored_credentials.load(s, owner_id, backend)
+    if own:
+        return own
+    server = info.server_credentials()
+    if server is None or not policy.server_login_allowed(policy.engine_of(s), backend):
+        return None
+    return server
 
 
 def _ms(end: float | None, start: float) -> int | None:
@@ -170,6 +179,7 @@ class Runner:
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
         custom_backends.install(engine)  # admin-added endpoints join the registry's backends
+        policy.install(engine)  # backends an admin switched off are marked disabled
         for name in registry.all_backends():  # warm the model lists now, so no page rerun waits for them
             self.catalog.models(name)
         # Replies left "streaming" by a process that died; never those another replica is writing now.
@@ -191,13 +201,20 @@ class Runner:
         attachments: Sequence[Attachment] = (),
         options: Options | None = None,
     ) -> Run:
-        """Save the user's message, then generate the reply in the background."""
+        """Save the user's message, then generate the reply in the background.
+
+        Refuses before anything is saved or sent: a backend an admin switched off
+        (:class:`access.policy.BackendDisabledError`), a user over their messages-per-minute limit
+        (:class:`access.limits.RateLimitedError`).
+        """
         model = registry.backend(provider).resolve_model(model)
+        policy.ensure_enabled(self.engine, provider)
         stored = [
             {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
             for a in attachments
         ]
         with session(self.engine) as s:
+            limits.check(s, owner_id)
             repo.add_message(
                 s, owner_id, conversation_id, role="user", content=prompt,
                 provider=provider, model=model, attachments=stored,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from access import limits, policy
 from providers import registry
 from providers.events import Attachment, ChatMessage, ChatRequest, Options
 from runner.runner import HISTORY_LIMIT, Run, Runner, credentials_for
@@ -63,10 +64,16 @@ def regenerate(
     runner: Runner, *, owner_id: int, conversation_id: str, provider: str, model: str,
     options: Options | None = None, prompt: str | None = None,
 ) -> Run:
-    """A new version of the last answer; with ``prompt``, of the last exchange with that prompt instead."""
+    """A new version of the last answer; with ``prompt``, of the last exchange with that prompt instead.
+
+    Like :meth:`Runner.start`, refuses a disabled backend or a user over their rate limit before
+    anything is changed.
+    """
     model = registry.backend(provider).resolve_model(model)
+    policy.ensure_enabled(runner.engine, provider)
     with session(runner.engine) as s:
         turn = _changeable_turn(s, owner_id, conversation_id)
+        limits.check(s, owner_id)
         if len(turn.replies) >= MAX_VERSIONS:
             raise TurnError(f"This answer already has {MAX_VERSIONS} versions.")
         current = turn.current
