@@ -13,6 +13,9 @@ The request's ``messages`` are the history, the last one the user's new message.
 messages the conversation does not hold yet (compared with its start or its latest messages)
 are appended before the new one is sent.
 
+Each request counts towards the user's messages-per-minute limit (access/limits.py); over it, the answer is
+429 with ``Retry-After`` and nothing is saved.
+
 Errors use the seed's envelope ``{"statusCode", "statusMessage"}`` (see api/openapi.py). A
 backend error after the answer has started cuts the connection (an incomplete chunked body),
 so a client cannot take a partial answer for a whole one; the reply in the UI says what failed.
@@ -32,7 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from access import identity
+from access import identity, limits
+from access.limits import RateLimitedError
+from access.policy import BackendDisabledError
 from api import tokens
 from providers import huggingface, registry
 from providers.errors import HTTPStatusError, UnavailableError
@@ -54,6 +59,7 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 INVALID_MODEL = "Invalid model name or publisher"
 SERVICE_GONE = "Service not available anymore."
+TOO_MANY = "Too Many Requests"
 
 
 class Message(BaseModel):
@@ -103,7 +109,13 @@ async def _handle(request: Request) -> Response:
     if body is None:
         return error(400, "Invalid request", {"errors": problems})
     chat_id = request.query_params["chat_id"]
-    run = await run_in_threadpool(_start, owner, chat_id, model, body)
+    try:
+        run = await run_in_threadpool(_start, owner, chat_id, model, body)
+    except RateLimitedError as limited:
+        retry = {"Retry-After": str(limited.retry_after)} if limited.retry_after is not None else {}
+        return error(429, TOO_MANY, {"message": limited.message}, **retry)
+    except BackendDisabledError:  # switched off since the check above
+        return error(400, SERVICE_GONE)
     return await _answer(run)
 
 
@@ -156,10 +168,14 @@ def conversation_id_for(owner: int, chat_id: str) -> str:
 
 
 def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
-    """Find or create the conversation, append what is new, and start the reply."""
+    """Find or create the conversation, append what is new, and start the reply.
+
+    Raises :class:`RateLimitedError` before anything is saved when the user is over their limit.
+    """
     history = [(m.role, m.content) for m in body.messages]
     *earlier, (_, prompt) = history
     with session(get_engine()) as s:
+        limits.check(s, owner)
         conversation = repo.get_conversation(s, owner, chat_id) if repo.is_conversation_id(chat_id) else None
         if conversation is None:
             conversation_id = conversation_id_for(owner, chat_id)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api import health
-from api.chat import INVALID_MODEL, PATH, SERVICE_GONE, ChatBody
+from api.chat import INVALID_MODEL, PATH, SERVICE_GONE, TOO_MANY, ChatBody
 
 
 def _error(status: int, message: str, description: str) -> dict[str, Any]:
@@ -79,6 +79,13 @@ def spec() -> dict[str, Any]:
                                       f'"{INVALID_MODEL}", "{SERVICE_GONE}" (the backend is disabled or the model '
                                       'is gone), or "Invalid request" with data.errors for a malformed request'),
                         "401": _error(401, "Unauthorized", "Missing, malformed, expired, revoked or forged token"),
+                        "429": {
+                            **_error(429, TOO_MANY, "Over your messages-per-minute limit; nothing was saved or sent. "
+                                                    "data.message says how many and when to try again"),
+                            "headers": {"Retry-After": {
+                                "schema": {"type": "integer", "minimum": 1},
+                                "description": "Seconds until the next message is accepted"}},
+                        },
                         "500": _error(500, "Internal Server Error", "Chatdeck failed; nothing more is said"),
                         "502": _error(502, "Bad Gateway", "The backend refused (data.message says why, e.g. its "
                                                           "token or credits)"),

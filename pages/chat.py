@@ -10,7 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from pages import components, sidebar, turn_controls, uploads
+from access import limits
+from pages import components, refusals, sidebar, turn_controls, uploads
 from providers import registry
 from providers.events import Attachment
 from runner import versions
@@ -30,6 +31,8 @@ def render() -> None:
     runner = get_runner()
 
     stop_slot = st.bottom.empty()  # a Stop button above the input while a reply is written
+    notice_slot = st.bottom.empty()  # why the last message was not sent (rate limit, disabled backend)
+    refusals.restore("prompt")
     value = st.chat_input(
         f"Message {backend.display_name}…", key="prompt", submit_mode="disable", max_chars=100_000,
         accept_file="multiple" if choice.vision else False, file_type=uploads.IMAGE_TYPES if choice.vision else None,
@@ -38,19 +41,26 @@ def render() -> None:
     for problem in st.session_state.get(UPLOAD_PROBLEMS, []):  # kept until the next message
         st.warning(f"Not attached: {problem}", icon=":material/hide_image:")
     if prompt.strip():
-        with session(get_engine()) as s:
-            if conversation is None:
-                title = prompt.strip().splitlines()[0][:60]
-                conversation = repo.create_conversation(
-                    s, owner, provider=choice.provider, model=choice.model, title=title
-                )
-            elif (conversation.provider, conversation.model) != (choice.provider, choice.model):
-                repo.set_conversation_model(s, owner, conversation.id, choice.provider, choice.model)
-        st.query_params.from_dict({"c": conversation.id})
-        runner.start(
-            owner_id=owner, conversation_id=conversation.id, provider=choice.provider,
-            model=choice.model, prompt=prompt, attachments=attachments, options=choice.options,
-        )
+        typed = value if isinstance(value, str) else value.text or ""
+        try:
+            with session(get_engine()) as s:
+                limits.admit(s, owner, [choice.provider])  # before anything is saved
+                if conversation is None:
+                    title = prompt.strip().splitlines()[0][:60]
+                    conversation = repo.create_conversation(
+                        s, owner, provider=choice.provider, model=choice.model, title=title
+                    )
+                elif (conversation.provider, conversation.model) != (choice.provider, choice.model):
+                    repo.set_conversation_model(s, owner, conversation.id, choice.provider, choice.model)
+            st.query_params.from_dict({"c": conversation.id})
+            runner.start(
+                owner_id=owner, conversation_id=conversation.id, provider=choice.provider,
+                model=choice.model, prompt=prompt, attachments=attachments, options=choice.options,
+            )
+        except refusals.REFUSED as refusal:
+            refusals.refuse("chat", "prompt", typed, refusal, files=len(attachments))
+        refusals.forget()
+    refusals.show("chat", notice_slot)
     sidebar.conversation_list(owner, conversation)  # after sending, so a new chat is listed at once
 
     if conversation is None:

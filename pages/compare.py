@@ -9,8 +9,9 @@ from dataclasses import asdict
 
 import streamlit as st
 
+from access import limits
 from pages import compare_view as view
-from pages import sidebar
+from pages import refusals, sidebar
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons
@@ -36,20 +37,34 @@ def render() -> None:
         options = Options(temperature=st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="cmp_temperature"),
                           top_p=st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="cmp_top_p"))
 
+    notice_slot = st.bottom.empty()  # why the last prompt was not sent (rate limit, disabled backend)
+    refusals.restore("compare_prompt")
     prompt = st.chat_input("Ask every backend at once…", key="compare_prompt", submit_mode="disable")
     if prompt and prompt.strip() and (comparison is not None or len(picked) >= 2):
-        with session(get_engine()) as s:
-            if comparison is None:
-                comparison = comparisons.create(s, owner, view.order_for(picked, blind), blind=blind)
-            columns = list(comparison.columns)
-        runs = {c.id: runner.start(owner_id=owner, conversation_id=c.conversation_id, provider=c.provider,
-                                   model=c.model, prompt=prompt, options=options) for c in columns}
+        backends = [c.provider for c in comparison.columns] if comparison else [p for p, _ in picked]
+        try:
+            with session(get_engine()) as s:
+                limits.admit(s, owner, backends)  # every column or none, before anything is saved
+                if comparison is None:
+                    comparison = comparisons.create(s, owner, view.order_for(picked, blind), blind=blind)
+                columns = list(comparison.columns)
+        except refusals.REFUSED as refusal:
+            refusals.refuse("compare", "compare_prompt", prompt, refusal)
+        refusals.forget()
+        runs = {}
+        for c in columns:
+            try:
+                runs[c.id] = runner.start(owner_id=owner, conversation_id=c.conversation_id, provider=c.provider,
+                                          model=c.model, prompt=prompt, options=options)
+            except refusals.REFUSED as refusal:  # changed since the check above: the other columns go on
+                refusals.remember("compare", refusal)
         with session(get_engine()) as s:
             comparisons.add_round(s, owner, comparison.id, prompt, {c: r.message_id for c, r in runs.items()},
                                   asdict(options))
             comparison = comparisons.get(s, owner, comparison.id)
         st.query_params.from_dict({"cmp": comparison.id})
         setup.empty()  # the pickers give way to the answers in this same run (no faded leftovers)
+    refusals.show("compare", notice_slot)
     title.title(comparison.title if comparison else "Compare", anchor=False)
     if comparison is None:
         st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")

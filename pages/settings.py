@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from access import policy
 from pages import settings_api, sidebar, your_data
 from providers import registry
 from providers.base import BackendInfo
@@ -45,8 +46,11 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
     st.subheader(info.display_name, anchor=False)
     if hint:
         st.markdown(f":material/lock: Your login is saved ({hint[0]}), updated {hint[1]:%Y-%m-%d %H:%M} UTC.")
-    elif info.server_credentials():
+    elif info.server_credentials() and policy.server_login_allowed(get_engine(), info.name):
         st.markdown(":material/dns: Using the login configured for the whole server.")
+    elif info.server_credentials():
+        st.markdown(":material/lock_open: No login saved yet. The server has a login of its own, which an admin "
+                    "has not opened to users: paste yours.")
     else:
         st.markdown(":material/lock_open: No login saved yet.")
     if info.setup_help:

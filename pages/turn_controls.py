@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from pages import refusals
 from pages.sidebar import Choice
 from runner import turns
 from runner.runner import get_runner
@@ -150,9 +151,16 @@ def _stop_editing() -> None:
 
 def _resend(message_id: int, owner: int, conversation_id: str, choice: Choice) -> None:
     prompt = str(st.session_state.get(f"edit_text_{message_id}", ""))
+    try:
+        turns.edit(get_runner(), owner_id=owner, conversation_id=conversation_id, prompt=prompt,
+                   provider=choice.provider, model=choice.model, options=choice.options)
+    except refusals.REFUSED as refusal:  # nothing was sent: the edit stays open with its text
+        refusals.remember("chat", refusal)
+        return
+    except turns.TurnError as exc:
+        st.toast(str(exc), icon=":material/info:")
+    refusals.forget()
     _stop_editing()
-    _attempt(lambda: turns.edit(get_runner(), owner_id=owner, conversation_id=conversation_id, prompt=prompt,
-                                provider=choice.provider, model=choice.model, options=choice.options))
 
 
 def _regenerate(owner: int, conversation_id: str, choice: Choice) -> None:
@@ -169,3 +177,5 @@ def _attempt(action: Any) -> None:
         action()
     except turns.TurnError as exc:
         st.toast(str(exc), icon=":material/info:")
+    except refusals.REFUSED as refusal:  # rate limit, disabled backend: shown above the chat input
+        refusals.remember("chat", refusal)
