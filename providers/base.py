@@ -6,13 +6,13 @@ import functools
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
-from providers.errors import ProviderError, UnexpectedResponseError, transport_errors
+from providers.errors import ProviderError, UnexpectedResponseError, transport_errors, without_secrets
 from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
@@ -45,7 +45,11 @@ class ModelInfo:
 
 
 class Provider(Protocol):
-    """One backend. ``stream`` never raises: errors arrive as ``Finished(reason="error")``."""
+    """One backend. ``stream`` never raises: errors arrive as ``Finished(reason="error")``.
+
+    A provider with a login also has ``secrets``: the login values it sends, which no error it reports
+    (from ``stream``, ``list_models`` or ``check``) may contain.
+    """
 
     name: str
 
@@ -54,26 +58,31 @@ class Provider(Protocol):
     async def list_models(self) -> list[ModelInfo]: ...
 
 
-async def guarded(backend: str, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def guarded(
+    backend: str, events: AsyncIterator[Event], secrets: Iterable[str] = ()
+) -> AsyncIterator[Event]:
     """Wrap a provider's raw event generator so the contract holds.
 
     The raw generator may raise ProviderError (or an httpx transport error);
     it may end without a Finished event. The wrapped stream ends with exactly
-    one Finished, carrying the error when there was one. Events after a
-    Finished from the raw generator are a bug and are dropped.
+    one Finished, carrying the error when there was one, without ``secrets``
+    (the provider's login values) even where the backend's own words repeated
+    them. Events after a Finished from the raw generator are a bug and are dropped.
     """
     finished: Finished | None = None
     try:
         async with transport_errors(backend):
             async for event in events:
                 if isinstance(event, Finished):
+                    if isinstance(event.error, ProviderError):
+                        without_secrets(event.error, secrets)
                     finished = event
                     break
                 yield event
     except ProviderError as exc:
         if not exc.backend:
             exc.backend = backend
-        finished = Finished("error", error=exc)
+        finished = Finished("error", error=without_secrets(exc, secrets))
     finally:
         await events.aclose()  # type: ignore[attr-defined]
     yield finished or Finished("stop")

@@ -7,14 +7,18 @@
     └── UnexpectedResponseError the answer has a shape this client does not know
 
 Messages are written for the person using the app: they name the backend and,
-where one exists, the backend's own words. They never carry secrets.
+where one exists, the backend's own words. They never carry secrets: a backend's own
+words may repeat the login it was sent (an error quoting the rejected token, a proxy's
+page echoing the request), so a provider removes its login's values from every error
+it reports (:func:`without_secrets`, :func:`secrets_withheld`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -58,6 +62,43 @@ class UnexpectedResponseError(ProviderError):
     def __init__(self, message: str, *, backend: str = "", snippet: str = "") -> None:
         super().__init__(message, backend=backend)
         self.snippet = snippet[:500]
+
+
+REDACTED = "[redacted]"
+MIN_SECRET_CHARS = 8  # shorter values are no secret worth the name, and would garble ordinary words
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without any of ``secrets``, plain or URL-encoded: each becomes ``[redacted]``."""
+    forms = {form for secret in secrets if len(secret.strip()) >= MIN_SECRET_CHARS
+             for form in (secret.strip(), quote(secret.strip(), safe=""), quote_plus(secret.strip()))}
+    for form in sorted(forms, key=len, reverse=True):  # a secret that contains another goes first
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def without_secrets(error: ProviderError, secrets: Iterable[str]) -> ProviderError:
+    """``error`` (changed in place) with ``secrets`` removed from its message, snippet and server message."""
+    secrets = tuple(secrets)
+    if not secrets:
+        return error
+    error.message = redact_secrets(error.message, secrets)
+    error.args = (error.message, *error.args[1:])
+    if isinstance(error, UnexpectedResponseError):
+        error.snippet = redact_secrets(error.snippet, secrets)
+    if isinstance(error, HTTPStatusError):
+        error.server_message = redact_secrets(error.server_message, secrets)
+    return error
+
+
+@asynccontextmanager
+async def secrets_withheld(secrets: Iterable[str]) -> AsyncIterator[None]:
+    """ProviderErrors raised inside the block leave it without ``secrets`` (a provider's login values)."""
+    try:
+        yield
+    except ProviderError as exc:
+        without_secrets(exc, secrets)
+        raise
 
 
 @asynccontextmanager

@@ -38,7 +38,13 @@ from providers.base import (
     last_user_message,
     new_client,
 )
-from providers.errors import CredentialsError, UnexpectedResponseError, server_message, transport_errors
+from providers.errors import (
+    CredentialsError,
+    UnexpectedResponseError,
+    secrets_withheld,
+    server_message,
+    transport_errors,
+)
 from providers.errors import status_error as http_status_error
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
 from providers.hailuo_sign import CHAT_PATH, device_query, yy
@@ -137,8 +143,13 @@ class HailuoAI:
         self._timeout = timeout
         self._clock = clock  # milliseconds since the epoch, for the signature
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The login's values: what no error may repeat, even when HailuoAI quotes them back."""
+        return (self.login.token, self.login.device_id, self.login.user_id) if self.login else ()
+
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(DISPLAY_NAME, self._events(request))
+        return guarded(DISPLAY_NAME, self._events(request), self.secrets)
 
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
         login = self._required_login()
@@ -209,7 +220,8 @@ class HailuoAI:
         there: against the real server it could only fail.
         """
         probe = ChatRequest(model=MODEL, messages=(ChatMessage("user", CHECK_MESSAGE),))
-        async with transport_errors(DISPLAY_NAME), aclosing(self._events(probe)) as events:
+        events = self._events(probe)
+        async with secrets_withheld(self.secrets), transport_errors(DISPLAY_NAME), aclosing(events):
             async for event in events:
                 if isinstance(event, StateUpdate):
                     return f"{DISPLAY_NAME} accepted the login (a chat “{CHECK_MESSAGE}” was opened to check it)"

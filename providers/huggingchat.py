@@ -45,6 +45,8 @@ from providers.errors import (
     ProviderError,
     UnexpectedResponseError,
     curl_transport_errors,
+    redact_secrets,
+    secrets_withheld,
     server_message,
     status_error,
 )
@@ -154,18 +156,23 @@ class HuggingChat:
 
     # --- the provider surface -------------------------------------------------------------------
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The cookie values: what no error may repeat, even when HuggingChat quotes them back."""
+        return tuple(self._cookies.values())
+
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(DISPLAY_NAME, self._events(request))
+        return guarded(DISPLAY_NAME, self._events(request), self.secrets)
 
     async def list_models(self) -> list[ModelInfo]:
-        async with curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
             body = await self._get(http, "/api/v2/models", "the model list")
-        return model_infos(superjson_value(body, "the model list"))
+            return model_infos(superjson_value(body, "the model list"))
 
     async def check(self) -> str:
         """"logged in as …", else CredentialsError (login expired) or UnavailableError (unreachable)."""
         self._require_login()
-        async with curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
             user = superjson_value(await self._get(http, "/api/v2/user", "the user"), "the user")
         if not isinstance(user, dict):
             raise login_expired("the session has no user")
@@ -212,7 +219,8 @@ class HuggingChat:
                 last = await self._message_id(http, conversation)
                 yield StateUpdate({"conversationId": conversation, "messageId": last, "protocol": self._api})
             except ProviderError as exc:  # the answer is complete; the next turn looks the parent up again
-                log.info("HuggingChat message id after the answer unavailable: %s", exc)
+                log.info("HuggingChat message id after the answer unavailable: %s",
+                         redact_secrets(str(exc), self.secrets))
                 yield StateUpdate({"conversationId": conversation})
 
     async def _create(self, http: AsyncSession, model: str) -> tuple[str, str]:
@@ -296,7 +304,7 @@ class HuggingChat:
         try:
             data = await self._checked(response, "downloading the generated image")
         except ProviderError as exc:  # the answer goes on; the image is named but not shown
-            log.info("HuggingChat image download failed: %s", exc)
+            log.info("HuggingChat image download failed: %s", redact_secrets(str(exc), self.secrets))
             return image
         mime = image.mime or response.headers.get("content-type", "").split(";")[0]
         return Image(image.url, mime, image.alt, data)

@@ -29,6 +29,7 @@ from providers.errors import (
     HTTPStatusError,
     UnexpectedResponseError,
     raise_for_status,
+    secrets_withheld,
     server_message,
     transport_errors,
 )
@@ -107,8 +108,13 @@ class OpenAICompatible:
         self._client = client
         self._timeout = timeout
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The token: what no error may repeat, even when the server quotes it back."""
+        return (self._token,) if self._token else ()
+
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(self.display_name, self._events(request))
+        return guarded(self.display_name, self._events(request), self.secrets)
 
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept}
@@ -189,7 +195,7 @@ class OpenAICompatible:
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the OpenAI ``{"data": [{"id": ...}]}`` list (vision from its input modalities)."""
-        async with transport_errors(self.display_name), AsyncExitStack() as stack:
+        async with secrets_withheld(self.secrets), transport_errors(self.display_name), AsyncExitStack() as stack:
             client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await client.get(self.base_url + "/models", headers=self._headers("application/json"),
                                         timeout=self._timeout)
