@@ -40,9 +40,10 @@ class RateLimitedError(Exception):
             return (f"This needs {self.needed} replies at once, more than your limit of {self.limit} messages "
                     "per minute. Use fewer columns, or ask an admin to raise your limit.")
         wait = f"Try again in {self.retry_after} s."
+        sent = f"{self.sent} message{'' if self.sent == 1 else 's'}"
         if self.needed == 1:
-            return f"You have sent {self.sent} messages in the last minute (your limit). {wait}"
-        return (f"This needs {self.needed} replies, and you have sent {self.sent} messages in the last minute "
+            return f"You have sent {sent} in the last minute (your limit). {wait}"
+        return (f"This needs {self.needed} replies, and you have sent {sent} in the last minute "
                 f"(your limit is {self.limit}). {wait}")
 
 

@@ -169,9 +169,9 @@ def _toggle_server_login(name: str, display_name: str) -> None:
 
 def rate_limit_section() -> None:
     current = policy.current(get_engine())
-    st.markdown(f"Each user may ask the backends for **{_limit_text(current.rate_limit)}** "
-                "(chat messages, regenerations, each column of a comparison, API requests), unless you set "
-                "their own limit under Users.")
+    allowance = "no limit" if current.rate_limit == 0 else f"{current.rate_limit} messages per minute"
+    st.markdown(f"By default each user may send **{allowance}** (chat messages, regenerations, each column of a "
+                "comparison, API requests), unless you set their own limit under Users.")
     source = f"`{policy.ENV_RATE_LIMIT}`" if current.rate_limit_from_env else "this page"
     st.caption(f"The default comes from {source}.")
     st.session_state.setdefault("admin_rate_limit", current.rate_limit)
@@ -230,13 +230,12 @@ def usage_section() -> None:
                          alt.Tooltip("sum(messages):Q", title="Messages")])
     )
     st.altair_chart(per_day, width="stretch")
-    users = data["user"].nunique()
     per_user = (
         alt.Chart(data, title="Messages per user, by backend")
         .mark_bar()
         .encode(y=alt.Y("user:N", title=None, sort="-x"), x=alt.X("sum(messages):Q", title="Messages"),
                 color=alt.Color("backend:N", title="Backend"),
                 tooltip=["user:N", "backend:N", alt.Tooltip("sum(messages):Q", title="Messages")])
-        .properties(height=28 * users + 40)
+        .properties(height=alt.Step(28))  # a fixed height in pixels squeezes a few bars into a line
     )
     st.altair_chart(per_user, width="stretch")

@@ -88,7 +88,7 @@ def test_a_regenerate_is_refused_too(runner: Runner, engine: Engine, allenai_sim
     policy.set_backend_enabled(engine, "allenai", True)
     with session(engine) as s:
         usage.set_rate_limit(s, owner, 1)  # the one reply of this minute is spent
-    with pytest.raises(RateLimitedError, match="You have sent 1 messages in the last minute"):
+    with pytest.raises(RateLimitedError, match="You have sent 1 message in the last minute"):
         turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
                          model="olmo-3.1-32b-instruct")
     with session(engine) as s:
