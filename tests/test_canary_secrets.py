@@ -2,14 +2,15 @@
 websocket frames the browser receives, any export, the database files in clear, or a backend they do not belong to.
 
 The real app runs against the simulators of Hugging Face, HailuoAI, HuggingChat, the Ai2 Playground and a custom
-OpenAI-compatible endpoint; each simulator accepts only the canary login, so every successful reply proves the
-canary was really used. The browser pastes the logins in Settings, chats with every backend, compares them, makes
-them fail (HTTP 401 and answers in an unknown format, from servers that echo the credential they were sent: that is
-how a secret rides into an error message, a snippet or a log line), checks connections, issues a REST token and uses
-it, and downloads every export. Then everything collected is searched for each canary in plain text, URL-encoded,
-hex and base64 (at every alignment). Controls prove the search looks in the right places: the canaries are found in
-the environment handed to the app, in the frames the browser sent, in the requests each simulator received, in the
-decrypted database, and the REST token in the one page that shows it once.
+OpenAI-compatible endpoint; each simulator accepts only the canary logins, so every successful reply proves the
+canary was really used. The server has a HuggingChat login of its own in the environment (a canary too). The
+browser pastes the logins in Settings, chats with every backend, compares them, makes them fail (HTTP 401 and
+answers in an unknown format, from servers that echo the credential they were sent: that is how a secret rides
+into an error message, a snippet or a log line), checks connections, issues a REST token and uses it, downloads
+every export and opens every page. Then everything collected is searched for each canary in plain text,
+URL-encoded, hex and base64 (at every alignment). Controls prove the search looks in the right places: the
+canaries are found in the environment handed to the app, in the frames the browser sent, in the requests each
+simulator received, in the decrypted database, and the REST token in the one page that shows it once.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ HC_SESSION = "canary-hc-session-8d2f6a0b5c7e1943"
 HC_TOKEN = "canary-hc-token-3e7c9b51a2d4f860"
 ENDPOINT_KEY = "canary-endpoint-key-5a1f0e6b9d3c7248"
 HC_COOKIES = f"hf-chat={HC_SESSION}; token={HC_TOKEN}; _ga=GA1.1.123"
+SERVER_SESSION = "canary-server-session-6f1d8a3c0b9e2475"  # the server-wide HuggingChat login, from the environment
+SERVER_TOKEN = "canary-server-token-0d4b7e2a9c6f1385"
 HAILUO_DEVICE, HAILUO_USER = "398765432109876543", "5e0c2a7b-1f4d-4c3e-8a9b-6d2e1f0c3b7a"
 CANARIES = {"HF token": HF, "HailuoAI token": HAILUO, "HuggingChat session": HC_SESSION,
-            "HuggingChat token": HC_TOKEN, "endpoint API key": ENDPOINT_KEY, "CHATDECK_SECRET_KEY": SECRET_KEY}
+            "HuggingChat token": HC_TOKEN, "endpoint API key": ENDPOINT_KEY, "CHATDECK_SECRET_KEY": SECRET_KEY,
+            "server's HuggingChat session": SERVER_SESSION, "server's HuggingChat token": SERVER_TOKEN}
 HF_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 HC_MODEL = "Qwen/Qwen2.5-72B-Instruct"
 ENDPOINT = "custom-canary-vllm"
@@ -148,12 +152,12 @@ class Stage:
 def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, huggingface_sim: SimHandle, hailuo_sim: SimHandle,
         huggingchat_sim: SimHandle, allenai_sim: SimHandle) -> Iterator[Stage]:
     for name in ("HF_TOKEN", "CHATDECK_HAILUO_TOKEN", "CHATDECK_HAILUO_DEVICE_ID", "CHATDECK_HAILUO_USER_ID",
-                 "CHATDECK_HUGGINGCHAT_COOKIES"):  # no server-wide logins: only the ones pasted in Settings
+                 "CHATDECK_HUGGINGCHAT_COOKIES"):  # one server-wide login (HuggingChat's, below), set here
         monkeypatch.delenv(name, raising=False)
     huggingface_sim.sim.tokens = {HF}
     hailuo_sim.sim.accounts.clear()
     hailuo_sim.sim.add_account(HAILUO, HAILUO_DEVICE, HAILUO_USER)
-    huggingchat_sim.sim.logins = {HC_SESSION: (HC_TOKEN, "canary-user")}
+    huggingchat_sim.sim.logins = {HC_SESSION: (HC_TOKEN, "canary-user"), SERVER_SESSION: (SERVER_TOKEN, "server")}
     endpoint = OpenAICompatSimulator(tokens={ENDPOINT_KEY})
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -163,6 +167,7 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, huggingface_sim: SimH
         "CHATDECK_HF_URL": huggingface_sim.url, "CHATDECK_HAILUO_URL": hailuo_sim.url,
         "CHATDECK_HUGGINGCHAT_URL": huggingchat_sim.url + "/chat", "CHATDECK_ALLENAI_URL": allenai_sim.url,
         "CHATDECK_SECRET_KEY": SECRET_KEY, "PYTHONPATH": str(hooks),
+        "CHATDECK_HUGGINGCHAT_COOKIES": f"hf-chat={SERVER_SESSION}; token={SERVER_TOKEN}",
         "STREAMLIT_LOGGER_LEVEL": "debug", "STREAMLIT_LOGGER_MESSAGE_FORMAT": LOG_FORMAT,
     }
     (tmp_path / "environment-given-to-the-app.json").write_text(json.dumps({**env, "pasted": CANARIES}))
@@ -358,10 +363,14 @@ def walk(b: Browser, stage: Stage, evidence: Evidence) -> str:
     evidence.add("export: leaderboard CSV", b.download("Runs and votes (CSV)"))
     evidence.add("export: leaderboard JSON", b.download("Runs and votes (JSON)"))
 
-    # Every page once more, and every conversation.
-    for path in ("/", "/chat", "/compare", "/leaderboard", "/backends", "/settings", "/admin",
-                 *(f"/?c={c}" for c in conversations.values())):
+    # Every page once more, every conversation, and each section of the Admin page (the local user is the admin).
+    for path in ("/", "/chat", "/compare", "/leaderboard", "/backends", "/settings",
+                 *(f"/?c={c}" for c in conversations.values()), "/admin"):
         b.open(path)
+    for section in ("Backends", "Rate limit", "Usage"):  # the first, Users, is open already
+        b.page.get_by_role("radio", name=section, exact=True).click()
+        expect(b.page.get_by_role("radio", name=section, exact=True)).to_be_checked()
+        b.snapshot(f"Admin, section {section}")
     return token
 
 
@@ -373,7 +382,9 @@ def collect_while_running(b: Browser, stage: Stage, evidence: Evidence) -> None:
     for path in sorted(stage.tmp.glob("app.db*")):
         evidence.add(f"database file {path.name} (app running)", path.read_bytes())
     own = {"Hugging Face": (stage.hf, {"HF token"}), "HailuoAI": (stage.hailuo, {"HailuoAI token"}),
-           "HuggingChat": (stage.hc, {"HuggingChat session", "HuggingChat token"}), "Ai2": (stage.allenai, set()),
+           "HuggingChat": (stage.hc, {"HuggingChat session", "HuggingChat token", "server's HuggingChat session",
+                                      "server's HuggingChat token"}),
+           "Ai2": (stage.allenai, set()),
            "custom endpoint": (stage.endpoint, {"endpoint API key"})}
     for name, (sim, allowed) in own.items():
         evidence.add(f"requests received by the {name} simulator", requests_of(sim), allowed=allowed)
@@ -392,8 +403,9 @@ def controls(b: Browser, stage: Stage, evidence: Evidence, token: str) -> None:
     sent = b"\n".join(b.sent)
     assert all(find(secret, sent) for secret in (HF, HAILUO, HC_SESSION, HC_TOKEN, ENDPOINT_KEY))
     assert find(token, evidence.places["HTML of Settings showing the new REST token"])
-    for secret, sim in ((HF, stage.hf), (HAILUO, stage.hailuo), (HC_TOKEN, stage.hc), (ENDPOINT_KEY, stage.endpoint)):
-        assert find(secret, requests_of(sim))
+    for secret, sim in ((HF, stage.hf), (HAILUO, stage.hailuo), (HC_TOKEN, stage.hc), (ENDPOINT_KEY, stage.endpoint),
+                        (SERVER_TOKEN, stage.hc)):
+        assert find(secret, requests_of(sim)), f"{secret} never reached its simulator"
     with sqlite3.connect(stage.tmp / "app.db") as db:
         opened = [unseal(secret, SECRET_KEY.encode()) for (secret,) in db.execute("SELECT secret FROM credentials")]
         keys = [unseal(secret, SECRET_KEY.encode()) for (secret,) in db.execute(
