@@ -20,12 +20,9 @@ import base64
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -39,16 +36,14 @@ from providers.events import (
     Attachment,
     ChatMessage,
     ChatRequest,
-    Event,
     Finished,
     Options,
-    ReasoningDelta,
-    TextDelta,
 )
 from runner import custom_backends, health
 from runner import liveness as reply_liveness
-from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL, Accumulator
+from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.catalog import ModelCatalog
+from runner.run import Run
 from runner.versions import context_messages
 from storage import credentials as stored_credentials
 from storage import health as health_store
@@ -62,71 +57,6 @@ ProviderFactory = Callable[[str, httpx.AsyncClient | None, Mapping[str, str] | N
 FLUSH_INTERVAL = 0.25  # seconds between partial saves while a reply streams
 HISTORY_LIMIT = 200  # messages of context sent on a first turn with a backend
 KEEP_FINISHED = 120.0  # seconds a finished run stays in memory for late readers
-
-
-class Run:
-    """One generation: its events in order, and the turn they add up to."""
-
-    def __init__(self, message_id: int, conversation_id: str, owner_id: int, provider: str, model: str) -> None:
-        self.message_id = message_id
-        self.conversation_id = conversation_id
-        self.owner_id = owner_id
-        self.provider = provider
-        self.model = model
-        self.events: list[Event] = []
-        self.turn = Accumulator()
-        self.started_at = time.monotonic()
-        self.first_token_at: float | None = None
-        self.finished_at: float | None = None
-        self.saved = threading.Event()  # set once the final state is in storage
-        self.future: Future[None] | None = None
-        self._cond = threading.Condition()
-        self._flushed_seq = 0
-        self.had_login = False  # whether a login was sent (tells "needs a login" from "login rejected")
-        self.base_extra: dict[str, Any] = {}  # kept in the reply's extra beside the turn's (runner/turns.py)
-
-    @property
-    def done(self) -> bool:
-        return self.turn.finished is not None
-
-    def publish(self, event: Event) -> None:
-        with self._cond:
-            if self.done:
-                return
-            if self.first_token_at is None and isinstance(event, TextDelta | ReasoningDelta):
-                self.first_token_at = time.monotonic()
-            if isinstance(event, Finished):
-                self.finished_at = time.monotonic()
-            self.events.append(event)
-            self.turn.apply(event)
-            self._cond.notify_all()
-
-    def wait(self, after: int, timeout: float) -> tuple[list[Event], bool]:
-        """Events after sequence number ``after`` (blocks up to ``timeout`` for the first one).
-
-        Returns the new events and whether the run has finished.
-        """
-        with self._cond:
-            self._cond.wait_for(lambda: len(self.events) > after or self.done, timeout)
-            return self.events[after:], self.done
-
-    def text_so_far(self) -> tuple[int, str, str]:
-        """The sequence number, answer text and reasoning text at this moment, consistently."""
-        with self._cond:
-            return len(self.events), self.turn.text, self.turn.reasoning
-
-    def snapshot(self) -> tuple[int, dict[str, Any]]:
-        """The sequence number and the message fields to save at this point."""
-        with self._cond:
-            fields = self.turn.fields()
-            seq = len(self.events)
-        fields["ttft_ms"] = _ms(self.first_token_at, self.started_at)
-        fields["total_ms"] = _ms(self.finished_at, self.started_at)
-        return seq, fields
-
-    @property
-    def dirty(self) -> bool:
-        return len(self.events) != self._flushed_seq
 
 
 @dataclass(frozen=True)
@@ -148,10 +78,6 @@ def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] |
     if server is None or not policy.server_login_allowed(policy.engine_of(s), backend):
         return None
     return server
-
-
-def _ms(end: float | None, start: float) -> int | None:
-    return None if end is None else round((end - start) * 1000)
 
 
 class Runner:
