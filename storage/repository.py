@@ -224,6 +224,8 @@ def update_message(
         message.finish_reason = finish_reason
     if error is not None:
         message.error = error
+    elif status == "complete":  # a complete reply has no error, even if a sweep had marked it interrupted
+        message.error = None
     if ttft_ms is not None:
         message.ttft_ms = ttft_ms
     if total_ms is not None:

@@ -250,6 +250,22 @@ def test_mark_interrupted_keeps_the_text(db: SessionFactory) -> None:
         assert repo.mark_interrupted(s) == 0
 
 
+def test_a_reply_completed_after_a_sweep_marked_it_interrupted_loses_the_mark(db: SessionFactory) -> None:
+    """A replica cut off from the database for a while finishes its reply after another one swept it."""
+    owner, conversation_id = _owner_and_conversation(db)
+    with db() as s:
+        live = repo.add_message(s, owner, conversation_id, role="assistant", content="", status="streaming")
+        repo.update_message(s, live.id, content="half")
+    with db() as s:
+        assert repo.mark_interrupted(s) == 1
+    with db() as s:
+        repo.update_message(s, live.id, content="half and the rest", status="complete", finish_reason="stop")
+    with db() as s:
+        finished = repo.get_message(s, owner, live.id)
+        assert finished is not None
+        assert (finished.status, finished.content, finished.error) == ("complete", "half and the rest", None)
+
+
 def test_mark_interrupted_can_spare_recently_written_messages(db: SessionFactory) -> None:
     owner, conversation_id = _owner_and_conversation(db)
     with db() as s:
