@@ -62,12 +62,14 @@ def conversation_list(owner: int, current: Conversation | None) -> None:
 def backend_picker(current: Conversation | None) -> Choice:
     """Backend, model and sampling pickers; defaults from the conversation or the URL."""
     params = st.query_params
-    default_provider = (current.provider if current else params.get("provider")) or registry.DEFAULT_BACKEND
     backends = registry.all_backends()  # built-in and custom endpoints (cached, no query per rerun)
+    # A new chat starts on the default backend, or on the first one an admin left switched on.
+    usable = [name for name, info in backends.items() if info.status != "disabled"]
+    first_choice = registry.DEFAULT_BACKEND if registry.DEFAULT_BACKEND in usable or not usable else usable[0]
+    default_provider = (current.provider if current else params.get("provider")) or first_choice
     if default_provider not in backends:
-        fallback = registry.backend(registry.DEFAULT_BACKEND).display_name
-        st.warning(f"Unknown backend {default_provider!r}; using {fallback}.")
-        default_provider = registry.DEFAULT_BACKEND
+        st.warning(f"Unknown backend {default_provider!r}; using {backends[first_choice].display_name}.")
+        default_provider = first_choice
     names = list(backends)
     states = health_badges.states(owner_id())
     st.session_state.setdefault("provider", default_provider)

@@ -103,6 +103,7 @@ def test_a_disabled_backend_leaves_the_pickers_and_comes_back(env: None) -> None
 
     chat = AppTest.from_file(APP, default_timeout=30).run()
     assert "Ai2 Playground · disabled by an admin" in chat.selectbox(key="provider").options
+    assert chat.selectbox(key="provider").value == "huggingface"  # a new chat starts on one still switched on
     compare = AppTest.from_string(COMPARE, default_timeout=30).run()
     assert "Ai2 Playground" not in compare.selectbox(key="cmp_backend_0").options
     assert any("Ai2 Playground (disabled by an admin" in c.value for c in compare.caption)
