@@ -111,7 +111,10 @@ def page(browser: object) -> Iterator[object]:
 
 
 def send(page: object, text: str) -> None:
-    """Type a message into the chat input and press Enter, as a person would."""
+    """Type a message into the chat input and press Enter, as a person would: once the send button is
+    enabled (Enter does nothing while an attached file is still uploading)."""
     box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
     box.fill(text)
+    button = page.get_by_test_id("stChatInputSubmitButton")  # type: ignore[attr-defined]
+    button.and_(page.locator(":enabled")).wait_for(timeout=15_000)  # type: ignore[attr-defined]
     box.press("Enter")
