@@ -14,5 +14,5 @@ for _name in ("CHATDECK_ALLENAI_URL", "CHATDECK_HUGGINGCHAT_URL", "CHATDECK_HAIL
 
 pytest_plugins = [
     "tests.db_fixtures", "tests.sim_fixtures", "tests.browser_fixtures", "tests.sim_huggingface",
-    "tests.sim_huggingchat", "tests.sim_hailuo",
+    "tests.sim_huggingchat", "tests.sim_hailuo", "tests.page_fixtures",
 ]

@@ -6,23 +6,19 @@ closed to users without its values ever showing; users' and the default rate lim
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from access import policy
-from providers import registry
-from runner.runner import credentials_for, reset_runner
+from runner.runner import credentials_for
 from simulators.openai_compat import SIM_TOKEN
 from storage import repository as repo
 from storage import usage
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from storage.models import User
-from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 COMPARE = "from pages import compare\ncompare.render()"
@@ -35,21 +31,8 @@ def _admin_page() -> None:
 
 
 @pytest.fixture
-def env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandle,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    monkeypatch.setenv("CHATDECK_HF_URL", huggingface_sim.url)
-    monkeypatch.setenv("HF_TOKEN", SIM_TOKEN)
-    for name in ("CHATDECK_TRUSTED_HEADER", "CHATDECK_HAILUO_TOKEN", policy.ENV_RATE_LIMIT):
-        monkeypatch.delenv(name, raising=False)
-    policy.invalidate()
-    PagesManager.uses_pages_directory = False
-    yield
-    reset_runner()
-    reset_engines()
-    registry.set_disabled_source(None)
-    policy.invalidate()
+def env(pages_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATDECK_HAILUO_TOKEN", raising=False)
 
 
 def admin_page(section: str | None = None, owner: int | None = None) -> AppTest:

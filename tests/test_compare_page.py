@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from runner.runner import reset_runner
-from simulators.openai_compat import SIM_TOKEN
-from storage.db import reset_engines
 from tests.sim_fixtures import SimHandle
 
 COMPARE = "from pages import compare\ncompare.render()"
@@ -17,16 +12,8 @@ LEADERBOARD = "from pages import leaderboard\nleaderboard.render()"
 
 
 @pytest.fixture
-def env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandle,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    monkeypatch.setenv("CHATDECK_HF_URL", huggingface_sim.url)
-    monkeypatch.setenv("HF_TOKEN", SIM_TOKEN)
+def env(pages_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "compare-page-tests")
-    yield
-    reset_runner()
-    reset_engines()
 
 
 def page(script: str) -> AppTest:

@@ -5,19 +5,14 @@ or sent, and nothing typed is lost (the prompt is back in the chat input, an edi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from access import policy
-from providers import registry
-from runner.runner import reset_runner
-from simulators.openai_compat import SIM_TOKEN
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -26,20 +21,8 @@ LIMITED = re.compile(r"You have sent (\d+) messages? in the last minute \(your l
 
 
 @pytest.fixture
-def env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandle,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    monkeypatch.setenv("CHATDECK_HF_URL", huggingface_sim.url)
-    monkeypatch.setenv("HF_TOKEN", SIM_TOKEN)
+def env(pages_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(policy.ENV_RATE_LIMIT, "2")
-    monkeypatch.delenv("CHATDECK_TRUSTED_HEADER", raising=False)
-    policy.invalidate()
-    PagesManager.uses_pages_directory = False
-    yield
-    reset_runner()
-    reset_engines()
-    registry.set_disabled_source(None)
     policy.invalidate()
 
 

@@ -5,35 +5,25 @@ cannot send headers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from runner.runner import reset_runner
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from storage.models import User
-from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "a-test-cookie-secret",
         "client_id": "chatdeck", "client_secret": "secret",
         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
-TEAM_ENV = ("CHATDECK_TRUSTED_HEADER", "CHATDECK_ALLOWED_USERS", "CHATDECK_ADMINS", "CHATDECK_SIGN_OUT_URL")
 
 
 @pytest.fixture
-def make_app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    for name in TEAM_ENV:
-        monkeypatch.delenv(name, raising=False)
-    PagesManager.uses_pages_directory = False
-
+def make_app(pages_env: None) -> Callable[..., AppTest]:
     def make(user: dict[str, object] | None = None, oidc: bool = False) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=30)
         if oidc:
@@ -42,9 +32,7 @@ def make_app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.Monkey
             at.user = user
         return at
 
-    yield make
-    reset_runner()
-    reset_engines()
+    return make
 
 
 def signed_in(email: str, name: str = "") -> dict[str, object]:
