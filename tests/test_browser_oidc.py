@@ -38,6 +38,13 @@ USERS = [
 ]
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture
 def oidc_provider(tmp_path: Path) -> Iterator[str]:
     port = free_port()
@@ -49,12 +56,7 @@ def oidc_provider(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
+    while not _answers(f"{url}/.well-known/openid-configuration"):
         assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "oidc.log").read_text()
         time.sleep(0.2)
     yield url
