@@ -207,8 +207,16 @@ def test_an_address_outside_the_allowed_domain_is_refused_after_sign_in(
     try:
         with session(engine) as s:
             assert s.scalars(select(User).where(User.external_id == "eve@evil.org")).first() is None
+            # A token for her (say, issued before her domain was removed) is refused by the REST API too: the
+            # server's REST handler reads the same [auth] configuration as the pages.
+            eve_id = repo.get_or_create_user(s, "eve@evil.org").id
+            token = tokens.issue(s, eve_id, name="eve", lifetime=timedelta(hours=1)).token
     finally:
         engine.dispose()
+    response = httpx.post(f"{app_server.url}/api/ai/huggingface/{MODEL}/chat", params={"chat_id": "x"}, timeout=30,
+                          headers={"Authorization": f"Bearer {token}"},
+                          json={"messages": [{"role": "user", "content": "Hello"}]})
+    assert response.status_code == 401
 
 
 @pytest.fixture
