@@ -8,6 +8,7 @@ configuration, the sign-in gate (pages/signin.py), ``st.navigation``. Imported a
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,10 +63,29 @@ def _ignore_legacy_pages_folder() -> None:
     PagesManager.uses_pages_directory = False
 
 
+# Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
+OWN_PACKAGES = ("access", "api", "pages", "providers", "runner", "simulators", "storage")
+
+
+def _configure_logging() -> None:
+    """Without this, Python shows only our warnings and errors, bare, and no info lines at all."""
+    from streamlit import config
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(config.get_option("logger.messageFormat")))
+    for name in OWN_PACKAGES:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(str(config.get_option("logger.level")).upper())
+            logger.propagate = False
+
+
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
     from runner.runner import get_runner
 
+    _configure_logging()
     _ignore_legacy_pages_folder()
     runner = get_runner()  # migrates the database and marks replies a restart cut off
     try:
