@@ -1,21 +1,29 @@
 """Ai2 Playground (olmo-api.allen.ai): anonymous chat with the Olmo / Tülu / Molmo models.
 
-Two wire protocols (shared/protocols/allenai-current.md, web-backends.md §2):
+The Playground has shipped three chat routes in turn (shared/protocols/allenai-current.md,
+observed-servers.md, web-backends.md §2), newest first:
 
-* ``v5``: ``POST /v5/threads/chat``, compact JSON lines typed by ``type``;
+* ``v5``: ``POST /v5/threads/chat``, compact JSON lines typed by ``type``; models ``/v5/models/``;
+* ``v4-threads``: ``POST /v4/threads/`` (the Flask API of 2025 to early 2026), sorted-key lines,
+  type-less thread snapshots; models ``/v4/models/``;
 * ``v4-message``: the seed's ``POST /v4/message/stream``, a head message, chunks, a final message.
 
-``auto`` speaks v5 and falls back to v4-message when the v5 route answers 404/405.
-The identity is an anonymous uuid sent as ``X-Anonymous-User-ID``; only that id may
-continue a thread, so it is kept in the conversation state with the parent id.
+``auto`` tries them in that order, moving on when a route answers 404/405, and remembers per
+base URL, for the whole process, which one answered: the next conversation with that server
+goes straight there (and detection starts again should that route vanish). A conversation
+keeps the route its state names. The identity is an anonymous uuid sent as
+``X-Anonymous-User-ID``; only that id may continue a thread, so it is kept in the
+conversation state with the parent id.
 
 This module holds ``INFO``, the ``AllenAI`` provider (building the requests, checking the
-response, listing models). The two pure parsers of the JSON-lines bodies (``V5Parser``,
-``V4MessageParser``, ``parse_stream``) are in providers/allenai_lines.py.
+response, listing models) and the per-base-URL memory. The pure parsers of the JSON-lines
+bodies are in providers/allenai_lines.py (``V5Parser``, ``V4MessageParser``, ``parse_stream``)
+and providers/allenai_threads.py (``V4ThreadsParser``).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -25,6 +33,7 @@ from typing import Any
 import httpx
 
 from providers.allenai_lines import DISPLAY_NAME, V4MessageParser, V5Parser, as_str, dicts_of, drift, parse_stream
+from providers.allenai_threads import V4ThreadsParser
 from providers.base import (
     DEFAULT_TIMEOUT,
     BackendInfo,
@@ -39,7 +48,11 @@ from providers.errors import ProviderError, UnexpectedResponseError, raise_for_s
 from providers.events import Attachment, ChatRequest, Event, Options
 
 DEFAULT_URL = "https://olmo-api.allen.ai"
-PROTOCOLS = ("auto", "v5", "v4-message")
+GENERATIONS = ("v5", "v4-threads", "v4-message")  # newest first: the order ``auto`` tries them in
+PROTOCOLS = ("auto", *GENERATIONS)
+CHAT_PATHS = {"v5": "/v5/threads/chat", "v4-threads": "/v4/threads/", "v4-message": "/v4/message/stream"}
+PARSERS = {"v5": V5Parser, "v4-threads": V4ThreadsParser, "v4-message": V4MessageParser}
+GONE = (404, 405)  # what a server answers on a chat route it does not have
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
 JSONL_TYPES = ("jsonl", "ndjson", "json-lines", "jsonlines", "json-seq")
 
@@ -79,6 +92,32 @@ INFO = BackendInfo(
 # fmt: on
 
 
+# --- which chat route each server answered on (process-wide) ---------------------------------------
+
+_routes: dict[str, str] = {}  # base URL -> the generation whose chat route answered there
+_routes_lock = threading.Lock()  # the runner's loop and the model catalogue may ask at once
+
+
+def remembered_protocol(base_url: str) -> str | None:
+    """The generation that answered at ``base_url`` in this process, if ``auto`` found one."""
+    with _routes_lock:
+        return _routes.get(base_url.rstrip("/"))
+
+
+def _remember(base_url: str, protocol: str | None) -> None:
+    with _routes_lock:
+        if protocol is None:
+            _routes.pop(base_url, None)
+        else:
+            _routes[base_url] = protocol
+
+
+def forget_protocols() -> None:
+    """Forget every remembered route (tests: one loopback URL serves a different simulator each time)."""
+    with _routes_lock:
+        _routes.clear()
+
+
 class AllenAI:
     name = INFO.name
 
@@ -96,18 +135,23 @@ class AllenAI:
         self.protocol = protocol
         self._client = client
         self._timeout = timeout
-        self._fallback: str | None = None  # "v4-message" once auto mode found no v5 route
         self._anonymous_id = str(uuid.uuid4())  # only for listing models
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         return guarded(DISPLAY_NAME, self._events(request))
 
-    def _protocol_for(self, state: Mapping[str, Any]) -> str:
+    def _candidates(self, state: Mapping[str, Any]) -> tuple[list[str], bool]:
+        """The routes to try in order, and whether this turn may detect (and remember) one.
+
+        An explicit protocol, or the one a conversation already uses, is the only candidate;
+        otherwise the route remembered for this server comes first, then the rest, newest first.
+        """
         if self.protocol != "auto":
-            return self.protocol
-        if state.get("protocol") in ("v5", "v4-message"):
-            return state["protocol"]
-        return self._fallback or "v5"
+            return [self.protocol], False
+        if state.get("protocol") in GENERATIONS:
+            return [state["protocol"]], False
+        known = remembered_protocol(self.base_url)
+        return ([known] if known else []) + [p for p in GENERATIONS if p != known], True
 
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
         state = request.state or {}
@@ -117,17 +161,18 @@ class AllenAI:
         model = INFO.resolve_model(request.model)
         turn = _Turn(model, content, parent, request.options, new_attachments(request.messages))
         headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}
-        protocol = self._protocol_for(state)
+        candidates, detecting = self._candidates(state)
         async with AsyncExitStack() as stack:
             client = self._client or await stack.enter_async_context(new_client(self._timeout))
-            response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
-            if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
-                await response.aread()  # a short body: read it so the connection can be reused
-                protocol = self._fallback = "v4-message"
+            for protocol in candidates:
                 response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
+                if response.status_code not in GONE or protocol == candidates[-1]:
+                    break
+                await response.aread()  # a short body: read it so the connection can be reused
+            if detecting:
+                _remember(self.base_url, None if response.status_code in GONE else protocol)
             await _check_stream_response(response)
-            base = {"anonymous_user_id": anonymous_id}
-            parser = V5Parser(base) if protocol == "v5" else V4MessageParser(base)
+            parser = PARSERS[protocol]({"anonymous_user_id": anonymous_id})
             try:
                 async for event in parse_stream(parser, response.aiter_bytes()):
                     yield event
@@ -140,21 +185,25 @@ class AllenAI:
         self, client: httpx.AsyncClient, protocol: str, turn: _Turn, headers: dict[str, str]
     ) -> AbstractAsyncContextManager[httpx.Response]:
         """The streaming POST, always real multipart (plain fields as parts without a filename)."""
-        path = "/v5/threads/chat" if protocol == "v5" else "/v4/message/stream"
         files: list[tuple[str, Any]] = [(name, (None, value)) for name, value in turn.fields(protocol)]
         files += [("files", (a.name or "file", a.data, a.mime)) for a in turn.attachments]
-        return client.stream("POST", self.base_url + path, files=files, headers=headers, timeout=self._timeout)
+        url = self.base_url + CHAT_PATHS[protocol]
+        return client.stream("POST", url, files=files, headers=headers, timeout=self._timeout)
 
     async def list_models(self) -> list[ModelInfo]:
-        """Visible, non-deprecated models: ``GET /v5/models/`` (or ``/v4/models/`` for the seed protocol)."""
+        """Visible, non-deprecated models: ``GET /v5/models/``, or ``/v4/models/`` for both v4 generations.
+
+        In ``auto`` mode the remembered route decides; with none, v5 is asked first.
+        """
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": self._anonymous_id}
-        protocol = self.protocol if self.protocol != "auto" else (self._fallback or "v5")
+        protocol = self.protocol if self.protocol != "auto" else (remembered_protocol(self.base_url) or "v5")
+        snake = protocol != "v5"
         async with transport_errors(DISPLAY_NAME), AsyncExitStack() as stack:
             client = self._client or await stack.enter_async_context(new_client(self._timeout))
-            path = "/v5/models/" if protocol == "v5" else "/v4/models/"
+            path = "/v4/models/" if snake else "/v5/models/"
             response = await client.get(self.base_url + path, headers=headers, timeout=self._timeout)
-            if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
-                protocol = self._fallback = "v4-message"
+            if not snake and self.protocol == "auto" and response.status_code in GONE:
+                snake = True  # a v4 server of either generation
                 response = await client.get(self.base_url + "/v4/models/", headers=headers, timeout=self._timeout)
             await raise_for_status(response, DISPLAY_NAME)
         try:
@@ -163,7 +212,7 @@ class AllenAI:
             data = None
         if not isinstance(data, list):
             raise drift(f"the model list is not a JSON array ({response.headers.get('content-type')})")
-        return [info for item in dicts_of(data) if (info := _model_info(item, snake=protocol != "v5"))]
+        return [info for item in dicts_of(data) if (info := _model_info(item, snake=snake))]
 
 
 @dataclass(frozen=True)
@@ -179,6 +228,9 @@ class _Turn:
     def fields(self, protocol: str) -> list[tuple[str, str]]:
         if protocol == "v5":
             fields = [("role", "user"), ("model", self.model), ("content", self.content)]
+            names = ("temperature", "topP", "maxTokens")
+        elif protocol == "v4-threads":  # camelCase like v5; ``role`` defaults to user, ``host`` is ignored
+            fields = [("model", self.model), ("content", self.content)]
             names = ("temperature", "topP", "maxTokens")
         else:
             host = MODEL_HOSTS.get(self.model, "inferd")

@@ -1,8 +1,8 @@
 """Which chat requests the simulated Ai2 Playground accepts, and how it refuses the rest.
 
-``read_v5`` / ``read_v4`` check a recorded ``POST /v5/threads/chat`` or
-``POST /v4/message/stream`` in the real server's order (caller, form, options, model, files,
-parent) and return the ``Turn`` it asks for, or raise ``Rejected`` carrying the answer in the
+``read_v5`` / ``read_v4_threads`` / ``read_v4`` check a recorded ``POST /v5/threads/chat``,
+``POST /v4/threads/`` or ``POST /v4/message/stream`` in the real server's order (caller, form,
+options, model, files, parent) and return the ``Turn`` it asks for, or raise ``Rejected`` carrying the answer in the
 protocol's error envelope (simulators/allenai_wire.py). ``caller`` says who is asking.
 The simulator that stores and streams the turn is simulators/allenai.py.
 """
@@ -91,6 +91,46 @@ def read_v5(
         raise Rejected(problem(422, "model-not-found", "Model not found", detail))
     _check_files(record, model, v5=True)
     parent = _check_parent(form.get("parent"), user, messages, threads, v5=True)
+    return Turn(user, model, form["content"], parent, opts, [f.filename or "file" for f in record.files])
+
+
+def read_v4_threads(
+    record: RecordedRequest,
+    models: dict[str, SimModel],
+    messages: dict[str, SimMessage],
+    threads: dict[str, list[SimMessage]],
+) -> Turn:
+    """The turn a ``POST /v4/threads/`` (multipart or JSON; camelCase, snake_case accepted) asks for.
+
+    The Flask ``CreateMessageRequest`` of olmo-api at f0c14ee (allenai-current.md §1.1, §5.1).
+    """
+    user = caller(record)
+    if user is None:
+        raise Rejected(legacy_error(401, V4_UNAUTHORIZED))
+    form = dict(record.form)
+    if isinstance(record.json_body, dict):
+        form |= {k: str(v) for k, v in record.json_body.items()}
+    if "captchaToken" in form or "captcha_token" in form:  # a present token is assessed: ours cannot pass
+        raise Rejected(legacy_error(400, "invalid_captcha"))
+    problems: list[dict[str, Any]] = []
+    if not form.get("model"):
+        problems.append({"loc": ["model"], "msg": "Field required", "type": "missing"})
+    if not form.get("content", "").strip():
+        message = "Value error, One of content or inputParts is required"
+        problems.append({"loc": [], "msg": message, "type": "value_error"})
+    if form.get("role", "user") != "user":  # the simulator streams user turns only
+        problems.append({"loc": ["role"], "msg": "Unsupported role", "type": "value_error"})
+    opts = _options(form, ("temperature", "topP", "maxTokens"), problems, v5=False)
+    if problems:
+        text = f"{len(problems)} validation error for CreateMessageRequest\n" + "\n".join(
+            f"{'.'.join(p['loc']) or 'body'}\n  {p['msg']}" for p in problems
+        )
+        raise Rejected(legacy_error(400, text, validation_errors=problems))
+    model = models.get(form["model"])
+    if model is None:
+        raise Rejected(legacy_error(400, f"Invalid model {form['model']}"))
+    _check_files(record, model, v5=False)
+    parent = _check_parent(form.get("parent"), user, messages, threads, v5=False)
     return Turn(user, model, form["content"], parent, opts, [f.filename or "file" for f in record.files])
 
 

@@ -2,11 +2,11 @@
 
 * ``SimModel`` / ``DEFAULT_MODELS``: the models, as ``GET /v5/models/`` (camelCase) and
   ``GET /v4/models/`` (snake_case, sorted keys) list them;
-* ``SimMessage``: a stored message, and ``flat_v5`` / ``tree_v4``: it as the v5 FlatMessage
-  and as the seed protocol's nested message;
-* ``v5_line`` / ``v4_line``: the two JSON-lines encodings;
+* ``SimMessage``: a stored message, and ``flat_v5`` / ``flat_v4_threads`` / ``tree_v4``: it as
+  the v5 FlatMessage, as the ``/v4/threads/`` FlatMessage and as the seed protocol's nested message;
+* ``v5_line`` / ``v4_line`` / ``v4_threads_line``: the three JSON-lines encodings;
 * error envelopes: ``problem`` (RFC 9457, v5) and ``legacy_error`` (``{"error": …}``, v4),
-  and the v4 server's wording of 401/403.
+  and the v4 server's wording of 401/403/404.
 
 The routes, request rules and streams that use them are in simulators/allenai.py.
 """
@@ -29,6 +29,11 @@ V4_UNAUTHORIZED = (
 V4_FORBIDDEN = (
     "You don't have the permission to access the requested resource. It is either read-protected or not "
     "readable by the server."
+)
+
+V4_NOT_FOUND = (
+    "404 Not Found: The requested URL was not found on the server. If you entered the URL manually please check "
+    "your spelling and try again."
 )
 
 
@@ -138,6 +143,16 @@ def flat_v5(m: SimMessage, *, error: bool = False) -> dict[str, Any]:
     }
 
 
+def flat_v4_threads(m: SimMessage, *, error: bool = False) -> dict[str, Any]:
+    """A ``/v4/threads/`` FlatMessage: the v5 keys, Flask's datetimes, anonymous threads private and
+    expiring after a day (allenai-current.md §2.2, example A); ``v4_threads_line`` sorts the keys."""
+    return flat_v5(m, error=error) | {
+        "created": _iso(m.created, z=False), "private": True, "toolCalls": [],
+        "expirationTime": _iso(m.created + timedelta(days=1), z=False),
+        "harmful": False if m.role == "system" else None,
+    } | ({"errorCode": "toolCallError"} if error else {})
+
+
 def _flat_v4(m: SimMessage, children: list[dict[str, Any]] | None) -> dict[str, Any]:
     """A message of the seed protocol, in its dataclass key order (web-backends.md §2.4)."""
     return {
@@ -184,6 +199,11 @@ def v5_line(obj: dict[str, Any]) -> bytes:
 
 def v4_line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj).encode() + b"\n"  # Python's default ", " / ": " separators, ASCII escapes
+
+
+def v4_threads_line(obj: dict[str, Any]) -> bytes:
+    """Flask's JSON provider: sorted keys (nested ones too), ", " / ": ", ASCII escapes."""
+    return json.dumps(obj, sort_keys=True).encode() + b"\n"
 
 
 def problem(status: int, type_: str, title: str, detail: str | None = None, **extra: Any) -> Response:

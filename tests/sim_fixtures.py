@@ -3,6 +3,7 @@
 Fixtures:
     allenai_server  session-scoped: one uvicorn on 127.0.0.1 whose app is swapped per test
     allenai_sim     a fresh AllenAISimulator per test, served there: ``.url``, ``.sim``
+    allenai_v4_threads_sim  the same, as a server of the ``/v4/threads/`` generation
 
 Helpers: ``run(coro)`` runs a coroutine (no pytest-asyncio here), ``collect(stream)`` drains an
 event stream into a list, ``text_of(events)`` joins the text deltas, ``free_port()``.
@@ -89,7 +90,14 @@ def allenai_sim(allenai_server: tuple[_Swappable, str]) -> SimHandle:
     dispatch, url = allenai_server
     sim = AllenAISimulator()
     dispatch.app = sim.app
+    allenai.forget_protocols()  # the URL is the session's, the server behind it new
     return SimHandle(url, sim)
+
+
+@pytest.fixture
+def allenai_v4_threads_sim(allenai_sim: SimHandle) -> SimHandle:
+    allenai_sim.sim.generation = "v4-threads"
+    return allenai_sim
 
 
 @pytest.fixture
@@ -180,6 +188,12 @@ def swappable_server() -> Iterator[tuple[_Swappable, str]]:
 ADAPTERS: dict[str, ContractAdapter] = {
     "allenai": script_adapter(
         "allenai", "allenai_sim", lambda url, client: allenai.AllenAI(base_url=url, client=client),
+        lambda: ChatRequest(model="olmo-3.1-32b-instruct", messages=(ChatMessage("user", "Hello"),)),
+        renamed=("modelResponse", "content", "text"),
+    ),
+    # the same backend on a server of the middle generation, found by auto-detection
+    "allenai@v4-threads": script_adapter(
+        "allenai", "allenai_v4_threads_sim", lambda url, client: allenai.AllenAI(base_url=url, client=client),
         lambda: ChatRequest(model="olmo-3.1-32b-instruct", messages=(ChatMessage("user", "Hello"),)),
         renamed=("modelResponse", "content", "text"),
     ),

@@ -235,15 +235,15 @@ def test_unknown_protocol_is_refused_at_construction() -> None:
 @pytest.mark.parametrize("status", [404, 405])
 def test_auto_falls_back_to_the_seed_protocol_and_remembers_it(allenai_sim: SimHandle, status: int) -> None:
     sim = allenai_sim.sim
-    sim.script.v5_status = status
+    sim.generation, sim.script.v5_status = "v4-message", status
     sim.script.chunks = ["Paris", "."]
     events = turn(
         AllenAI(base_url=allenai_sim.url), ChatRequest("tulu-3-405b", (ChatMessage("user", "Capital of France?"),))
     )
 
     assert text_of(events) == "Paris."
-    assert [r.path for r in sim.chat_requests()] == ["/v5/threads/chat", "/v4/message/stream"]
-    fallback = sim.chat_requests()[1]
+    assert [r.path for r in sim.chat_requests()] == ["/v5/threads/chat", "/v4/threads/", "/v4/message/stream"]
+    fallback = sim.chat_requests()[2]
     assert fallback.form == {
         "model": "tulu3-405b",
         "host": "inferd",
@@ -266,19 +266,20 @@ def test_auto_falls_back_to_the_seed_protocol_and_remembers_it(allenai_sim: SimH
     )
     events = turn(AllenAI(base_url=allenai_sim.url), request)
     assert text_of(events) == "Berlin."
-    assert [r.path for r in sim.chat_requests()][2:] == ["/v4/message/stream"]
-    assert sim.chat_requests()[2].form["parent"] == state["parent"]
-    assert sim.chat_requests()[2].form["content"] == "And Germany?"
+    assert [r.path for r in sim.chat_requests()][3:] == ["/v4/message/stream"]
+    assert sim.chat_requests()[3].form["parent"] == state["parent"]
+    assert sim.chat_requests()[3].form["content"] == "And Germany?"
     assert state_of(events)["protocol"] == "v4-message"
 
 
 def test_auto_fallback_is_remembered_by_the_provider_for_new_conversations(allenai_sim: SimHandle) -> None:
     sim = allenai_sim.sim
-    sim.script.v5_status = 404
+    sim.generation = "v4-message"
     provider = AllenAI(base_url=allenai_sim.url)
     for _ in range(2):
         assert final_of(turn(provider, ChatRequest("olmo-3.1-32b-instruct", HELLO))).reason == "stop"
-    assert [r.path for r in sim.chat_requests()] == ["/v5/threads/chat", "/v4/message/stream", "/v4/message/stream"]
+    paths = ["/v5/threads/chat", "/v4/threads/", "/v4/message/stream", "/v4/message/stream"]
+    assert [r.path for r in sim.chat_requests()] == paths
 
 
 def test_explicit_v5_does_not_fall_back(allenai_sim: SimHandle) -> None:

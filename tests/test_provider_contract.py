@@ -1,6 +1,7 @@
 """The provider contract, checked for every registered backend against its loopback simulator.
 
-Each backend in providers.registry.BACKENDS needs an entry in tests.sim_fixtures.ADAPTERS.
+Each backend in providers.registry.BACKENDS needs an entry in tests.sim_fixtures.ADAPTERS; further
+entries (``backend@variant``) run the contract against another server generation of a backend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.sim_fixtures import ADAPTERS, ContractAdapter, SimHandle, collect, fr
 CHUNKS = ["Hello", ", ", "world", "!\n\n", "Second ", "paragraph", " ünïcödé ✓."]
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=sorted(set(BACKENDS) | set(ADAPTERS)))
 def adapter(request: pytest.FixtureRequest) -> ContractAdapter:
     name = request.param
     if name not in ADAPTERS:
