@@ -333,7 +333,7 @@ def test_options_use_each_protocols_field_names(allenai_sim: SimHandle, protocol
     assert not set(without.form) & {"temperature", "topP", "maxTokens", "top_p", "max_tokens"}
 
 
-@pytest.mark.parametrize("protocol", ["v5", "v4-message"])
+@pytest.mark.parametrize("protocol", ["v5", "v4-threads", "v4-message"])
 def test_images_go_as_file_parts(allenai_sim: SimHandle, protocol: str) -> None:
     image = Attachment("cat.png", "image/png", PNG)
     messages = (ChatMessage("user", "What is this?", attachments=(image,)),)

@@ -23,7 +23,7 @@ from providers.allenai import AllenAI, forget_protocols, remembered_protocol
 from providers.allenai_threads import V4ThreadsParser
 from providers.base import format_prompt
 from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
-from providers.events import ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
+from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
 from runner.runner import Runner, reset_runner
 from simulators.allenai import AllenAISimulator
 from simulators.common import ForcedError
@@ -226,6 +226,14 @@ def test_v4_threads_request_errors_carry_the_servers_words(allenai_sim: SimHandl
     allenai_sim.sim.script.http_error = ForcedError.rate_limited(7)
     error = final_of(turn(provider, ChatRequest(MODEL, FIRST))).error
     assert isinstance(error, HTTPStatusError) and error.status == 429 and error.retry_after == 7
+
+
+def test_v4_threads_text_only_model_refuses_images(allenai_sim: SimHandle) -> None:
+    image = Attachment("cat.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    messages = (ChatMessage("user", "What is this?", attachments=(image,)),)
+    error = final_of(turn(v4_threads(allenai_sim), ChatRequest(MODEL, messages))).error
+    assert isinstance(error, HTTPStatusError) and error.status == 400 and "doesn't accept files" in str(error)
+    assert allenai_sim.sim.chat_requests()[0].files[0].filename == "cat.png"
 
 
 def test_v4_threads_inference_failure_keeps_text_and_the_old_state(allenai_sim: SimHandle) -> None:
