@@ -6,7 +6,7 @@ messages}`` once the empty reply is stored, ``thinking`` / ``modelResponse`` del
 snapshot again with every message final, and ``end``. An inference failure is the legacy line
 ``{error, message, reason}`` after which the body just ends (the Flask generator re-raised);
 a failed tool lookup is a typed ``error`` chunk, after which the thread still gets its final
-snapshot and ``end``.
+snapshot (the new messages final, the failed reply not, carrying the error) and ``end``.
 
 ``thread_lines`` is driven by simulators/allenai.py, which owns the routes and the tree.
 """
@@ -71,7 +71,8 @@ async def thread_lines(
         reply.error_description = script.error_text
         error = {"errorCode": "toolCallError", "errorDescription": script.error_text, "errorSeverity": "error"}
         yield line("error", error | {"message": reply.id, "type": "error"})
-    for message in (*new, reply):
+    for message in new:
         message.final = True
+    reply.final = not failed  # the server returns before finalizing a reply whose step failed
     yield snapshot(error=failed)
     yield line("end", {"message": root, "type": "end"})

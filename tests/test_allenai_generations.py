@@ -248,15 +248,17 @@ def test_v4_threads_inference_failure_keeps_text_and_the_old_state(allenai_sim: 
     assert not [e for e in events if isinstance(e, StateUpdate)]  # no final thread: nothing surely stored
 
 
-def test_v4_threads_error_chunk_then_final_thread_continues_from_the_failed_reply(allenai_sim: SimHandle) -> None:
+def test_v4_threads_error_chunk_surfaces_and_the_unfinished_reply_is_not_continued(allenai_sim: SimHandle) -> None:
     sim, provider = allenai_sim.sim, v4_threads(allenai_sim)
-    sim.script.chunks, sim.script.error_after, sim.script.error_chunk = ["Let me look"], 1, True
+    sim.script.chunks, sim.script.error_after, sim.script.error_chunk = ["Let me look", " it up"], 1, True
     sim.script.error_text = "Tool lookup failed"
     events = turn(provider, ChatRequest(MODEL, FIRST))
     final = final_of(events)
+    assert text_of(events) == "Let me look"
     assert isinstance(final.error, UnavailableError) and "Tool lookup failed" in str(final.error)
-    state = state_of(events)
-    assert sim.messages[state["parent"]].role == "assistant" and state["protocol"] == "v4-threads"
+    assert not [e for e in events if isinstance(e, StateUpdate)]  # the final thread's reply is not final
+    [reply] = [m for m in sim.messages.values() if m.role == "assistant"]
+    assert not reply.final and reply.error_description == "Tool lookup failed"
 
 
 def test_v4_threads_drift_is_named(allenai_sim: SimHandle) -> None:
