@@ -854,7 +854,8 @@ def test_simulator_records_first_byte_times(allenai_sim: SimHandle) -> None:
 def test_simulator_runs_standalone() -> None:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "simulators.allenai", "--port", str(port), "--chunk-delay", "0"],
+        [sys.executable, "-m", "simulators.allenai", "--port", str(port), "--chunk-delay", "0",
+         "--generation", "v4-threads"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -865,6 +866,7 @@ def test_simulator_runs_standalone() -> None:
         provider = AllenAI(base_url=url)
         events = turn(provider, ChatRequest("olmo-3.1-32b-instruct", (ChatMessage("user", "Hello there"),)))
         assert "Hello there" in text_of(events) and final_of(events).reason == "stop"
+        assert state_of(events)["protocol"] == "v4-threads"  # the generation asked for on the command line
     finally:
         process.terminate()
         process.wait(timeout=10)
