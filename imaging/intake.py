@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from providers.events import Image as GeneratedImage
+
 MAX_PIXELS = 40_000_000  # width × height read from the header; above this nothing is decoded
 MAX_SIDE = 2048  # pixels: larger images are shrunk to fit (models see less than this anyway)
 MAX_BYTES = 4 * 1024 * 1024  # re-encoded size limit (backends refuse big files: HuggingChat at 10 MB)
@@ -187,3 +189,14 @@ def _encode(pixels: Image.Image, *, keep_png: bool) -> CleanImage:
         if out.tell() <= MAX_BYTES:
             return CleanImage(out.getvalue(), _MIME[fmt], pixels.width, pixels.height)
     raise ImageRefused(f"the image is larger than {MAX_BYTES // 2**20} MB even after shrinking")
+
+
+def admit_generated(image: GeneratedImage) -> GeneratedImage:
+    """A backend's generated image through the door: re-encoded, or without data and saying why."""
+    if image.data is None:
+        return image
+    try:
+        clean = admit(image.data)
+    except ImageRefused as refused:
+        return GeneratedImage(image.url, image.mime, image.alt, None, unavailable=str(refused))
+    return GeneratedImage(image.url, clean.mime, image.alt, clean.data)
