@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +126,29 @@ def test_the_backend_receives_the_photo_without_location_and_upright(hc_env: Sim
         assert not image.getexif() and "exif" not in image.info and "xmp" not in image.info
         assert "comment" not in image.info and "icc_profile" not in image.info
     assert len(at.image) == 1  # and the stored copy draws
+
+
+def _import_page(owner: int, data: bytes) -> None:
+    from pages import your_data
+
+    your_data._import(owner, data)
+
+
+def test_the_import_says_which_images_became_placeholders(pages_env: None) -> None:
+    with session(get_engine()) as s:
+        owner = repo.local_user(s).id
+    photo = base64.b64encode(_png()).decode()
+    svg = base64.b64encode(SVG).decode()
+    message = {"role": "user", "content": "Pictures", "created_at": "2026-06-01T10:00:00", "attachments": [
+        {"name": "ok.png", "mime": "image/png", "data_b64": photo},
+        {"name": "logo.svg", "mime": "image/svg+xml", "data_b64": svg}]}
+    document = {"format": "chatdeck.conversations", "version": 1, "conversations": [
+        {"id": "ab" * 16, "title": "Pictures", "provider": "allenai", "model": "tulu",
+         "created_at": "2026-06-01T10:00:00", "messages": [message]}]}
+    at = AppTest.from_function(_import_page, args=(owner, json.dumps(document).encode()), default_timeout=30).run()
+    assert not at.exception
+    [done] = at.success
+    assert "1 conversation imported" in done.value and "1 image(s) could not be imported" in done.value
+    reopened = open_conversation("ab" * 16)
+    assert len(reopened.image) == 1
+    assert any("logo.svg" in c.value and "not imported: SVG" in c.value for c in reopened.caption)
