@@ -69,17 +69,18 @@ class CleanImage:
 def admit(data: bytes) -> CleanImage:
     """``data`` checked (format and pixel count from the header first), upright, shrunk to ``MAX_SIDE``
     and re-encoded without EXIF, XMP, comments, text chunks or ICC profile. Raises :class:`ImageRefused`."""
-    image = _open_checked(data)
-    try:
-        if image.format == "JPEG":
-            image.draft(None, (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at 1/2, 1/4 or 1/8 scale directly
-        image.load()  # the first frame only, for animated GIF and WebP
-        upright = ImageOps.exif_transpose(image)
-    except _DECODE_ERRORS as exc:
-        raise ImageRefused("the image is truncated or corrupt and cannot be decoded") from exc
-    pixels = _plain_pixels(upright, image.info.get("icc_profile"))
+    with _open_checked(data) as image:
+        try:
+            if image.format == "JPEG":
+                image.draft(None, (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at 1/2, 1/4 or 1/8 scale directly
+            image.load()  # the first frame only, for animated GIF and WebP
+            upright = ImageOps.exif_transpose(image)
+        except _DECODE_ERRORS as exc:
+            raise ImageRefused("the image is truncated or corrupt and cannot be decoded") from exc
+        pixels = _plain_pixels(upright, image.info.get("icc_profile"))
+        source_format = image.format
     pixels.thumbnail((MAX_SIDE, MAX_SIDE))
-    return _encode(pixels, keep_png=image.format in ("PNG", "GIF"))
+    return _encode(pixels, keep_png=source_format in ("PNG", "GIF"))
 
 
 def problem_drawing(data: bytes) -> str | None:

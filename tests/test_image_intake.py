@@ -79,6 +79,19 @@ def test_an_image_at_the_limit_is_decoded_shrunk_and_stays_within_memory(tmp_pat
         admit(bomb_png(8000, 5001))
 
 
+@pytest.mark.parametrize(("make", "outcome", "bound_mb"), [
+    (lambda: SVG, "SVG images are not accepted", 8),
+    (lambda: b"this is not an image, whatever its name says" * 1000, "not a PNG, JPEG, GIF or WebP image", 8),
+    (truncated_png, "truncated or corrupt", 8),
+    (lambda: jpeg_with_location((1200, 900), orientation=6), [900, 1200], 48),  # decoded: 3 MB of pixels
+    (png_with_text, [30, 10], 8),
+])
+def test_every_hostile_file_stays_within_memory(make: Any, outcome: Any, bound_mb: int, tmp_path: Path) -> None:
+    result = admit_in_fresh_process(make(), tmp_path)
+    assert (outcome in result["refused"]) if isinstance(outcome, str) else result["admitted"] == outcome
+    assert result["growth_mb"] < bound_mb, result
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (SVG, "SVG images are not accepted"),
     (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>", "SVG images are not accepted"),

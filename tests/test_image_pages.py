@@ -99,11 +99,14 @@ def test_a_refused_upload_sends_nothing_and_keeps_the_typed_prompt(hc_env: SimHa
     at = _open_vision_chat()
     box = at.chat_input(key="prompt")
     box.upload("photo.jpg", jpeg_with_location(), "image/jpeg").upload("huge.png", bomb_png(13000), "image/png")
+    box.upload("logo.png", SVG, "image/png")  # an SVG under a PNG name
     box.set_value("Where was this taken?").run()
     assert not at.exception
     assert not hc_env.sim.message_posts()  # nothing reached the backend
     notice = " ".join(w.value for w in at.warning)
-    assert "huge.png" in notice and "169 megapixels (13000×13000)" in notice and "again" in notice
+    assert "huge.png" in notice and "169 megapixels (13000×13000)" in notice
+    assert "logo.png: SVG images are not accepted" in notice and "Attach your 3 file(s) again" in notice
+    assert "photo.jpg" not in notice
     restored = at.chat_input(key="prompt").proto  # what the page put back into the input
     assert restored.set_value and restored.value == "Where was this taken?"
     with session(get_engine()) as s:
