@@ -74,12 +74,12 @@ def admit(data: bytes) -> CleanImage:
             if image.format == "JPEG":
                 image.draft(None, (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at 1/2, 1/4 or 1/8 scale directly
             image.load()  # the first frame only, for animated GIF and WebP
-            upright = ImageOps.exif_transpose(image)
+            small = _shrunk(image)  # before any other copy: a 40 MP RGBA image is 160 MB decoded
+            upright = ImageOps.exif_transpose(small)
         except _DECODE_ERRORS as exc:
             raise ImageRefused("the image is truncated or corrupt and cannot be decoded") from exc
-        pixels = _plain_pixels(upright, image.info.get("icc_profile"))
+        pixels = _without_metadata(upright, image.info.get("icc_profile"))
         source_format = image.format
-    pixels.thumbnail((MAX_SIDE, MAX_SIDE))
     return _encode(pixels, keep_png=source_format in ("PNG", "GIF"))
 
 
@@ -149,9 +149,9 @@ def _looks_like_svg(data: bytes) -> bool:
     return head.startswith((b"<svg", b"<?xml", b"<!doctype svg")) and b"<svg" in data[:4096].lower()
 
 
-def _plain_pixels(image: Image.Image, icc: bytes | None) -> Image.Image:
-    """Pixels in RGB, RGBA or L (alpha kept when the image has any), in sRGB where a profile says how,
-    detached from every piece of metadata the source carried."""
+def _shrunk(image: Image.Image) -> Image.Image:
+    """The decoded image in RGB, RGBA or L (alpha kept when it has any), shrunk in place to ``MAX_SIDE``
+    (palette images are converted first, so they are not shrunk with nearest-neighbour sampling)."""
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         target = "RGBA"
@@ -159,9 +159,14 @@ def _plain_pixels(image: Image.Image, icc: bytes | None) -> Image.Image:
         target = "L"
     else:
         target = "RGB"
-    pixels = image.convert(target) if image.mode != target else image.copy()
-    if icc and target in ("RGB", "RGBA"):
-        pixels = _to_srgb(pixels, icc)
+    working = image.convert(target) if image.mode != target else image  # convert keeps info (EXIF orientation)
+    working.thumbnail((MAX_SIDE, MAX_SIDE))
+    return working
+
+
+def _without_metadata(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """The pixels in sRGB where a profile says how, detached from every piece of metadata of the source."""
+    pixels = _to_srgb(image, icc) if icc and image.mode in ("RGB", "RGBA") else image
     pixels.info = {}  # EXIF, XMP, comments, text chunks, ICC profile: nothing is carried to the encoder
     return pixels
 
