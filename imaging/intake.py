@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -75,10 +76,9 @@ def admit(data: bytes) -> CleanImage:
                 image.draft(None, (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at 1/2, 1/4 or 1/8 scale directly
             image.load()  # the first frame only, for animated GIF and WebP
             small = _shrunk(image)  # before any other copy: a 40 MP RGBA image is 160 MB decoded
-            upright = ImageOps.exif_transpose(small)
         except _DECODE_ERRORS as exc:
             raise ImageRefused("the image is truncated or corrupt and cannot be decoded") from exc
-        pixels = _without_metadata(upright, image.info.get("icc_profile"))
+        pixels = _without_metadata(_upright(small), image.info.get("icc_profile"))
         source_format = image.format
     return _encode(pixels, keep_png=source_format in ("PNG", "GIF"))
 
@@ -162,6 +162,15 @@ def _shrunk(image: Image.Image) -> Image.Image:
     working = image.convert(target) if image.mode != target else image  # convert keeps info (EXIF orientation)
     working.thumbnail((MAX_SIDE, MAX_SIDE))
     return working
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Turned as the EXIF orientation says. EXIF that cannot be parsed (Pillow raises several kinds of
+    error on it) counts as no orientation: the pixels are fine and the EXIF is dropped anyway."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, struct.error):
+        return image.copy()
 
 
 def _without_metadata(image: Image.Image, icc: bytes | None) -> Image.Image:

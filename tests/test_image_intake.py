@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.hostile_images import (
     SVG,
     animated_gif,
     bomb_png,
+    gps_exif,
     jpeg_with_location,
     noise,
     png_with_text,
@@ -167,3 +169,20 @@ def test_stored_images_that_draw_have_no_problem() -> None:
     clean = admit(png_with_text())
     assert problem_drawing(clean.data) is None
     assert problem_drawing(clean.data) is None  # the remembered verdict
+
+
+def test_broken_exif_never_escapes_as_an_error_and_the_picture_still_gets_in() -> None:
+    """Seeded random damage to a photo's EXIF (Pillow raises struct.error, TypeError, SyntaxError... on
+    some of it): every photo is admitted, upright or not, and without its EXIF."""
+    intact = gps_exif(6).tobytes()
+    rng = random.Random(14)
+    for _ in range(150):
+        damaged = bytearray(intact)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        out = io.BytesIO()
+        noise((16, 8)).save(out, format=rng.choice(["JPEG", "PNG"]), exif=bytes(damaged[:rng.randrange(8, 300)]))
+        clean = admit(out.getvalue())
+        assert sorted((clean.width, clean.height)) == [8, 16]
+        with Image.open(io.BytesIO(clean.data)) as image:
+            assert not image.getexif()
