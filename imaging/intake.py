@@ -109,11 +109,17 @@ def _check_drawable(data: bytes) -> str | None:
         image = _open_checked(data)
         with image:
             image.load()
+            mode = image.mode
     except ImageRefused as refused:
         return str(refused)
     except _DECODE_ERRORS:
         return "the image is truncated or corrupt and cannot be decoded"
+    if mode not in _DRAWABLE_MODES:  # Streamlit re-encodes them to JPEG, which Pillow refuses for these
+        return f"its pixel format ({mode}) cannot be shown"
     return None
+
+
+_DRAWABLE_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK"})
 
 
 def _open_checked(data: bytes) -> ImageFile.ImageFile:
@@ -155,7 +161,9 @@ def _shrunk(image: Image.Image) -> Image.Image:
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         target = "RGBA"
-    elif image.mode in ("L", "1", "I;16", "I"):
+    elif image.mode.startswith("I"):  # 16-bit grey: scaled to 8 bits, not clipped at 255
+        image, target = image.convert("I").point(lambda value: value * (1 / 256)), "L"
+    elif image.mode in ("L", "1"):
         target = "L"
     else:
         target = "RGB"

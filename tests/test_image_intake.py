@@ -186,3 +186,13 @@ def test_broken_exif_never_escapes_as_an_error_and_the_picture_still_gets_in() -
         assert sorted((clean.width, clean.height)) == [8, 16]
         with Image.open(io.BytesIO(clean.data)) as image:
             assert not image.getexif()
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped_and_old_rows_of_it_are_not_drawn_raw() -> None:
+    out = io.BytesIO()
+    Image.new("I;16", (400, 10), 40000).save(out, format="PNG")  # Streamlit cannot redraw this mode
+    assert problem_drawing(out.getvalue()) == "its pixel format (I;16) cannot be shown"
+    clean = admit(out.getvalue())
+    with Image.open(io.BytesIO(clean.data)) as image:
+        assert image.mode == "L" and image.getpixel((0, 0)) == 40000 // 256
+    assert problem_drawing(clean.data) is None
