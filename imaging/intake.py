@@ -62,7 +62,7 @@ class CleanImage:
         return ".png" if self.mime == "image/png" else ".jpg"
 
     def renamed(self, name: str) -> str:
-        """``name`` with the suffix of the format it was re-encoded to (``photo.heic.png`` stays readable)."""
+        """``name`` with the suffix of the format it was re-encoded to (``party.gif`` becomes ``party.png``)."""
         stem = name.rsplit(".", 1)[0] if "." in name else name
         return (stem or "image") + self.suffix
 
