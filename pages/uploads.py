@@ -1,7 +1,7 @@
 """Images attached in the chat input, passed through the image door; and the bytes of stored images.
 
 Pure helpers (no Streamlit calls): the chat page turns uploaded files into ``Attachment``s here,
-and ``components`` decodes stored images. This module renders nothing when imported.
+and ``stored_images`` decodes stored ones. This module renders nothing when imported.
 """
 
 from __future__ import annotations
