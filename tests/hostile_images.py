@@ -41,6 +41,25 @@ def bomb_png(width: int, height: int | None = None) -> bytes:
             + _chunk(b"IEND", b""))
 
 
+def lying_header(fmt: str, width: int, height: int) -> bytes:
+    """A small JPEG, GIF or WebP whose header claims ``width``×``height`` pixels (the data is for 16×16)."""
+    out = io.BytesIO()
+    noise((16, 16)).save(out, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    data = bytearray(out.getvalue())
+    if fmt == "JPEG":  # SOF0: marker, length (2), precision (1), height (2), width (2)
+        at = data.index(b"\xff\xc0") + 5
+        data[at:at + 4] = struct.pack(">HH", height, width)
+    elif fmt == "GIF":  # the logical screen, then the first image descriptor
+        data[6:10] = struct.pack("<HH", width, height)
+        at = data.index(b"\x2c", 13)
+        data[at + 5:at + 9] = struct.pack("<HH", width, height)
+    else:  # WebP VP8L (lossless): 14-bit width-1 and height-1 after the signature byte
+        at = data.index(b"VP8L") + 9
+        bits = int.from_bytes(data[at:at + 4], "little") & ~((1 << 28) - 1)
+        data[at:at + 4] = (bits | (width - 1) | ((height - 1) << 14)).to_bytes(4, "little")
+    return bytes(data)
+
+
 def noise(size: tuple[int, int], mode: str = "RGB", seed: int = 1) -> Image.Image:
     """Random pixels (they do not compress, so a truncated file really lacks data)."""
     channels = len(mode)

@@ -28,6 +28,7 @@ from tests.hostile_images import (
     bomb_png,
     gps_exif,
     jpeg_with_location,
+    lying_header,
     noise,
     png_with_text,
     truncated_png,
@@ -70,6 +71,19 @@ def test_bombs_are_refused_from_the_header_without_decoding(side: int, message: 
     result = admit_in_fresh_process(bomb_png(side), tmp_path)
     assert message in result["refused"]
     assert result["growth_mb"] < 40, result  # decoding would take side² bytes: 169 MB or more
+
+
+@pytest.mark.parametrize(("fmt", "side", "message"), [
+    ("JPEG", 9000, "81 megapixels (9000×9000)"), ("JPEG", 60000, "3600 megapixels"),
+    ("GIF", 7000, "49 megapixels (7000×7000)"), ("GIF", 65535, "4295 megapixels"),
+    ("WEBP", 7000, "49 megapixels (7000×7000)"), ("WEBP", 16384, "268 megapixels"),
+])
+def test_other_formats_lying_about_their_size_are_refused_from_the_header(
+    fmt: str, side: int, message: str, tmp_path: Path
+) -> None:
+    result = admit_in_fresh_process(lying_header(fmt, side, side), tmp_path)
+    assert f"the image is {message}; at most 40 megapixels" in result["refused"]
+    assert result["growth_mb"] < 40, result
 
 
 def test_an_image_at_the_limit_is_decoded_shrunk_and_stays_within_memory(tmp_path: Path) -> None:
