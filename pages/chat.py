@@ -19,7 +19,6 @@ from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
 
-UPLOAD_PROBLEMS = "upload_problems"  # session key: files of the last message that were not attached
 IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
 
 
@@ -38,8 +37,6 @@ def render() -> None:
         accept_file="multiple" if choice.vision else False, file_type=uploads.IMAGE_TYPES if choice.vision else None,
     )
     prompt, attachments = _submitted(value)
-    for problem in st.session_state.get(UPLOAD_PROBLEMS, []):  # kept until the next message
-        st.warning(f"Not attached: {problem}", icon=":material/hide_image:")
     if prompt.strip():
         typed = value if isinstance(value, str) else value.text or ""
         try:
@@ -92,9 +89,15 @@ def render() -> None:
 
 
 def _submitted(value: Any) -> tuple[str, list[Attachment]]:
-    """The text and the checked images of a chat-input submission (images only for vision models)."""
+    """The text and the checked images of a chat-input submission (images only for vision models).
+
+    A file refused at the image door sends nothing: the question was probably about it. The typed
+    prompt goes back into the input and the reason stays above it (as for the rate limit).
+    """
     if value is None or isinstance(value, str):
         return value or "", []
-    attachments, st.session_state[UPLOAD_PROBLEMS] = uploads.prepare_images(value.files or [])
+    attachments, problems = uploads.prepare_images(value.files or [])
     text = value.text or ""
+    if problems:
+        refusals.refuse("chat", "prompt", text, uploads.UploadRefused(problems), files=len(value.files))
     return (IMAGE_ONLY_PROMPT if attachments and not text.strip() else text), attachments

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.uploads import stored_image
+from pages import stored_images
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
@@ -190,11 +190,9 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
                 st.markdown(reasoning_markdown(message.reasoning or "", status))
         st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
-            image = stored_image(attachment)
-            if image is not None:
-                st.image(image, caption=attachment.get("name") or None, width=320)
-            else:
-                st.caption(f":material/attach_file: {attachment.get('name', 'attachment')}")
+            name = attachment.get("name") or "attachment"
+            stored_images.draw(attachment, caption=attachment.get("name") or None, name=name, width=320,
+                               missing=f":material/attach_file: {name}")
         for block in split_blocks(message.content or ""):
             st.markdown(block)
         with st.container():
@@ -222,11 +220,9 @@ def _footer(message: Any) -> None:
     """Generated images, sources, how the reply ended, which model answered, and its timings."""
     extra = getattr(message, "extra", None) or {}
     for item in extra.get("images") or []:
-        image = stored_image(item)
-        if image is not None:
-            st.image(image, caption=item.get("alt") or None)
-        else:
-            st.caption(f":material/image: {item.get('alt') or 'a generated image'} (not downloaded)")
+        name = item.get("alt") or "a generated image"
+        stored_images.draw(item, caption=item.get("alt") or None, name=name,
+                           missing=f":material/image: {name} (not downloaded)")
     sources = extra.get("sources") or []
     if sources:
         st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))

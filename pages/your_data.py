@@ -49,4 +49,6 @@ def _import(owner: int, data: bytes) -> None:
              f"({result.messages} messages)"]
     if result.skipped:
         parts.append(f"{result.skipped} already here, skipped")
+    if result.images_missing:
+        parts.append(f"{result.images_missing} image(s) could not be imported and show as a placeholder")
     st.success("; ".join(parts) + ".", icon=":material/check:")

@@ -94,12 +94,14 @@ class Title:
 
 @dataclass(frozen=True)
 class Image:
-    """An image the backend generated. ``data`` is filled once downloaded."""
+    """An image the backend generated. ``data`` is filled once downloaded; ``unavailable`` says why an
+    image has no data although the backend sent some (refused at Chatdeck's image door)."""
 
     url: str
     mime: str = ""
     alt: str = ""
     data: bytes | None = field(default=None, repr=False)
+    unavailable: str = ""
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class Accumulator:
         if self.images:
             extra["images"] = [
                 {"url": i.url, "mime": i.mime, "alt": i.alt} | ({"data_b64": data} if data else {})
+                | ({"unavailable": i.unavailable} if i.unavailable else {})
                 for i, data in zip(self.images, self.images_b64, strict=True)
             ]
         if self.answered_by:

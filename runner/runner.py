@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from access import limits, policy
+from imaging import intake
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
 from providers.errors import ProviderError, UnavailableError
@@ -37,6 +38,7 @@ from providers.events import (
     ChatMessage,
     ChatRequest,
     Finished,
+    Image,
     Options,
 )
 from runner import custom_backends, health
@@ -272,6 +274,8 @@ class Runner:
             stream = self._provider(run.provider, credentials).stream(request)
             try:
                 async for event in stream:
+                    if isinstance(event, Image) and event.data is not None:  # through the image door, off the loop
+                        event = await asyncio.to_thread(intake.admit_generated, event)
                     run.publish(event)
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ A regenerate re-sends the existing last user message: no new user message is sto
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from access import limits, policy
+from imaging import intake
 from providers import registry
 from providers.events import Attachment, ChatMessage, ChatRequest, Options
 from runner.runner import HISTORY_LIMIT, Run, Runner, credentials_for
@@ -98,7 +100,7 @@ def regenerate(
         base_extra = {VERSION_OF: turn.root, PROMPT_ID: user.id, "state_before": state}
         repo.update_message(s, reply.id, extra=base_extra)
         login = credentials_for(s, owner_id, provider)
-        attachments = tuple(_attachment(a) for a in user.attachments or [])
+        attachments = _resent(user.attachments or [])
         messages = [*context_messages(history), ChatMessage("user", user.content, attachments)]
     request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
     run = Run(reply.id, conversation_id, owner_id, provider, model)
@@ -169,6 +171,17 @@ def _mark(s: Session, message: Any, *, superseded: bool) -> None:
         repo.update_message(s, message.id, extra=values)
 
 
-def _attachment(stored: Mapping[str, Any]) -> Attachment:
-    return Attachment(str(stored.get("name") or ""), str(stored.get("mime") or ""), repo.decode_attachment(stored))
+def _resent(stored: list[Mapping[str, Any]]) -> tuple[Attachment, ...]:
+    """A prompt's stored images, sent again through the image door: rows from before it may hold an
+    image byte for byte, GPS and all. Placeholders (no data) and images the door refuses are left out."""
+    attachments = []
+    for item in stored:
+        if not item.get("data_b64"):
+            continue
+        try:
+            clean = intake.admit(repo.decode_attachment(item))
+        except (intake.ImageRefused, binascii.Error):
+            continue
+        attachments.append(Attachment(clean.renamed(str(item.get("name") or "image")), clean.mime, clean.data))
+    return tuple(attachments)
 

@@ -226,7 +226,8 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text, default="")
     reasoning: Mapped[str] = mapped_column(Text, default="")
-    # [{"name": ..., "mime": ..., "size": bytes, "data_b64": ...}], see repository.encode_attachment
+    # [{"name": ..., "mime": ..., "size": bytes, "data_b64": ...}], see repository.encode_attachment; an image
+    # refused at import is {"name", "mime", "size": 0, "unavailable": reason} (storage/transfer.placeholder)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     provider: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(255))

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from imaging import intake
 from storage.models import ROLES, STATUSES, Conversation, Message, utcnow
-from storage.repository import TITLE_MAX_CHARS, is_conversation_id
+from storage.repository import TITLE_MAX_CHARS, encode_attachment, is_conversation_id
 
 FORMAT = "chatdeck.conversations"
 VERSION = 1
@@ -71,6 +72,7 @@ class ImportResult:
     imported: int  # conversations added
     skipped: int  # conversations already there (imported before)
     messages: int  # messages added
+    images_missing: int = 0  # attachments of the added messages kept as placeholders (see _image_attachment)
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -222,7 +224,8 @@ def write(s: Session, owner_id: int, conversations: list[NewConversation]) -> Im
     for start in range(0, len(rows), 1000):
         s.execute(insert(Message), rows[start:start + 1000])
     s.flush()
-    return ImportResult(imported=len(new), skipped=len(existing), messages=len(rows))
+    missing = sum(1 for c in new for m in c.messages for a in m.attachments if "unavailable" in a)
+    return ImportResult(imported=len(new), skipped=len(existing), messages=len(rows), images_missing=missing)
 
 
 def parse_chatdeck(document: Mapping[str, Any]) -> list[NewConversation]:
@@ -341,7 +344,8 @@ def _extra(value: Any, where: str) -> dict[str, Any]:
 
 
 def _attachments(value: Any, where: str) -> list[dict[str, Any]]:
-    """Images as stored by ``repository.encode_attachment``, each checked (mime, size, base64)."""
+    """Images as stored by ``repository.encode_attachment``, each checked (mime, base64) and passed
+    through the image door; placeholders (``"unavailable"``, no data) as an earlier import left them."""
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > 20:
@@ -349,12 +353,31 @@ def _attachments(value: Any, where: str) -> list[dict[str, Any]]:
     checked = []
     for item in value:
         if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("mime"), str)
-                and item["mime"].startswith("image/") and isinstance(item.get("data_b64"), str)):
+                and item["mime"].startswith("image/")
+                and (isinstance(item.get("data_b64"), str) or isinstance(item.get("unavailable"), str))):
             raise ImportProblem(f"{where}: an attachment is not an image with a name, a type and its data.")
+        if not isinstance(item.get("data_b64"), str):
+            checked.append(placeholder(item["name"], item["mime"], item["unavailable"]))
+            continue
         try:
             data = base64.b64decode(item["data_b64"], validate=True)
         except (binascii.Error, ValueError):
             raise ImportProblem(f"{where}: an attachment's data is not valid base64.") from None
-        checked.append({"name": item["name"][:255], "mime": item["mime"][:100], "size": len(data),
-                        "data_b64": item["data_b64"]})
+        checked.append(_image_attachment(item["name"][:255], item["mime"], data))
     return checked
+
+
+def _image_attachment(name: str, mime: str, data: bytes) -> dict[str, Any]:
+    """An imported image through the image door (re-encoded, no metadata). One it refuses (an SVG, a
+    bomb, corrupt bytes) becomes a placeholder saying why, and the conversation is imported all the
+    same: a whole archive should not be refused for one picture, and its text is what matters."""
+    try:
+        clean = intake.admit(data)
+    except intake.ImageRefused as refused:
+        return placeholder(name, mime, f"not imported: {refused}")
+    return encode_attachment(clean.renamed(name), clean.mime, clean.data)
+
+
+def placeholder(name: str, mime: str, reason: str) -> dict[str, Any]:
+    """An attachment kept by name only, with the reason its image is not there (drawn as a placeholder)."""
+    return {"name": name[:255], "mime": mime[:100], "size": 0, "unavailable": reason[:500]}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from storage import chatgpt, library, transfer
@@ -15,6 +17,15 @@ from storage.transfer import ImportProblem
 from tests.db_fixtures import SessionFactory
 
 
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (3, 2), "blue").save(out, format="PNG")
+    return out.getvalue()
+
+
+_PNG = _png()  # a real image (imports pass images through the image door): re-encoded, it stays the same
+
+
 def _seed(db: SessionFactory, name: str = "alice") -> tuple[int, str]:
     with db() as s:
         owner = repo.get_or_create_user(s, name).id
@@ -22,7 +33,7 @@ def _seed(db: SessionFactory, name: str = "alice") -> tuple[int, str]:
         repo.add_message(s, owner, conversation.id, role="user", content="Why are there two tides a day?")
         reply = repo.add_message(s, owner, conversation.id, role="assistant", content="Because the Moon **pulls**.",
                                  provider="allenai", model="olmo", status="streaming",
-                                 attachments=[repo.encode_attachment("a.png", "image/png", b"\x89PNG")])
+                                 attachments=[repo.encode_attachment("a.png", "image/png", _PNG)])
         repo.update_message(s, reply.id, reasoning="Think about gravity.", status="complete",
                             extra={"sources": [{"url": "https://example.org", "title": "Tides"}],
                                    "backend_state": {"secret-ish": "parent-id"}, "usage": {"tokens": 12}})
