@@ -64,7 +64,7 @@ def _ignore_legacy_pages_folder() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "pages", "providers", "runner", "simulators", "storage")
+OWN_PACKAGES = ("access", "api", "imaging", "pages", "providers", "runner", "simulators", "storage")
 
 
 def _configure_logging() -> None:
