@@ -28,7 +28,8 @@ from providers.huggingchat_think import Kind, ThinkSplitter
 
 DISPLAY_NAME = "HuggingChat"
 COOKIE_DOMAIN = "huggingface.co"
-LOGIN_COOKIES = ("hf-chat", "token")  # the session and the huggingface.co token it is coupled with
+SESSION_COOKIE = "hf-chat"  # the chat session: all a server without a login (self-hosted chat-ui) needs
+TOKEN_COOKIE = "token"  # noqa: S105 (a cookie name) - the huggingface.co login, which huggingface.co couples the session with
 _UTM = re.compile(r"[&?]utm_source=[^&#]*")
 
 
@@ -46,6 +47,10 @@ def login_expired(detail: str = "") -> CredentialsError:
 
 class ConversationGone(ProviderError):
     """The backend conversation no longer exists (deleted on the website, or never ours)."""
+
+
+class ImagesRefused(ProviderError):
+    """Images for a model that cannot see them: refused before sending (a problem of the request)."""
 
 
 # --- cookies ------------------------------------------------------------------------------------
@@ -135,6 +140,8 @@ def data_json_message_id(body: bytes) -> str:
     if payload is None:
         raise drift("the conversation page data has no nodes", body[:200].decode("utf-8", "replace"))
     nodes = payload["nodes"]
+    if isinstance(nodes, list) and all(node is None for node in nodes):  # today's server, for any id: no data
+        raise ConversationGone("The conversation was not found.", backend=DISPLAY_NAME)
     last = nodes[-1] if isinstance(nodes, list) and nodes else None
     if isinstance(last, dict) and last.get("type") == "error":
         message = str((last.get("error") or {}).get("message") or "error")

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from providers import registry
 from providers.base import ModelInfo, Provider
@@ -37,6 +37,7 @@ class ModelCatalog:
         self._provider = provider
         self._entries: dict[str, _Entry] = {}
         self._pending: set[str] = set()
+        self._thinks: set[tuple[str, str]] = set()  # (backend, model) seen sending reasoning
         self._lock = threading.Lock()
 
     def models(self, backend: str) -> list[ModelInfo]:
@@ -47,9 +48,15 @@ class ModelCatalog:
             if stale and backend not in self._pending:
                 self._pending.add(backend)
                 asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
-        if entry is None or not entry.models:
-            return list(registry.backend(backend).fallback_models)
-        return list(entry.models)
+            thinks = {model for name, model in self._thinks if name == backend}
+        models = entry.models if entry is not None and entry.models else registry.backend(backend).fallback_models
+        return [replace(m, reasoning=True) if m.id in thinks and not m.reasoning else m for m in models]
+
+    def learn_reasoning(self, backend: str, model: str) -> None:
+        """``model`` sent reasoning: treat it as a reasoning model from now on, whatever its list says
+        (some backends' lists do not know which models think)."""
+        with self._lock:
+            self._thinks.add((backend, model))
 
     def is_live(self, backend: str) -> bool:
         with self._lock:
