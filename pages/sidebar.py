@@ -88,6 +88,12 @@ def backend_picker(current: Conversation | None) -> Choice:
     with st.sidebar.expander("Sampling", icon=":material/tune:"):
         temperature = st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="temperature")
         top_p = st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="top_p")
-    options = Options(temperature=temperature, top_p=top_p)
+    tools = get_runner().catalog.tool_servers(provider) if info.tool_servers else []
+    chosen = st.sidebar.multiselect(
+        "Tools", tools, key=f"tool_servers_{provider}",
+        help="Tool servers (MCP) this backend offers, e.g. web search or image generation: the model may use "
+             "the ones you pick.",
+    ) if tools else []
+    options = Options(temperature=temperature, top_p=top_p, tool_servers=tuple(chosen))
     vision = any(m.vision for m in models if m.id == model)
     return Choice(provider, model, options, vision)

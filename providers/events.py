@@ -40,6 +40,7 @@ class Options:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    tool_servers: tuple[str, ...] = ()  # the backend's tool servers (MCP) the model may use, by name
 
 
 @dataclass(frozen=True)

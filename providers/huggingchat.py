@@ -73,6 +73,7 @@ from providers.huggingchat_lines import (
     model_infos,
     parse_cookies,
     superjson_value,
+    tool_server_names,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,11 @@ class HuggingChat:
             body = await self._get(http, "/api/v2/models", "the model list")
             return model_infos(superjson_value(body, "the model list"))
 
+    async def list_tool_servers(self) -> list[str]:
+        """The names of the MCP servers the server offers (what replaced the web-search and image switches)."""
+        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
+            return tool_server_names(await self._get(http, "/api/mcp/servers", "the MCP servers"))
+
     async def check(self) -> str:
         """"logged in as …" or "connected (anonymous session)", else CredentialsError or UnavailableError.
 
@@ -175,7 +181,9 @@ class HuggingChat:
         else:
             conversation, parent = await self._create(http, model)
             inputs = format_prompt(request.messages)
-        data = {"inputs": inputs, "id": parent, "is_retry": False}  # web search and tools are no flags now
+        data: dict[str, Any] = {"inputs": inputs, "id": parent, "is_retry": False}  # web_search, tools: gone
+        if request.options.tool_servers:
+            data["selectedMcpServerNames"] = list(request.options.tool_servers)
         prefix = f"{self.base_url}/conversation/{conversation}/output/"
         parser = StreamParser(file_url=lambda sha: prefix + sha)
         async with self._post_message(http, conversation, data, new_attachments(request.messages)) as response:

@@ -15,6 +15,7 @@ INFO = BackendInfo(
     name="huggingchat",
     display_name=DISPLAY_NAME,
     needs_credentials=True,
+    tool_servers=True,  # the MCP servers chat-ui lists (GET /api/mcp/servers), chosen per request
     fallback_models=[  # the seed's list (web-backends.md §1.4), vision models marked
         ModelInfo("Qwen/Qwen2.5-72B-Instruct", "Qwen 2.5 72B Instruct"),
         ModelInfo("meta-llama/Llama-3.3-70B-Instruct", "Llama 3.3 70B Instruct"),

@@ -181,6 +181,17 @@ def model_infos(models: Any) -> list[ModelInfo]:
     return found
 
 
+def tool_server_names(body: bytes) -> list[str]:
+    """The names in ``GET /api/mcp/servers`` (a plain JSON list of ``{id, name, url, type, …}``)."""
+    try:
+        servers = json.loads(body)
+    except ValueError:
+        raise drift("the MCP server list is not JSON", body[:200].decode("utf-8", "replace")) from None
+    if not isinstance(servers, list):
+        raise drift("the MCP server list is not a list")
+    return [s["name"] for s in servers if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]]
+
+
 # --- the message stream -------------------------------------------------------------------------------
 
 

@@ -13,8 +13,8 @@ images sent to a text-only model are stored and never shown to it.
 ``script.v2_status = 404`` plays a server from before June 2025 (no v2 conversation route, the page's
 ``__data.json`` with the messages).
 
-Routes: ``GET /chat/api/v2/models``, ``GET /chat/api/v2/user``, ``POST /chat/conversation``,
-``GET /chat/api/v2/conversations/{id}``, ``GET /chat/conversation/{id}/__data.json``,
+Routes: ``GET /chat/api/v2/models``, ``GET /chat/api/v2/user``, ``GET /chat/api/mcp/servers``,
+``POST /chat/conversation``, ``GET /chat/api/v2/conversations/{id}``, ``GET /chat/conversation/{id}/__data.json``,
 ``POST /chat/conversation/{id}``, ``GET /chat/conversation/{id}/output/{sha}``.
 
 Usage in a test::
@@ -82,6 +82,7 @@ class Script(BaseScript):
     include_conversation: bool = False  # create answers with the conversation too (servers since 2026-07)
     no_final: bool = False  # the stream ends without finalAnswer (and without an error)
     reasoning_style: str = "inline"  # "inline": <think> tags in the tokens; "typed": the older reasoning lines
+    mcp_servers: list[str] = field(default_factory=list)  # GET /api/mcp/servers (the server's MCP_SERVERS)
 
 
 class HuggingChatSimulator(RecordingSimulator):
@@ -100,6 +101,7 @@ class HuggingChatSimulator(RecordingSimulator):
             routes=[
                 Route("/chat/api/v2/models", self._models, methods=["GET"]),
                 Route("/chat/api/v2/user", self._user, methods=["GET"]),
+                Route("/chat/api/mcp/servers", self._mcp_servers, methods=["GET"]),
                 Route("/chat/conversation", self._create, methods=["POST"]),
                 Route("/chat/api/v2/conversations/{cid}", self._conversation_v2, methods=["GET"]),
                 Route("/chat/conversation/{cid}/__data.json", self._data_json, methods=["GET"]),
@@ -178,6 +180,12 @@ class HuggingChatSimulator(RecordingSimulator):
             return self._forced(self.script.models_error, record, route_error)
         listed = [m.wire() for m in self.models.values() if not m.unlisted]
         return self._finish(record, Response(superjson(listed), media_type="application/json"))
+
+    async def _mcp_servers(self, request: Request) -> Response:
+        record = await self._record(request)
+        servers = [{"id": f"base-{name}", "name": name, "url": f"https://mcp.example/{name}", "type": "base",
+                    "isLocked": False} for name in self.script.mcp_servers]
+        return self._finish(record, JSONResponse(servers))
 
     async def _user(self, request: Request) -> Response:
         record = await self._record(request)

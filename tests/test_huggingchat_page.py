@@ -113,6 +113,27 @@ def test_text_models_take_no_files_and_no_dead_switches_are_offered(
     assert len(at.image) == 1  # the generated image, under the answer
 
 
+def test_the_servers_mcp_servers_are_offered_as_tools_and_reach_the_backend(
+    env: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", ANONYMOUS)
+    sim = env.sim
+    sim.script.mcp_servers = ["web-search", "flux-images"]
+    at = open_chat("Qwen/Qwen2.5-72B-Instruct")
+    get_runner().catalog.refresh_now("huggingchat")  # the model list and the MCP servers, as a rerun finds them
+    at.run()
+    tools = at.sidebar.multiselect(key="tool_servers_huggingchat")
+    assert tools.options == ["web-search", "flux-images"]
+    tools.set_value(["web-search"]).run()
+    at.chat_input(key="prompt").set_value("Any news?").run()
+    assert not at.exception and not at.error
+    assert sim.sent()[0]["selectedMcpServerNames"] == ["web-search"]
+    sim.script.mcp_servers = []  # a server without MCP servers: nothing to offer
+    get_runner().catalog.refresh_now("huggingchat")
+    at.run()
+    assert not at.sidebar.multiselect
+
+
 def test_hf_chat_alone_three_turns_reasoning_and_a_server_side_delete(
     env: SimHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from providers.events import (
     Event,
     Finished,
     Notice,
+    Options,
     ReasoningDelta,
     StateUpdate,
     TextDelta,
@@ -76,6 +77,18 @@ def test_no_request_field_is_one_the_server_drops(huggingchat_sim: SimHandle) ->
     sent = huggingchat_sim.sim.sent()
     assert len(sent) == 2 and all(set(data) <= MESSAGE_FIELDS for data in sent)
     assert huggingchat_sim.sim.dropped == []  # web_search, tools and is_continue are gone
+
+
+def test_the_servers_mcp_servers_are_listed_and_the_chosen_ones_sent_by_name(huggingchat_sim: SimHandle) -> None:
+    sim = huggingchat_sim.sim
+    assert run(provider(huggingchat_sim, cookies=ANONYMOUS).list_tool_servers()) == []  # none configured
+    sim.script.mcp_servers = ["web-search", "image-generation"]
+    assert run(provider(huggingchat_sim, cookies=ANONYMOUS).list_tool_servers()) == ["web-search", "image-generation"]
+    messages = (ChatMessage("user", "News?"),)
+    request = ChatRequest(model=MODEL, messages=messages, options=Options(tool_servers=("web-search",)))
+    events = run(collect(provider(huggingchat_sim, cookies=ANONYMOUS).stream(request)))
+    assert finished(events).reason == "stop"
+    assert sim.sent()[0]["selectedMcpServerNames"] == ["web-search"] and sim.dropped == []
 
 
 def test_inline_think_becomes_reasoning_and_never_answer_text(huggingchat_sim: SimHandle) -> None:
