@@ -206,8 +206,14 @@ class HuggingChat:
 
     async def _refuse_images_unless_multimodal(self, http: AsyncSession, model: str) -> None:
         """Images for a text-only model: refused before anything is sent (the server would store them and
-        silently leave them out of the prompt). A model the list does not know is given the benefit."""
-        models = model_infos(superjson_value(await self._get(http, "/api/v2/models", "the model list"), "it"))
+        silently leave them out of the prompt). A model the list does not know, or a list that cannot be
+        read, is given the benefit of the doubt: the message itself then says what is wrong, if anything."""
+        try:
+            models = model_infos(superjson_value(await self._get(http, "/api/v2/models", "the model list"), "it"))
+        except ProviderError as exc:
+            log.info("HuggingChat model list unavailable before sending images: %s",
+                     redact_secrets(str(exc), self.secrets))
+            return
         known = next((m for m in models if m.id == model), None)
         if known is not None and not known.vision:
             raise ImagesRefused(
