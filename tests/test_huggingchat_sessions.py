@@ -154,5 +154,6 @@ def test_huggingface_co_couples_the_session_with_the_token(huggingchat_sim: SimH
     events = turn(huggingchat_sim, ["Hi"], {})
     error = finished(events).error
     assert isinstance(error, CredentialsError) and "token" in str(error)
+    assert [r.status for r in sim.requests] == [401]  # hf-chat alone was tried; huggingface.co wants its token
     events = turn(huggingchat_sim, ["Hi"], {}, cookies=sim.cookie_header())  # hf-chat and its token
     assert finished(events).reason == "stop"
