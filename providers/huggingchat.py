@@ -80,6 +80,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://huggingface.co/chat"
 DEFAULT_TIMEOUT = (10.0, 120.0)  # connect; then seconds without a byte (keep-alives arrive every ~100 ms)
+TOKEN_HOSTS = ("huggingface.co", "www.huggingface.co")  # where the session needs its token (a self-hosted one: not)
 GONE_NOTICE = ("The HuggingChat conversation behind this chat was deleted on the server (or belongs to another "
                "login), so a new one was started and sent the conversation so far.")
 CLOSE_WAIT = 1.0  # seconds a closed stream may take to stop before its transfer is dropped
@@ -385,6 +386,10 @@ class HuggingChat:
         if SESSION_COOKIE not in self._cookies:
             raise CredentialsError(f"no HuggingChat session: the cookies lack {SESSION_COOKIE}; paste your "
                                    "HuggingChat cookies in Settings", backend=DISPLAY_NAME)
+        if TOKEN_COOKIE not in self._cookies and urlsplit(self.base_url).hostname in TOKEN_HOSTS:
+            raise CredentialsError(f"no huggingface.co login: the cookies lack {TOKEN_COOKIE}, which huggingface.co "
+                                   f"ties the {SESSION_COOKIE} session to; log in there and paste both cookies in "
+                                   "Settings", backend=DISPLAY_NAME)
 
 
 def create(_client: object, credentials: Mapping[str, str] | None) -> HuggingChat:

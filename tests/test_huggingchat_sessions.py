@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from providers.errors import CredentialsError
 from providers.events import (
     Attachment,
@@ -157,3 +159,15 @@ def test_huggingface_co_couples_the_session_with_the_token(huggingchat_sim: SimH
     assert [r.status for r in sim.requests] == [401]  # hf-chat alone was tried; huggingface.co wants its token
     events = turn(huggingchat_sim, ["Hi"], {}, cookies=sim.cookie_header())  # hf-chat and its token
     assert finished(events).reason == "stop"
+
+
+def test_huggingface_co_itself_is_refused_without_the_token_before_any_request() -> None:
+    """huggingface.co always couples the session with its token: say so at once instead of sending."""
+    from providers.huggingchat import HuggingChat
+
+    site = HuggingChat(base_url="https://huggingface.co/chat", cookies=ANONYMOUS)
+    with pytest.raises(CredentialsError, match="lack token"):
+        run(site.check())
+    events = run(collect(site.stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
+    error = finished(events).error
+    assert isinstance(error, CredentialsError) and "lack token" in str(error)
