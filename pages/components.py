@@ -228,6 +228,8 @@ def _footer(message: Any) -> None:
         st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
     if (extra.get("answered_by") or {}).get("model"):
         st.caption(f":material/alt_route: answered by {extra['answered_by']['model']}")
+    for note in extra.get("notices") or []:  # how the reply came about (Notice events)
+        st.caption(f":material/info: {note}")
     if message.role != "assistant":
         return
     render_status(message)

@@ -28,12 +28,6 @@ class Choice:
     vision: bool = False  # the model accepts images
 
 
-# Backends whose requests honour ``Options.web_search`` / ``Options.image_generation`` (the sidebar offers
-# those switches only there).
-WEB_SEARCH = {"huggingchat"}
-IMAGE_GENERATION = {"huggingchat"}
-
-
 def owner_id() -> int:
     """The signed-in user's id, as the router's sign-in gate found it (pages/signin.py)."""
     if "owner_id" not in st.session_state:
@@ -79,7 +73,8 @@ def backend_picker(current: Conversation | None) -> Choice:
     info = registry.backend(provider)
     models = get_runner().catalog.models(provider)
     ids = [m.id for m in models]
-    labels = {m.id: m.label + ("  ·  vision" if m.vision else "") for m in models}
+    labels = {m.id: m.label + ("  ·  vision" if m.vision else "") + ("  ·  reasoning" if m.reasoning else "")
+              for m in models}
     wanted = current.model if current and current.provider == provider else params.get("model")
     if wanted:
         wanted = info.resolve_model(wanted)
@@ -93,13 +88,12 @@ def backend_picker(current: Conversation | None) -> Choice:
     with st.sidebar.expander("Sampling", icon=":material/tune:"):
         temperature = st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="temperature")
         top_p = st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="top_p")
-    web_search = provider in WEB_SEARCH and st.sidebar.toggle(
-        "Search the web", key=f"web_search_{provider}", help="Let the backend search the web and cite its sources."
-    )
-    image_generation = provider in IMAGE_GENERATION and st.sidebar.toggle(
-        "Generate images", key=f"image_generation_{provider}",
-        help="Give the model the backend's image-generation tool (the picture appears under the answer).",
-    )
-    options = Options(temperature=temperature, top_p=top_p, web_search=web_search, image_generation=image_generation)
+    tools = get_runner().catalog.tool_servers(provider) if info.tool_servers else []
+    chosen = st.sidebar.multiselect(
+        "Tools", tools, key=f"tool_servers_{provider}",
+        help="Tool servers (MCP) this backend offers, e.g. web search or image generation: the model may use "
+             "the ones you pick.",
+    ) if tools else []
+    options = Options(temperature=temperature, top_p=top_p, tool_servers=tuple(chosen))
     vision = any(m.vision for m in models if m.id == model)
     return Choice(provider, model, options, vision)

@@ -156,6 +156,7 @@ class BackendInfo:
     description: str = ""
     credential_fields: tuple[CredentialField, ...] = ()
     setup_help: str = ""  # where a user finds the credential values (Markdown)
+    tool_servers: bool = False  # the backend lists tool servers (MCP) a request may select: Options.tool_servers
 
     def resolve_model(self, model: str) -> str:
         return self.aliases.get(model, model)

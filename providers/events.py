@@ -40,8 +40,7 @@ class Options:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
-    web_search: bool = False  # let the backend search the web first (backends that offer it)
-    image_generation: bool = False  # enable the backend's image-generation tool (where offered)
+    tool_servers: tuple[str, ...] = ()  # the backend's tool servers (MCP) the model may use, by name
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,14 @@ class AnsweredBy:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A quiet note for the user about how this reply came about (shown under it, not an error): e.g. the
+    backend lost its side of the conversation and a new one was started with the history."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class StateUpdate:
     """Backend ids to persist for the next turn (replaces the saved state)."""
 
@@ -129,4 +136,4 @@ class Finished:
     usage: Mapping[str, int] | None = None
 
 
-Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | StateUpdate | Finished
+Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | Notice | StateUpdate | Finished

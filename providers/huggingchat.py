@@ -1,24 +1,31 @@
-"""HuggingChat (huggingface.co/chat): the open models Hugging Face hosts, with your huggingface.co login.
+"""HuggingChat (huggingface/chat-ui): huggingface.co/chat, or a team's self-hosted chat-ui.
 
-The protocol (shared/protocols/README.md, web-backends.md §1), every path relative to the base URL:
+The protocol (shared/protocols/observed-servers.md, which wins over web-backends.md §1), every path
+relative to the base URL:
 
-* ``GET /api/v2/models``: the model list (superjson; ``multimodal`` marks vision models);
+* ``GET /api/v2/models``: the model list (superjson; ``multimodal`` marks vision models; whether a model
+  reasons is not to be trusted there: it is learned from the reasoning it sends);
 * ``POST /conversation`` (JSON ``{"model"}``) → ``conversationId``, once per (our conversation, model);
 * the parent message id: the last message of ``GET /api/v2/conversations/{id}``, or, where that route
-  answers 404 (servers before June 2025), of the seed's ``GET /conversation/{id}/__data.json``;
-* ``POST /conversation/{id}``: multipart, a ``data`` JSON part and base64 ``files`` parts, with an
-  ``Origin`` header; the answer is JSON lines (NUL-padded tokens, keep-alives, a 4096-space tail);
+  answers 404 and ``__data.json`` still has the messages (servers before June 2025), of that; when it
+  has none (``nodes: [null, null]``, today's server for any id) the conversation is gone;
+* ``POST /conversation/{id}``: multipart, a ``data`` JSON part (``inputs``, ``id``, ``is_retry``; web
+  search and tools are no request flags any more) and base64 ``files`` parts, with an ``Origin``
+  header; the answer is JSON lines (NUL-padded tokens with inline ``<think>`` reasoning, keep-alives,
+  a 4096-space tail);
 * ``GET /conversation/{id}/output/{sha}``: a generated file, with the same login;
-* ``GET /api/v2/user``: who the cookies belong to (``null`` when the session has no user), for ``check()``.
+* ``GET /api/v2/user``: who the cookies belong to (``null``: an anonymous session), for ``check()``.
 
 The transport is curl_cffi with Chrome's TLS fingerprint (the site sits behind bot protection). The
-login is the huggingface.co cookie jar (``hf-chat`` and the ``token`` it is coupled with), sent as a
-``Cookie`` header only to URLs under the base URL; redirects are not followed and cookies the server
-sets are not kept, so nothing reaches another host or another user's request.
+login is the cookie jar: ``hf-chat`` (the session, all a self-hosted chat-ui without a login needs) and,
+where the user has one, ``token`` (huggingface.co couples the session with it), sent as a ``Cookie``
+header only to URLs under the base URL; redirects are not followed and cookies the server sets are not
+kept, so nothing reaches another host or another user's request.
 
 State per (conversation, model): ``conversationId`` and ``messageId`` (the last message, the parent of
-the next turn). A first turn sends the formatted history, later turns only the new user message.
-The pure wire readers are in providers/huggingchat_lines.py.
+the next turn). A first turn sends the formatted history, later turns only the new user message; when
+the server lost the conversation (deleted, or another login's: a 404), the same turn starts a new one
+with the history and says so in a ``Notice``. The pure wire readers are in providers/huggingchat_lines.py.
 """
 
 from __future__ import annotations
@@ -37,11 +44,10 @@ from urllib.parse import urlsplit
 from curl_cffi import CurlMime
 from curl_cffi.requests import AsyncSession
 
-from providers.base import BackendInfo, CredentialField, JsonLines, ModelInfo, format_prompt, guarded, new_attachments
+from providers.base import JsonLines, ModelInfo, format_prompt, guarded, new_attachments
 from providers.base import last_user_message as last_user_text
 from providers.errors import (
     CredentialsError,
-    HTTPStatusError,
     ProviderError,
     UnexpectedResponseError,
     curl_transport_errors,
@@ -50,11 +56,14 @@ from providers.errors import (
     server_message,
     status_error,
 )
-from providers.events import Attachment, ChatRequest, Event, Image, StateUpdate
+from providers.events import Attachment, ChatRequest, Event, Image, Notice, StateUpdate
+from providers.huggingchat_info import INFO
 from providers.huggingchat_lines import (
     DISPLAY_NAME,
-    LOGIN_COOKIES,
+    SESSION_COOKIE,
+    TOKEN_COOKIE,
     ConversationGone,
+    ImagesRefused,
     StreamParser,
     cookie_header,
     data_json_message_id,
@@ -64,69 +73,18 @@ from providers.huggingchat_lines import (
     model_infos,
     parse_cookies,
     superjson_value,
+    tool_server_names,
 )
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://huggingface.co/chat"
 DEFAULT_TIMEOUT = (10.0, 120.0)  # connect; then seconds without a byte (keep-alives arrive every ~100 ms)
-IMAGE_TOOL = "000000000000000000000001"  # the "Image Generation" tool (FLUX) of the production config
-DEFAULT_MODEL = "Qwen/Qwen2.5-72B-Instruct"  # the seed's; image models chat through it with the image tool
-IMAGE_MODELS = ("black-forest-labs/FLUX.1-dev", "black-forest-labs/FLUX.1-schnell")
-COOKIES_ENV = "CHATDECK_HUGGINGCHAT_COOKIES"
+TOKEN_HOSTS = ("huggingface.co", "www.huggingface.co")  # where the session needs its token (a self-hosted one: not)
+GONE_NOTICE = ("The HuggingChat conversation behind this chat was deleted on the server (or belongs to another "
+               "login), so a new one was started and sent the conversation so far.")
 CLOSE_WAIT = 1.0  # seconds a closed stream may take to stop before its transfer is dropped
 
-# fmt: off
-INFO = BackendInfo(
-    name="huggingchat",
-    display_name=DISPLAY_NAME,
-    needs_credentials=True,
-    fallback_models=[  # the seed's list (web-backends.md §1.4), vision models marked
-        ModelInfo("Qwen/Qwen2.5-72B-Instruct", "Qwen 2.5 72B Instruct"),
-        ModelInfo("meta-llama/Llama-3.3-70B-Instruct", "Llama 3.3 70B Instruct"),
-        ModelInfo("CohereForAI/c4ai-command-r-plus-08-2024", "Command R+ 08-2024"),
-        ModelInfo("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "DeepSeek R1 Distill Qwen 32B", reasoning=True),
-        ModelInfo("Qwen/QwQ-32B", "QwQ 32B", reasoning=True),
-        ModelInfo("nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", "Llama 3.1 Nemotron 70B"),
-        ModelInfo("Qwen/Qwen2.5-Coder-32B-Instruct", "Qwen 2.5 Coder 32B"),
-        ModelInfo("meta-llama/Llama-3.2-11B-Vision-Instruct", "Llama 3.2 11B Vision", vision=True),
-        ModelInfo("mistralai/Mistral-Nemo-Instruct-2407", "Mistral Nemo"),
-        ModelInfo("microsoft/Phi-3.5-mini-instruct", "Phi 3.5 mini"),
-    ],
-    aliases={  # the seed's (web-backends.md §1.4), "qwen-2.5-72b" kept as the seed maps it
-        "qwen-2.5-72b": "Qwen/Qwen2.5-Coder-32B-Instruct", "llama-3": "meta-llama/Llama-3.3-70B-Instruct",
-        "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct",
-        "command-r-plus": "CohereForAI/c4ai-command-r-plus-08-2024",
-        "deepseek-r1": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "qwq-32b": "Qwen/QwQ-32B",
-        "nemotron-70b": "nvidia/Llama-3.1-Nemotron-70B-Instruct-HF",
-        "qwen-2.5-coder-32b": "Qwen/Qwen2.5-Coder-32B-Instruct",
-        "llama-3.2-11b": "meta-llama/Llama-3.2-11B-Vision-Instruct",
-        "mistral-nemo": "mistralai/Mistral-Nemo-Instruct-2407",
-        "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct", "flux": "black-forest-labs/FLUX.1-dev",
-        "flux-dev": "black-forest-labs/FLUX.1-dev", "flux-schnell": "black-forest-labs/FLUX.1-schnell",
-        "qwen-2-vl-7b": "Qwen/Qwen2-VL-7B-Instruct", "gemma-2-27b": "google/gemma-2-27b-it",
-        "qwen-2-72b": "Qwen/Qwen2-72B-Instruct", "qvq-72b": "Qwen/QVQ-72B-Preview",
-        "stable-diffusion-3.5-large": "stabilityai/stable-diffusion-3.5-large",
-    },
-    description="Open models hosted by Hugging Face, with your huggingface.co login (cookies).",
-    credential_fields=(
-        CredentialField(
-            "cookies", "huggingface.co cookies", COOKIES_ENV, multiline=True,
-            help="Paste the Cookie header of a request to huggingface.co/chat, or a cookie export (JSON or "
-                 "cookies.txt). The cookies that matter are hf-chat and token.",
-        ),
-    ),
-    setup_help=(
-        "1. Log in at [huggingface.co/chat](https://huggingface.co/chat) in your browser.\n"
-        "2. Open the developer tools (F12), tab **Network**, reload the page and click the request to `chat`.\n"
-        "3. Under **Request Headers**, copy the whole value of `Cookie` and paste it here. A cookie export "
-        "from an extension (JSON or `cookies.txt`) works too.\n\n"
-        "Chatdeck needs `hf-chat` (your chat session) and `token` (your huggingface.co login, which the "
-        "session is tied to). When HuggingChat says the login expired, paste fresh cookies. The cookies are "
-        "stored encrypted and only ever sent to HuggingChat."
-    ),
-)
-# fmt: on
 
 
 class HuggingChat:
@@ -169,14 +127,25 @@ class HuggingChat:
             body = await self._get(http, "/api/v2/models", "the model list")
             return model_infos(superjson_value(body, "the model list"))
 
+    async def list_tool_servers(self) -> list[str]:
+        """The names of the MCP servers the server offers (what replaced the web-search and image switches)."""
+        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
+            return tool_server_names(await self._get(http, "/api/mcp/servers", "the MCP servers"))
+
     async def check(self) -> str:
-        """"logged in as …", else CredentialsError (login expired) or UnavailableError (unreachable)."""
+        """"logged in as …" or "connected (anonymous session)", else CredentialsError or UnavailableError.
+
+        A session without a user is a working session on a server without a login (a self-hosted
+        chat-ui); with a ``token`` cookie a user is expected, so its absence means the login expired.
+        """
         self._require_login()
         async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
             user = superjson_value(await self._get(http, "/api/v2/user", "the user"), "the user")
-        if not isinstance(user, dict):
+        if isinstance(user, dict):
+            return f"logged in as {user.get('username') or user.get('name') or 'your account'}"
+        if TOKEN_COOKIE in self._cookies:
             raise login_expired("the session has no user")
-        return f"logged in as {user.get('username') or user.get('name') or 'your account'}"
+        return "connected (anonymous session)"
 
     # --- one turn --------------------------------------------------------------------------------
 
@@ -184,44 +153,74 @@ class HuggingChat:
         self._require_login()
         state = request.state or {}
         model = INFO.resolve_model(request.model)
-        tools = [IMAGE_TOOL] if request.options.image_generation or model in IMAGE_MODELS else []
-        model = DEFAULT_MODEL if model in IMAGE_MODELS else model
         conversation = state.get("conversationId") if isinstance(state.get("conversationId"), str) else None
         async with curl_transport_errors(DISPLAY_NAME), self._http() as http:
+            files = new_attachments(request.messages)
+            if files:
+                await self._refuse_images_unless_multimodal(http, model)
             try:
-                if conversation:
-                    inputs = last_user_text(request.messages)
-                    parent = state.get("messageId") or await self._message_id(http, conversation)
-                else:
-                    conversation, parent = await self._create(http, model)
-                    inputs = format_prompt(request.messages)
-                data = {"inputs": inputs, "id": parent, "is_retry": False, "is_continue": False,
-                        "web_search": request.options.web_search, "tools": tools}
-                prefix = f"{self.base_url}/conversation/{conversation}/output/"
-                parser = StreamParser(file_url=lambda sha: prefix + sha)
-                files = new_attachments(request.messages)
-                async with self._post_message(http, conversation, data, files) as response:
-                    await self._check_stream(response)
-                    async for _, line in JsonLines(DISPLAY_NAME, skip_invalid=True).lines(response.aiter_content()):
-                        for event in parser.feed(line):
-                            yield await self._download(http, event) if isinstance(event, Image) else event
-                        if parser.done:
-                            break  # the rest is the 4096-space tail
-            except ConversationGone as gone:
-                yield StateUpdate({})  # the next message starts a new HuggingChat conversation
-                raise HTTPStatusError(
-                    404, f"{gone.message} The conversation was deleted on HuggingChat (or belongs to another "
-                    "login): send your message again to start a new one.", backend=DISPLAY_NAME,
-                ) from gone
-            if not parser.done:
-                raise drift("the answer ended without its final update")
-            try:
-                last = await self._message_id(http, conversation)
-                yield StateUpdate({"conversationId": conversation, "messageId": last, "protocol": self._api})
-            except ProviderError as exc:  # the answer is complete; the next turn looks the parent up again
-                log.info("HuggingChat message id after the answer unavailable: %s",
-                         redact_secrets(str(exc), self.secrets))
-                yield StateUpdate({"conversationId": conversation})
+                async for event in self._turn(http, request, model, conversation, state.get("messageId")):
+                    yield event
+            except ConversationGone:
+                if conversation is None:
+                    raise  # a conversation created a moment ago: nothing to start again
+                log.info("HuggingChat conversation gone; starting a new one with the history")
+                yield Notice(GONE_NOTICE)
+                async for event in self._turn(http, request, model, None, None):
+                    yield event
+
+    async def _turn(
+        self, http: AsyncSession, request: ChatRequest, model: str, conversation: str | None, parent: Any
+    ) -> AsyncIterator[Event]:
+        """One message POST: a follow-up in ``conversation``, or a new conversation sent the whole history.
+
+        Raises ConversationGone before the first event when the server no longer has ``conversation``.
+        """
+        if conversation:
+            inputs = last_user_text(request.messages)
+            parent = parent or await self._message_id(http, conversation)
+        else:
+            conversation, parent = await self._create(http, model)
+            inputs = format_prompt(request.messages)
+        data: dict[str, Any] = {"inputs": inputs, "id": parent, "is_retry": False}  # web_search, tools: gone
+        if request.options.tool_servers:
+            data["selectedMcpServerNames"] = list(request.options.tool_servers)
+        prefix = f"{self.base_url}/conversation/{conversation}/output/"
+        parser = StreamParser(file_url=lambda sha: prefix + sha)
+        async with self._post_message(http, conversation, data, new_attachments(request.messages)) as response:
+            await self._check_stream(response)
+            async for _, line in JsonLines(DISPLAY_NAME, skip_invalid=True).lines(response.aiter_content()):
+                for event in parser.feed(line):
+                    yield await self._download(http, event) if isinstance(event, Image) else event
+                if parser.done:
+                    break  # the rest is the 4096-space tail
+        if not parser.done:
+            for event in parser.flush():
+                yield event
+            raise drift("the answer ended without its final update")
+        try:
+            last = await self._message_id(http, conversation)
+            yield StateUpdate({"conversationId": conversation, "messageId": last, "protocol": self._api})
+        except ProviderError as exc:  # the answer is complete; the next turn looks the parent up again
+            log.info("HuggingChat message id after the answer unavailable: %s", redact_secrets(str(exc), self.secrets))
+            yield StateUpdate({"conversationId": conversation})
+
+    async def _refuse_images_unless_multimodal(self, http: AsyncSession, model: str) -> None:
+        """Images for a text-only model: refused before anything is sent (the server would store them and
+        silently leave them out of the prompt). A model the list does not know, or a list that cannot be
+        read, is given the benefit of the doubt: the message itself then says what is wrong, if anything."""
+        try:
+            models = model_infos(superjson_value(await self._get(http, "/api/v2/models", "the model list"), "it"))
+        except ProviderError as exc:
+            log.info("HuggingChat model list unavailable before sending images: %s",
+                     redact_secrets(str(exc), self.secrets))
+            return
+        known = next((m for m in models if m.id == model), None)
+        if known is not None and not known.vision:
+            raise ImagesRefused(
+                f"{known.label} on {DISPLAY_NAME} reads text only, so it would never see the attached images: "
+                "pick a vision model (marked \"vision\") or send the message without images.", backend=DISPLAY_NAME,
+            )
 
     async def _create(self, http: AsyncSession, model: str) -> tuple[str, str]:
         """A new conversation with ``model``: its id and its root message id (the first parent)."""
@@ -245,19 +244,25 @@ class HuggingChat:
         return conversation, await self._message_id(http, conversation)
 
     async def _message_id(self, http: AsyncSession, conversation: str) -> str:
-        """The conversation's last message id: the v2 API, or the seed's page data where v2 answers 404."""
+        """The conversation's last message id: the v2 API, or the seed's page data where v2 answers 404.
+
+        Today's server answers ``__data.json`` with empty nodes for any id, so after a v2 404 that says
+        the conversation is gone (deleted, or another login's); only a server from before June 2025 still
+        gives its messages there.
+        """
         path = f"/api/v2/conversations/{conversation}"
         response = await http.request("GET", self._url(path), **self._options(path))
         if response.status_code != 404:
             body = await self._checked(response, "reading the conversation", conversation=True)
             self._api = "v2"
             return last_message_id(superjson_value(body, "the conversation"))
-        self._api = "__data.json"  # shown on the Backends page as the protocol in use
         path = f"/conversation/{conversation}/__data.json"
         response = await http.request(
             "GET", self._url(path), params={"x-sveltekit-invalidated": "11"}, **self._options(path)
         )
-        return data_json_message_id(await self._checked(response, "reading the conversation", conversation=True))
+        found = data_json_message_id(await self._checked(response, "reading the conversation", conversation=True))
+        self._api = "__data.json"  # shown on the Backends page as the protocol in use
+        return found
 
     def _post_message(
         self, http: AsyncSession, conversation: str, data: dict[str, Any], files: list[Attachment]
@@ -353,6 +358,11 @@ class HuggingChat:
             return body
         message = server_message(body, content_type)
         if status == 401:
+            if TOKEN_COOKIE not in self._cookies:
+                raise CredentialsError(
+                    f"{DISPLAY_NAME} wants a login here ({message or 'HTTP 401'}): on huggingface.co the hf-chat "
+                    "session needs the token cookie too; paste both in Settings", backend=DISPLAY_NAME,
+                )
             raise login_expired(message)
         if status == 403 and is_html:
             raise CredentialsError(
@@ -373,10 +383,13 @@ class HuggingChat:
         if self._cookie_problem:
             raise CredentialsError(f"the saved HuggingChat cookies cannot be read ({self._cookie_problem}): "
                                    "paste them again in Settings", backend=DISPLAY_NAME)
-        missing = [name for name in LOGIN_COOKIES if name not in self._cookies]
-        if missing:
-            raise CredentialsError(f"no HuggingChat login: the cookies lack {' and '.join(missing)}; paste your "
-                                   "huggingface.co cookies in Settings", backend=DISPLAY_NAME)
+        if SESSION_COOKIE not in self._cookies:
+            raise CredentialsError(f"no HuggingChat session: the cookies lack {SESSION_COOKIE}; paste your "
+                                   "HuggingChat cookies in Settings", backend=DISPLAY_NAME)
+        if TOKEN_COOKIE not in self._cookies and urlsplit(self.base_url).hostname in TOKEN_HOSTS:
+            raise CredentialsError(f"no huggingface.co login: the cookies lack {TOKEN_COOKIE}, which huggingface.co "
+                                   f"ties the {SESSION_COOKIE} session to; log in there and paste both cookies in "
+                                   "Settings", backend=DISPLAY_NAME)
 
 
 def create(_client: object, credentials: Mapping[str, str] | None) -> HuggingChat:

@@ -6,7 +6,8 @@
 * ``data_json_message_id``: the last message id of a conversation page's ``__data.json``
   (SvelteKit nodes, devalue-flattened page data; §1.6.b);
 * ``model_infos``: the model list of ``GET /api/v2/models``;
-* ``StreamParser``: the JSON-lines updates of ``POST /conversation/{id}`` → events (§1.8).
+* ``StreamParser``: the JSON-lines updates of ``POST /conversation/{id}`` → events (§1.8), inline
+  ``<think>`` reasoning split from the answer (providers/huggingchat_think.py).
 
 The provider that sends the requests is providers/huggingchat.py.
 """
@@ -23,10 +24,12 @@ from urllib.parse import urlsplit, urlunsplit
 from providers.base import ModelInfo
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
 from providers.events import AnsweredBy, Event, Image, ReasoningDelta, Source, Sources, TextDelta, Title
+from providers.huggingchat_think import Kind, ThinkSplitter
 
 DISPLAY_NAME = "HuggingChat"
 COOKIE_DOMAIN = "huggingface.co"
-LOGIN_COOKIES = ("hf-chat", "token")  # the session and the huggingface.co token it is coupled with
+SESSION_COOKIE = "hf-chat"  # the chat session: all a server without a login (self-hosted chat-ui) needs
+TOKEN_COOKIE = "token"  # noqa: S105 (a cookie name) - the huggingface.co login, which huggingface.co couples the session with
 _UTM = re.compile(r"[&?]utm_source=[^&#]*")
 
 
@@ -44,6 +47,10 @@ def login_expired(detail: str = "") -> CredentialsError:
 
 class ConversationGone(ProviderError):
     """The backend conversation no longer exists (deleted on the website, or never ours)."""
+
+
+class ImagesRefused(ProviderError):
+    """Images for a model that cannot see them: refused before sending (a problem of the request)."""
 
 
 # --- cookies ------------------------------------------------------------------------------------
@@ -133,6 +140,8 @@ def data_json_message_id(body: bytes) -> str:
     if payload is None:
         raise drift("the conversation page data has no nodes", body[:200].decode("utf-8", "replace"))
     nodes = payload["nodes"]
+    if isinstance(nodes, list) and all(node is None for node in nodes):  # today's server, for any id: no data
+        raise ConversationGone("The conversation was not found.", backend=DISPLAY_NAME)
     last = nodes[-1] if isinstance(nodes, list) and nodes else None
     if isinstance(last, dict) and last.get("type") == "error":
         message = str((last.get("error") or {}).get("message") or "error")
@@ -172,6 +181,17 @@ def model_infos(models: Any) -> list[ModelInfo]:
     return found
 
 
+def tool_server_names(body: bytes) -> list[str]:
+    """The names in ``GET /api/mcp/servers`` (a plain JSON list of ``{id, name, url, type, …}``)."""
+    try:
+        servers = json.loads(body)
+    except ValueError:
+        raise drift("the MCP server list is not JSON", body[:200].decode("utf-8", "replace")) from None
+    if not isinstance(servers, list):
+        raise drift("the MCP server list is not a list")
+    return [s["name"] for s in servers if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]]
+
+
 # --- the message stream -------------------------------------------------------------------------------
 
 
@@ -188,7 +208,8 @@ class StreamParser:
 
     file_url: Callable[[str], str]
     done: bool = False
-    streamed: list[str] = field(default_factory=list)
+    streamed: list[str] = field(default_factory=list)  # the raw tokens, <think> tags included
+    think: ThinkSplitter = field(default_factory=ThinkSplitter)
 
     def feed(self, line: Any) -> list[Event]:
         if not isinstance(line, dict) or not isinstance(line.get("type"), str):
@@ -206,7 +227,11 @@ class StreamParser:
             raise drift("a stream update without its token", json.dumps(line)[:200])
         token = token.replace("\x00", "")  # tokens are NUL-padded to 16 characters
         self.streamed.append(token)
-        return [TextDelta(token)] if token else []
+        return _events(self.think.feed(token))
+
+    def flush(self) -> list[Event]:
+        """Text held back as a possible tag when the stream ends without its final answer."""
+        return _events(self.think.finish())
 
     def _status(self, line: dict[str, Any]) -> list[Event]:
         if line.get("status") != "error":
@@ -250,9 +275,19 @@ class StreamParser:
         return [AnsweredBy(model, str(line.get("route") or ""), str(line.get("provider") or ""))]
 
     def _final_answer(self, line: dict[str, Any]) -> list[Event]:
+        """Sources, and the end of the text the stream did not carry (never a second copy of what it did).
+
+        ``text`` is the whole raw answer, ``<think>`` blocks included; where it does not continue the
+        streamed tokens (a server that rewrote it), the streamed answer stands.
+        """
         self.done = True
         events = self._sources(line.get("webSources"), "uri")
         text, streamed = line.get("text"), "".join(self.streamed)
+        pieces = []
         if isinstance(text, str) and len(text) > len(streamed) and text.startswith(streamed):
-            events.append(TextDelta(text[len(streamed) :]))  # text the stream did not carry
-        return events
+            pieces = self.think.feed(text[len(streamed) :])
+        return events + _events(pieces + self.think.finish())
+
+
+def _events(pieces: list[tuple[Kind, str]]) -> list[Event]:
+    return [TextDelta(text) if kind == "answer" else ReasoningDelta(text) for kind, text in pieces]

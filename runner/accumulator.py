@@ -15,6 +15,7 @@ from providers.events import (
     Event,
     Finished,
     Image,
+    Notice,
     ReasoningDelta,
     Source,
     Sources,
@@ -43,6 +44,7 @@ class Accumulator:
     images: list[Image] = field(default_factory=list)
     images_b64: list[str | None] = field(default_factory=list)  # each image's bytes, encoded once on arrival
     answered_by: AnsweredBy | None = None
+    notices: list[str] = field(default_factory=list)
     state: dict[str, Any] | None = None
     finished: Finished | None = None
 
@@ -68,6 +70,8 @@ class Accumulator:
                 self.images_b64.append(base64.b64encode(event.data).decode() if event.data else None)
             case AnsweredBy():
                 self.answered_by = event
+            case Notice(text=text):
+                self.notices.append(text)
             case StateUpdate(state=state):
                 self.state = dict(state)
             case Finished():
@@ -107,6 +111,8 @@ class Accumulator:
         if self.answered_by:
             a = self.answered_by
             extra["answered_by"] = {"model": a.model, "route": a.route, "provider": a.provider}
+        if self.notices:
+            extra["notices"] = list(self.notices)
         if self.reasoning_status:
             extra["reasoning_status"] = self.reasoning_status
         if self.finished is not None and self.finished.usage:

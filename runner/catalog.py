@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from providers import registry
 from providers.base import ModelInfo, Provider
@@ -29,6 +29,7 @@ class _Entry:
     fetched_at: float
     live: bool  # from the backend (True) or the built-in fallback (False)
     error: str | None = None
+    tool_servers: tuple[str, ...] = ()  # for backends with BackendInfo.tool_servers
 
 
 class ModelCatalog:
@@ -37,6 +38,7 @@ class ModelCatalog:
         self._provider = provider
         self._entries: dict[str, _Entry] = {}
         self._pending: set[str] = set()
+        self._thinks: set[tuple[str, str]] = set()  # (backend, model) seen sending reasoning
         self._lock = threading.Lock()
 
     def models(self, backend: str) -> list[ModelInfo]:
@@ -47,9 +49,21 @@ class ModelCatalog:
             if stale and backend not in self._pending:
                 self._pending.add(backend)
                 asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
-        if entry is None or not entry.models:
-            return list(registry.backend(backend).fallback_models)
-        return list(entry.models)
+            thinks = {model for name, model in self._thinks if name == backend}
+        models = entry.models if entry is not None and entry.models else registry.backend(backend).fallback_models
+        return [replace(m, reasoning=True) if m.id in thinks and not m.reasoning else m for m in models]
+
+    def tool_servers(self, backend: str) -> list[str]:
+        """The tool servers (MCP) the backend listed with its models; never blocks (``models`` refreshes)."""
+        with self._lock:
+            entry = self._entries.get(backend)
+            return list(entry.tool_servers) if entry is not None else []
+
+    def learn_reasoning(self, backend: str, model: str) -> None:
+        """``model`` sent reasoning: treat it as a reasoning model from now on, whatever its list says
+        (some backends' lists do not know which models think)."""
+        with self._lock:
+            self._thinks.add((backend, model))
 
     def is_live(self, backend: str) -> bool:
         with self._lock:
@@ -68,11 +82,24 @@ class ModelCatalog:
 
     async def _refresh(self, backend: str) -> None:
         try:
-            models = await self._provider(backend).list_models()
-            entry = _Entry(models, time.monotonic(), live=bool(models))
+            provider = self._provider(backend)
+            models = await provider.list_models()
+            entry = _Entry(models, time.monotonic(), live=bool(models), tool_servers=await _tool_servers(provider))
         except Exception as exc:  # any failure keeps the fallback list; the reason is kept for the UI
             log.info("model list of %s unavailable: %s", backend, exc)
             entry = _Entry([], time.monotonic(), live=False, error=str(exc))
         with self._lock:
             self._entries[backend] = entry
             self._pending.discard(backend)
+
+
+async def _tool_servers(provider: Provider) -> tuple[str, ...]:
+    """The provider's tool servers, where it lists some (``list_tool_servers``); none when that fails."""
+    lister = getattr(provider, "list_tool_servers", None)
+    if lister is None:
+        return ()
+    try:
+        return tuple(await lister())
+    except Exception as exc:  # the models are still good; only the tools are missing
+        log.info("tool servers of %s unavailable: %s", getattr(provider, "name", "?"), exc)
+        return ()

@@ -288,6 +288,8 @@ class Runner:
         finally:
             if not run.done:  # the stream ended without Finished: a provider bug
                 run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
+            if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
+                self.catalog.learn_reasoning(run.provider, run.model)
             stop_flushing.set()
             await asyncio.shield(flusher)
             async with write_lock:

@@ -1,12 +1,20 @@
 """A strict, scriptable, recording simulator of HuggingChat (huggingface/chat-ui), mounted under ``/chat``.
 
-Strict like the real server (web-backends.md §1): a logged-in cookie session (``hf-chat`` coupled with
-``token``) for every non-GET request and for reading conversations, which belong to the session that
-made them; ``Origin`` required on the multipart POST; the parent id must exist in the conversation;
-NUL-padded tokens, keep-alives, the 4096-space tail; error bodies as the server sends them.
+By default it behaves as chat-ui at c100c162 was observed to (shared/protocols/observed-servers.md): any
+``hf-chat`` cookie is a session, with or without a ``token``; the first POST without a cookie gets
+``Set-Cookie: hf-chat=<uuid>``; ``/api/v2/user`` answers ``{"json": null}`` for an anonymous session;
+``__data.json`` answers ``nodes: [null, null]`` for any id; a deleted conversation, or one of another
+session, is a 404; request fields outside the schema (``web_search``, ``tools``, ``is_continue``) are
+dropped silently (and listed in ``dropped`` for tests); reasoning comes inline as ``<think>`` tags;
+images sent to a text-only model are stored and never shown to it.
 
-Routes: ``GET /chat/api/v2/models``, ``GET /chat/api/v2/user``, ``POST /chat/conversation``,
-``GET /chat/api/v2/conversations/{id}``, ``GET /chat/conversation/{id}/__data.json``,
+``HuggingChatSimulator(token_coupled=True)`` is huggingface.co instead: the session is coupled to the
+``token`` cookie, so every non-GET request and every conversation read needs both (401 otherwise).
+``script.v2_status = 404`` plays a server from before June 2025 (no v2 conversation route, the page's
+``__data.json`` with the messages).
+
+Routes: ``GET /chat/api/v2/models``, ``GET /chat/api/v2/user``, ``GET /chat/api/mcp/servers``,
+``POST /chat/conversation``, ``GET /chat/api/v2/conversations/{id}``, ``GET /chat/conversation/{id}/__data.json``,
 ``POST /chat/conversation/{id}``, ``GET /chat/conversation/{id}/output/{sha}``.
 
 Usage in a test::
@@ -28,7 +36,6 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -38,17 +45,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause, prompt_topic
+from simulators.common import BaseScript, RecordedRequest, RecordingSimulator
+from simulators.huggingchat_stream import answer_lines
 from simulators.huggingchat_wire import (
     DEFAULT_MODELS,
+    EMPTY_DATA_JSON,
     LOGIN_PAGE,
-    TAIL,
+    MESSAGE_FIELDS,
     SimConversation,
     SimModel,
     data_json,
     hook_error,
-    line,
-    padded,
     route_error,
     superjson,
 )
@@ -74,14 +81,19 @@ class Script(BaseScript):
     max_file_bytes: int = MAX_FILE  # decoded files above this answer 413
     include_conversation: bool = False  # create answers with the conversation too (servers since 2026-07)
     no_final: bool = False  # the stream ends without finalAnswer (and without an error)
+    reasoning_style: str = "inline"  # "inline": <think> tags in the tokens; "typed": the older reasoning lines
+    mcp_servers: list[str] = field(default_factory=list)  # GET /api/mcp/servers (the server's MCP_SERVERS)
 
 
 class HuggingChatSimulator(RecordingSimulator):
     """HuggingChat in miniature. ``app`` is the Starlette app to serve."""
 
-    def __init__(self, *, models: list[SimModel] | None = None) -> None:
+    def __init__(self, *, models: list[SimModel] | None = None, token_coupled: bool = False) -> None:
         super().__init__()
         self.script = Script()
+        self.token_coupled = token_coupled  # huggingface.co: a session needs its token cookie
+        self.dropped: list[str] = []  # message fields the server ignored, in order
+        self.issued: list[str] = []  # hf-chat sessions handed out with Set-Cookie
         self.models = {m.id: m for m in (models or DEFAULT_MODELS)}
         self.logins: dict[str, tuple[str, str]] = {DEMO_SESSION: (DEMO_TOKEN, DEMO_USER)}  # hf-chat -> (token, user)
         self.conversations: dict[str, SimConversation] = {}
@@ -89,6 +101,7 @@ class HuggingChatSimulator(RecordingSimulator):
             routes=[
                 Route("/chat/api/v2/models", self._models, methods=["GET"]),
                 Route("/chat/api/v2/user", self._user, methods=["GET"]),
+                Route("/chat/api/mcp/servers", self._mcp_servers, methods=["GET"]),
                 Route("/chat/conversation", self._create, methods=["POST"]),
                 Route("/chat/api/v2/conversations/{cid}", self._conversation_v2, methods=["GET"]),
                 Route("/chat/conversation/{cid}/__data.json", self._data_json, methods=["GET"]),
@@ -102,6 +115,11 @@ class HuggingChatSimulator(RecordingSimulator):
     def cookie_header(self, session: str = DEMO_SESSION) -> str:
         token = self.logins[session][0] if session in self.logins else "hf_nobody"
         return f"hf-chat={session}; token={token}; _ga=GA1.1.123"
+
+    @staticmethod
+    def anonymous_cookie(session: str = "sim-anonymous-session") -> str:
+        """An ``hf-chat`` cookie alone: an anonymous session (chat-ui without a login configured)."""
+        return f"hf-chat={session}"
 
     def add_login(self, session: str, token: str, user: str) -> None:
         self.logins[session] = (token, user)
@@ -124,20 +142,35 @@ class HuggingChatSimulator(RecordingSimulator):
         token = jar["token"].value if "token" in jar else None
         return session, (login[1] if login and login[0] == token else None)
 
-    def _owned(self, record: RecordedRequest, cid: str) -> tuple[SimConversation | None, Response | None]:
+    def _session(self, record: RecordedRequest, *, create: bool) -> tuple[str | None, Response | None]:
+        """The request's session: its ``hf-chat``, or (``create``) a new one to hand out; or the 401."""
         session, user = self._user_of(record)
-        if session is None:
-            return None, route_error(401, "Must have a valid session or user")
-        conversation = self.conversations.get(cid)
+        if self.token_coupled and user is None:
+            return None, hook_error(401, "You have to be logged in.", record.headers.get("accept", ""),
+                                    record.content_type)
+        if session is None and create:
+            session = str(uuid.uuid4())
+            self.issued.append(session)
+        return session, None
+
+    def _owned(self, record: RecordedRequest, cid: str) -> tuple[SimConversation | None, Response | None]:
+        """The session's conversation ``cid``; someone else's is "not found", like a deleted one."""
+        session, error = self._session(record, create=False)
+        if error is not None:
+            return None, error
         if not re.fullmatch(r"[0-9a-f]{24}", cid):
             return None, route_error(400, "Invalid conversation ID format")
-        if conversation is None:
-            return None, route_error(404, "Conversation not found.")
-        if conversation.session != session or user is None:
-            return None, route_error(
-                403, "You don't have access to this conversation. If someone gave you this link, ask them to use "
-                "the 'share' feature instead.")
+        conversation = self.conversations.get(cid)
+        if conversation is None or session is None or conversation.session != session:
+            return None, route_error(404, "Conversation not found")
         return conversation, None
+
+    @staticmethod
+    def _with_cookie(response: Response, session: str, record: RecordedRequest) -> Response:
+        """The answer, with ``Set-Cookie`` when the request came without a session."""
+        if "hf-chat=" not in record.headers.get("cookie", ""):
+            response.headers["set-cookie"] = f"hf-chat={session}; Path=/; HttpOnly; Secure; SameSite=None"
+        return response
 
     # -- routes
 
@@ -148,6 +181,12 @@ class HuggingChatSimulator(RecordingSimulator):
         listed = [m.wire() for m in self.models.values() if not m.unlisted]
         return self._finish(record, Response(superjson(listed), media_type="application/json"))
 
+    async def _mcp_servers(self, request: Request) -> Response:
+        record = await self._record(request)
+        servers = [{"id": f"base-{name}", "name": name, "url": f"https://mcp.example/{name}", "type": "base",
+                    "isLocked": False} for name in self.script.mcp_servers]
+        return self._finish(record, JSONResponse(servers))
+
     async def _user(self, request: Request) -> Response:
         record = await self._record(request)
         _, user = self._user_of(record)
@@ -156,10 +195,9 @@ class HuggingChatSimulator(RecordingSimulator):
 
     async def _create(self, request: Request) -> Response:
         record = await self._record(request)
-        session, user = self._user_of(record)
-        if user is None:
-            return self._finish(record, hook_error(401, "You have to be logged in.", record.headers.get("accept", ""),
-                                                   record.content_type))
+        session, error = self._session(record, create=True)
+        if error is not None or session is None:
+            return self._finish(record, error)  # type: ignore[arg-type]
         if self.script.html_200:
             return self._finish(record, HTMLResponse(LOGIN_PAGE))
         body = record.json_body if isinstance(record.json_body, dict) else {}
@@ -173,7 +211,7 @@ class HuggingChatSimulator(RecordingSimulator):
         answer: dict[str, Any] = {"conversationId": conversation.id}
         if self.script.include_conversation:
             answer["conversation"] = superjson(conversation.payload())
-        return self._finish(record, JSONResponse(answer))
+        return self._finish(record, self._with_cookie(JSONResponse(answer), str(session), record))
 
     async def _conversation_v2(self, request: Request) -> Response:
         record = await self._record(request)
@@ -186,11 +224,12 @@ class HuggingChatSimulator(RecordingSimulator):
 
     async def _data_json(self, request: Request) -> Response:
         record = await self._record(request)
+        if self.script.v2_status != 404:  # today's server: the page loads its data through the v2 API
+            return self._finish(record, Response(EMPTY_DATA_JSON, media_type="application/json"))
         conversation, error = self._owned(record, request.path_params["cid"])
-        if conversation is None and error is not None and error.status_code in (403, 404):
+        if conversation is None and error is not None and error.status_code == 404:
             message = json.loads(bytes(error.body))["message"]
-            return self._finish(record, Response(data_json(None, (error.status_code, message)),
-                                                 media_type="application/json"))
+            return self._finish(record, Response(data_json(None, (404, message)), media_type="application/json"))
         if conversation is None:
             return self._finish(record, error)  # type: ignore[arg-type]
         return self._finish(record, Response(data_json(conversation), media_type="application/json"))
@@ -213,9 +252,9 @@ class HuggingChatSimulator(RecordingSimulator):
         record = await self._record(request)
         script = self.script
         accept = record.headers.get("accept", "")
-        _, user = self._user_of(record)
-        if user is None:
-            return self._finish(record, hook_error(401, "You have to be logged in.", accept, record.content_type))
+        _, error = self._session(record, create=False)
+        if error is not None:
+            return self._finish(record, error)
         origin = record.headers.get("origin")
         if "multipart/form-data" in record.content_type and not origin:
             return self._finish(record, hook_error(403, "Non-JSON form requests need to have an origin", accept, ""))
@@ -223,8 +262,7 @@ class HuggingChatSimulator(RecordingSimulator):
             return self._finish(record, hook_error(403, "Invalid referer for POST request", accept, ""))
         conversation, error = self._owned(record, request.path_params["cid"])
         if conversation is None:
-            return self._finish(record, route_error(404, "Conversation not found") if error.status_code == 403  # type: ignore[union-attr]
-                                else error)  # type: ignore[arg-type]
+            return self._finish(record, error)  # type: ignore[arg-type]
         if script.http_error:
             return self._forced(script.http_error, record, route_error)
         if script.model_gone:
@@ -233,6 +271,7 @@ class HuggingChatSimulator(RecordingSimulator):
             return self._finish(record, route_error(400, "Invalid request"))
         try:
             data = json.loads(record.form["data"])
+            self.dropped += [key for key in data if key not in MESSAGE_FIELDS]  # zod strips unknown keys
             parent = conversation.find(data["id"])
             inputs = data["inputs"].replace("\r\n", "\n")
             uuid.UUID(data["id"])
@@ -257,87 +296,11 @@ class HuggingChatSimulator(RecordingSimulator):
         if script.html_200:
             return self._finish(record, HTMLResponse(LOGIN_PAGE))
         user_message = conversation.add("user", inputs, parent)
-        user_message.files = files
+        user_message.files = files  # stored, even where the model is text-only and never sees them
         reply = conversation.add("assistant", "", user_message)
         model = self.models.get(conversation.model, SimModel(conversation.model))
-        lines = self._lines(conversation, reply, inputs, model, data)
+        lines = answer_lines(script, conversation, reply, inputs, model)
         return self._finish(record, self._stream(lines, "application/jsonl", record))
-
-    # -- the stream
-
-    async def _lines(
-        self, conversation: SimConversation, reply: Any, prompt: str, model: SimModel, data: dict[str, Any]
-    ) -> AsyncIterator[bytes]:
-        script = self.script
-        chunks = script.answer_chunks(prompt, BACKEND)
-        thinking = script.thinking_pieces(prompt, can_think=model.reasoning)
-
-        def update(kind: str, obj: dict[str, Any]) -> bytes:
-            obj = script.decorate(kind, obj)
-            if kind not in ("status", "stream"):
-                reply.updates.append(obj)
-            return line(obj)
-
-        await pause(script.first_byte_delay)
-        yield update("status", {"type": "status", "status": "started"})
-        if script.extra_fields:
-            yield update("elicitation", {"type": "simFutureUpdate", "subtype": "request", "note": "unknown"})
-        if script.keepalives:
-            yield update("status", {"type": "status", "status": "keepAlive"})
-        if script.sources and data.get("web_search") and not script.web_sources_final:
-            yield update("webSearch", {"type": "webSearch", "subtype": "update", "message": "Searching Google",
-                                       "args": [prompt_topic(prompt)]})
-            yield update("webSearch", {"type": "webSearch", "subtype": "sources", "message": "sources",
-                                       "sources": [{"link": u, "title": t} for u, t in script.sources]})
-            yield update("webSearch", {"type": "webSearch", "subtype": "finished"})
-        if thinking:
-            yield update("reasoning", {"type": "reasoning", "subtype": "status", "status": "Started reasoning..."})
-            for piece in thinking:
-                await pause(script.chunk_delay)
-                reply.reasoning += piece
-                yield update("reasoning", {"type": "reasoning", "subtype": "stream", "token": piece})
-            yield update("reasoning", {"type": "reasoning", "subtype": "status", "status": "Done in 1s."})
-        if script.image is not None and "000000000000000000000001" in (data.get("tools") or []):
-            call = {"name": "image_generation", "parameters": {"prompt": prompt_topic(prompt)}}
-            tool_id = str(uuid.uuid4())
-            yield update("tool", {"type": "tool", "subtype": "call", "uuid": tool_id, "call": call})
-            sha = hashlib.sha256(script.image).hexdigest()
-            conversation.files[sha] = (script.image_mime, script.image)
-            yield update("file", {"type": "file", "name": f"0-{sha}.{script.image_mime.split('/')[-1]}", "sha": sha,
-                                  "mime": script.image_mime})
-            yield update("tool", {"type": "tool", "subtype": "result", "uuid": tool_id,
-                                  "result": {"outputs": [], "display": False, "call": call, "status": "success"}})
-        if script.router_model:
-            yield update("routerMetadata", {"type": "routerMetadata", "route": "general", "model": script.router_model,
-                                            "provider": "simulated"})
-        title = prompt_topic(prompt)[:40] if script.title is None else script.title
-        for index, chunk in enumerate(chunks):
-            if index == script.disconnect_after:
-                raise Abort
-            if index == script.error_after:
-                yield update("status", {"type": "status", "status": "error", "message": script.error_text})
-                return
-            if index:
-                await pause(script.chunk_delay)
-            if index == 1 and title and conversation.title == "New Chat":
-                conversation.title = title
-                yield update("title", {"type": "title", "title": title})
-            reply.content += chunk
-            yield update("stream", {"type": "stream", "token": padded(chunk)})
-            if script.keepalives and index % 3 == 2:
-                yield update("status", {"type": "status", "status": "keepAlive"})
-        if script.error_after is not None and script.error_after >= len(chunks):
-            yield update("status", {"type": "status", "status": "error", "message": script.error_text})
-            return
-        if title and conversation.title == "New Chat":
-            conversation.title = title
-            yield update("title", {"type": "title", "title": title})
-        if script.no_final:
-            return
-        final: dict[str, Any] = {"type": "finalAnswer", "text": reply.content, "interrupted": False}
-        if script.web_sources_final and script.sources:
-            final["webSources"] = [{"uri": u, "title": t} for u, t in script.sources]
-        yield update("finalAnswer", final) + TAIL.encode()
 
 
 def main(argv: list[str] | None = None) -> None:

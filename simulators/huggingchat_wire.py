@@ -16,6 +16,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 PAD = 16  # stream tokens are right-padded with NULs to this many characters
 TAIL = " " * 4096  # written after the finalAnswer line, without a newline
+EMPTY_DATA_JSON = '{"type":"data","nodes":[null,null]}'  # __data.json of today's server, for any id
+# The message POST's ``data`` schema; the server drops any other field silently.
+MESSAGE_FIELDS = frozenset({"inputs", "id", "is_retry", "generationId", "files", "selectedMcpServerNames", "timezone"})
 LOGIN_PAGE = (
     "<!doctype html><html><head><title>Hugging Face – Sign in</title></head>"
     "<body><form action=\"/login\"><input name=\"username\"></form></body></html>"
@@ -26,12 +29,14 @@ LOGIN_PAGE = (
 class SimModel:
     id: str
     multimodal: bool = False
-    reasoning: bool = False
+    reasoning: bool = False  # the model thinks (its answers carry reasoning)
     unlisted: bool = False
+    listed_reasoning: bool | None = None  # what the model list says (None: ``reasoning``); router models: False
 
     def wire(self) -> dict[str, Any]:
+        listed = self.reasoning if self.listed_reasoning is None else self.listed_reasoning
         return {"id": self.id, "name": self.id, "displayName": self.id, "description": f"{self.id} (simulated)",
-                "reasoning": self.reasoning, "multimodal": self.multimodal,
+                "reasoning": listed, "supportsReasoning": listed, "multimodal": self.multimodal,
                 **({"multimodalAcceptedMimetypes": ["image/*"]} if self.multimodal else {}),
                 "tools": not self.multimodal, "unlisted": self.unlisted, "hasInferenceAPI": True}
 
@@ -41,7 +46,7 @@ DEFAULT_MODELS = [
     SimModel("meta-llama/Llama-3.3-70B-Instruct"),
     SimModel("meta-llama/Llama-3.2-11B-Vision-Instruct", multimodal=True),
     SimModel("Qwen/QwQ-32B", reasoning=True),
-    SimModel("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", reasoning=True),
+    SimModel("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", reasoning=True, listed_reasoning=False),  # router-found
     SimModel("old/unlisted-model", unlisted=True),
 ]
 

@@ -6,6 +6,7 @@ from providers.errors import HTTPStatusError
 from providers.events import (
     Finished,
     Image,
+    Notice,
     ReasoningDelta,
     Source,
     Sources,
@@ -71,3 +72,11 @@ def test_a_rewrite_replaces_the_text_so_far() -> None:
     for event in [TextDelta("Helo wor"), TextDelta("Hello wor", replace=True), TextDelta("ld")]:
         turn.apply(event)
     assert turn.text == "Hello world"
+
+
+def test_notices_are_kept_with_the_turn() -> None:
+    turn = Accumulator()
+    for event in [Notice("A new backend conversation was started."), TextDelta("Hi"), Finished("stop")]:
+        turn.apply(event)
+    assert turn.fields()["extra"]["notices"] == ["A new backend conversation was started."]
+    assert "notices" not in Accumulator().fields()["extra"]

@@ -1,5 +1,7 @@
-"""HuggingChat in a real browser: attach an image, watch the reply stream with its reasoning and the new
-title, reload, continue; the simulator confirms the follow-up sent only the new message and the right parent."""
+"""HuggingChat in a real browser with an ``hf-chat`` cookie alone (a self-hosted chat-ui): attach an image, watch
+the reply stream with its (inline ``<think>``) reasoning and the new title, reload, continue; the simulator
+confirms the follow-up sent only the new message and the right parent; then the conversation is deleted on
+the server and a third turn still answers, with a quiet note under it."""
 
 from __future__ import annotations
 
@@ -14,18 +16,18 @@ from playwright.sync_api import expect
 
 from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
 from tests.sim_fixtures import SimHandle
-from tests.sim_huggingchat import DEMO_COOKIES
 
 pytestmark = pytest.mark.browser
 
 VISION = "meta-llama/Llama-3.2-11B-Vision-Instruct"
+ANONYMOUS = "hf-chat=9c0d2e11-self-hosted-browser-session"  # no token: chat-ui without a login
 WORDS = [f"w{i:02d} " for i in range(30)]
 
 
 @pytest.fixture
 def app_server(tmp_path: Path, huggingchat_sim: SimHandle) -> Iterator[AppServer]:
     server = start_app(tmp_path, {
-        "CHATDECK_HUGGINGCHAT_URL": huggingchat_sim.url + "/chat", "CHATDECK_HUGGINGCHAT_COOKIES": DEMO_COOKIES,
+        "CHATDECK_HUGGINGCHAT_URL": huggingchat_sim.url + "/chat", "CHATDECK_HUGGINGCHAT_COOKIES": ANONYMOUS,
     })
     yield server
     stop_app(server)
@@ -77,4 +79,13 @@ def test_image_reasoning_title_reload_and_follow_up(
     parent = conversation.find(sent[1]["id"])
     assert parent is not None and parent.role == "assistant" and parent.content == "".join(WORDS)
     assert conversation.messages[-1].content == "Still red."
+
+    # Deleted on the server: the third turn starts a new HuggingChat conversation with the history.
+    sim.conversations.clear()
+    sim.script.chunks = ["Yes, ", "a square."]
+    send(page, "Is it a square?")
+    expect(page.get_by_text("Yes, a square.")).to_be_visible(timeout=20_000)  # type: ignore[attr-defined]
+    expect(page.get_by_text("was deleted on the server", exact=False)).to_be_visible(timeout=10_000)  # type: ignore[attr-defined]
+    assert sim.sent()[-1]["inputs"].startswith("User: What is in this picture?\nAssistant: w00")
+    assert all("token=" not in r.headers.get("cookie", "") for r in sim.requests)
     assert page.get_by_test_id("stException").count() == 0  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from providers.huggingchat_lines import (
     data_json_message_id,
     parse_cookies,
 )
-from simulators.huggingchat_wire import TAIL, SimConversation, data_json
+from simulators.huggingchat_wire import EMPTY_DATA_JSON, TAIL, SimConversation, data_json
 from tests.sim_fixtures import run
 
 FIXTURES = json.loads((Path(__file__).parent / "huggingchat_fixtures.json").read_text())
@@ -101,6 +101,12 @@ def test_data_json_error_nodes() -> None:
         data_json_message_id(FIXTURES["D5"].encode())
     with pytest.raises(UnexpectedResponseError):
         data_json_message_id(b"<html>login</html>")
+
+
+def test_empty_data_json_means_no_data_not_a_protocol_change() -> None:
+    """Today's server answers nodes [null, null] for any id: after a v2 404 that means the conversation is gone."""
+    with pytest.raises(ConversationGone):
+        data_json_message_id(EMPTY_DATA_JSON.encode())
 
 
 def test_the_simulators_data_json_reads_back() -> None:
