@@ -107,7 +107,7 @@ def test_a_generated_image_is_reencoded_or_kept_out_with_the_reason(
     owner, cid = _conversation(engine, "Qwen/Qwen2.5-72B-Instruct")
     extra = _finished(hc_runner.start(owner_id=owner, conversation_id=cid, provider="huggingchat",
                                       model="Qwen/Qwen2.5-72B-Instruct", prompt="Draw a beach",
-                                      options=Options(image_generation=True)), engine)
+                                      options=Options()), engine)
     [stored] = extra["images"]  # type: ignore[misc]
     if mime == "image/svg+xml":
         assert "data_b64" not in stored and "SVG images are not accepted" in stored["unavailable"]
