@@ -2,12 +2,15 @@
 
 Pages read ``models()`` on every rerun, so it never waits on the network: it
 returns the cached list (or the backend's built-in fallback list) at once and,
-when the cache is stale, schedules a refresh on the runner's loop.
+when the cache is stale, schedules a refresh on the runner's loop. A reply that
+failed for an unknown model and a "Check now" refresh it at once (``refresh_soon``):
+the server's models changed, so the list cannot wait for its time limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -60,6 +63,14 @@ class ModelCatalog:
         """No model list is being fetched right now."""
         with self._lock:
             return not self._pending
+
+    def refresh_soon(self, backend: str) -> concurrent.futures.Future[None] | None:
+        """Fetch the list again in the background now, whatever its age (None: a fetch is already under way)."""
+        with self._lock:
+            if backend in self._pending:
+                return None
+            self._pending.add(backend)
+        return asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
 
     def refresh_now(self, backend: str, timeout: float = 15.0) -> list[ModelInfo]:
         """Fetch the list and wait for it (for an explicit "refresh" action, not for reruns)."""
