@@ -41,7 +41,8 @@ ADAPTERS["huggingface"] = script_adapter(
     lambda: ChatRequest(model=MODEL, messages=(ChatMessage("user", "Hello"),)),
     renamed=("delta", "content", "text"),
     error_classes={
-        400: RequestError, 401: CredentialsError,  # a 400 is that request's problem, not the server's 403: HTTPStatusError, 429: HTTPStatusError,
+        400: RequestError,  # that request's own problem, not the server's
+        401: CredentialsError, 403: HTTPStatusError, 429: HTTPStatusError,
         500: HTTPStatusError, 503: UnavailableError,
     },
 )
