@@ -58,6 +58,9 @@ KIND_ENV = "CHATDECK_HF_KIND"
 HF_HOSTS = ("huggingface.co", "hf.co")
 MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
 REQUEST_STATUSES = (400, 413, 422)  # a refusal of this one request, not a sign of the server's health
+# an error message saying the model does not exist (LiteLLM's "Invalid model name passed in model=…", the
+# router's "The requested model 'x' does not exist"); not vLLM's "This model's maximum context length is …"
+NO_SUCH_MODEL = re.compile(r"(?i)(invalid|unknown|no such)\s+model|model\b.{0,80}\b(does not exist|not found)")
 LIST_TIMEOUT = 10.0  # seconds for the model list fetched to explain an unknown model
 
 # "publisher/name" with an optional ":suffix" (":fastest", ":cheapest", a provider such as ":together")
@@ -101,11 +104,18 @@ def is_free_form_id(model: str) -> bool:
     return 0 < len(model) <= MODEL_ID_MAX and model.isprintable() and bool(model.strip())
 
 
+def accepts_model_id(info: BackendInfo, model: str) -> bool:
+    """Whether ``model`` has a shape this backend takes: Hugging Face's router ``publisher/name[:suffix]``,
+    another OpenAI-compatible server any free-form id."""
+    return is_model_id(model) if info.display_name == DISPLAY_NAME else is_free_form_id(model)
+
+
 def is_listed(model: str, ids: Iterable[str]) -> bool:
-    """Whether ``model`` names one of ``ids``: exactly (``llama3.2:1b``), or with a routing suffix after
-    the last colon (``openai/gpt-oss-120b:cheapest``)."""
+    """Whether ``model`` names one of ``ids``: exactly (``llama3.2:1b``), or a ``publisher/name`` id with the
+    router's routing suffix after the last colon (``openai/gpt-oss-120b:cheapest``)."""
     known = set(ids)
-    return model in known or (":" in model and model.rsplit(":", 1)[0] in known)
+    base = model.rsplit(":", 1)[0]
+    return model in known or (base != model and "/" in base and base in known)
 
 
 def is_hugging_face(base_url: str) -> bool:
@@ -236,8 +246,8 @@ class OpenAICompatible:
 
         400, 413 and 422 are this request's own problem (:class:`RequestError`); a 404, or a 400 that
         speaks of the model (LiteLLM's "Invalid model name"), is an unknown model when the server's list
-        does not hold it (:class:`UnknownModelError`, listing what it offers). A 404 for a listed model
-        (or with no list to tell) stays an ordinary HTTPStatusError: a wrong URL, say.
+        does not hold it, or, with no list to tell, when its message says so (:class:`UnknownModelError`,
+        listing what it offers). Any other 404 stays an ordinary HTTPStatusError: a wrong URL, say.
         """
         status = response.status_code
         if status not in (401, 402, 404, *REQUEST_STATUSES):
@@ -255,8 +265,9 @@ class OpenAICompatible:
             raise HTTPStatusError(status, f"{hint}: {message}", backend=self.display_name)
         if status == 404 or (status == 400 and "model" in message.lower()):
             offered = await self._offered()
-            if offered is not None and not is_listed(model, offered):
-                raise UnknownModelError(status, model, offered, message, backend=self.display_name)
+            unknown = NO_SUCH_MODEL.search(message) is not None if offered is None else not is_listed(model, offered)
+            if unknown:
+                raise UnknownModelError(status, model, offered or (), message, backend=self.display_name)
         if status == 404:
             raise HTTPStatusError(status, f"not found (model {model!r}): {message}", backend=self.display_name)
         hint = {413: "the request is too large for this server", 422: "the server refused the request as invalid"}

@@ -64,10 +64,13 @@ class ModelCatalog:
         with self._lock:
             return not self._pending
 
-    def refresh_soon(self, backend: str) -> concurrent.futures.Future[None] | None:
-        """Fetch the list again in the background now, whatever its age (None: a fetch is already under way)."""
+    def refresh_soon(self, backend: str, older_than: float = 0.0) -> concurrent.futures.Future[None] | None:
+        """Fetch the list again in the background now if it is ``older_than`` seconds or more (None: no fetch
+        started, because one is under way or the list is younger)."""
         with self._lock:
-            if backend in self._pending:
+            entry = self._entries.get(backend)
+            young = entry is not None and time.monotonic() - entry.fetched_at < older_than
+            if backend in self._pending or young:
                 return None
             self._pending.add(backend)
         return asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
