@@ -39,7 +39,7 @@ class ModelCatalog:
         self._loop = loop
         self._provider = provider
         self._entries: dict[str, _Entry] = {}
-        self._pending: set[str] = set()
+        self._pending: dict[str, concurrent.futures.Future[None]] = {}  # fetches under way
         self._lock = threading.Lock()
 
     def models(self, backend: str) -> list[ModelInfo]:
@@ -48,8 +48,7 @@ class ModelCatalog:
             entry = self._entries.get(backend)
             stale = entry is None or time.monotonic() - entry.fetched_at > (TTL if entry.live else RETRY_AFTER)
             if stale and backend not in self._pending:
-                self._pending.add(backend)
-                asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+                self._pending[backend] = asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
         if entry is None or not entry.models:
             return list(registry.backend(backend).fallback_models)
         return list(entry.models)
@@ -65,15 +64,17 @@ class ModelCatalog:
             return not self._pending
 
     def refresh_soon(self, backend: str, older_than: float = 0.0) -> concurrent.futures.Future[None] | None:
-        """Fetch the list again in the background now if it is ``older_than`` seconds or more (None: no fetch
-        started, because one is under way or the list is younger)."""
+        """Fetch the list again in the background now if it is ``older_than`` seconds old or more; the fetch
+        (or the one already under way) to wait for, if wanted; None when the list is younger."""
         with self._lock:
+            if backend in self._pending:
+                return self._pending[backend]
             entry = self._entries.get(backend)
-            young = entry is not None and time.monotonic() - entry.fetched_at < older_than
-            if backend in self._pending or young:
+            if entry is not None and time.monotonic() - entry.fetched_at < older_than:
                 return None
-            self._pending.add(backend)
-        return asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+            future = asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+            self._pending[backend] = future
+            return future
 
     def refresh_now(self, backend: str, timeout: float = 15.0) -> list[ModelInfo]:
         """Fetch the list and wait for it (for an explicit "refresh" action, not for reruns)."""
@@ -89,4 +90,4 @@ class ModelCatalog:
             entry = _Entry([], time.monotonic(), live=False, error=str(exc))
         with self._lock:
             self._entries[backend] = entry
-            self._pending.discard(backend)
+            self._pending.pop(backend, None)

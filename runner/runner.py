@@ -202,7 +202,10 @@ class Runner:
             outcome = health.from_error(
                 info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
                 had_login=credentials is not None)
-        self.catalog.refresh_soon(backend)  # a check is when a new or removed model should show
+        refresh = self.catalog.refresh_soon(backend)  # a check is when a new or removed model should show
+        with contextlib.suppress(Exception):  # (a failed list keeps the last one; the check said what failed)
+            if refresh is not None:
+                refresh.result(timeout)
         if owner_id is not None:
             with session(self.engine) as s:
                 health_store.record(s, owner_id, backend, outcome, probe=True)
