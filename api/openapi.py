@@ -44,8 +44,9 @@ def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Chatdeck REST API", "version": "1",
-                 "description": "Chat with Hugging Face models through Chatdeck; every chat is saved and visible in "
-                                "the UI. Issue a token on the Settings page."},
+                 "description": "Chat with the models of Chatdeck's Hugging Face (or other OpenAI-compatible) "
+                                "backend; every chat is saved and visible in the UI. Issue a token on the Settings "
+                                "page."},
         "paths": {
             PATH: {
                 "post": {
