@@ -220,3 +220,23 @@ def test_an_unknown_model_and_check_now_refresh_the_model_list(
         wait_until(lambda: OLLAMA_ID not in [m.id for m in catalog.models("huggingface")])
     finally:
         runner.shutdown()
+
+
+def test_custom_endpoints_follow_the_same_rules(engine: Engine, litellm: SimHandle) -> None:
+    from runner import custom_backends
+    from storage import endpoints
+
+    with session(engine) as s:
+        endpoints.add(s, display_name="Team LiteLLM", base_url=litellm.url)
+    custom_backends.install(engine)
+    registry.refresh()
+    try:
+        request = ChatRequest(model="llama3.2:70b", messages=(ChatMessage("user", "Hi"),))
+        error = finished(run(collect(registry.create("custom-team-litellm").stream(request)))).error
+        assert isinstance(error, UnknownModelError) and not error.about_backend and error.backend == "Team LiteLLM"
+        assert str(error).startswith(f"this server has no model 'llama3.2:70b'; it offers {OLLAMA_ID}")
+        outcome = health.from_finished(registry.backend("custom-team-litellm"), Finished("error", error=error),
+                                       had_login=False)
+        assert outcome is None  # nothing recorded: the backend's state stays what it was
+    finally:
+        registry.set_dynamic_source(None)

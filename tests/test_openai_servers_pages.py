@@ -95,3 +95,13 @@ def test_an_unreachable_server_is_named_once(pages_env: None, monkeypatch: pytes
     (error,) = [e.value for e in at.error]
     assert error.startswith("OpenAI-compatible server at 127.0.0.1:9 is unreachable")
     assert error.count("OpenAI-compatible server at 127.0.0.1:9") == 1 and "Hugging Face" not in error
+
+
+@pytest.mark.parametrize("server", ["llama-server"], indirect=True)
+def test_a_path_id_in_the_url_opens_a_chat_with_it(server: SimHandle) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["provider"], at.query_params["model"] = "huggingface", GGUF  # ?model=%2Fmodels%2F…
+    at.run()
+    assert at.selectbox(key="model_huggingface").value == GGUF
+    at.chat_input(key="prompt").set_value("Hello").run()
+    assert server.sim.chat_requests()[-1].json_body["model"] == GGUF
