@@ -202,8 +202,9 @@ class Runner:
             outcome = health.from_error(
                 info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
                 had_login=credentials is not None)
-        refresh = self.catalog.refresh_soon(backend)  # a check is when a new or removed model should show
-        with contextlib.suppress(Exception):  # (a failed list keeps the last one; the check said what failed)
+        # A check is when a new or removed model should show; a backend that failed it would fail the list too.
+        refresh = self.catalog.refresh_soon(backend) if outcome.ok else None
+        with contextlib.suppress(Exception):  # a failed list keeps the last one
             if refresh is not None:
                 refresh.result(timeout)
         if owner_id is not None:
