@@ -66,7 +66,8 @@ def from_error(info: BackendInfo, error: BaseException | None, *, had_login: boo
         isinstance(error, HTTPStatusError) and error.status in (401, 403) and info.credential_fields
     ):
         if not had_login:
-            return Outcome(False, NEEDS_CREDENTIALS, message, f"Add your {name} {login} in Settings.",
+            whose = login if login.startswith(name) else f"{name} {login}"  # never "Hugging Face Hugging Face token"
+            return Outcome(False, NEEDS_CREDENTIALS, message, f"Add your {whose} in Settings.",
                            protocol=protocol)
         return Outcome(False, CREDENTIALS_REJECTED, message,
                        f"{name} login expired or was rejected: paste a fresh {login} in Settings.", protocol=protocol)

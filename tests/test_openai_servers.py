@@ -240,3 +240,14 @@ def test_custom_endpoints_follow_the_same_rules(engine: Engine, litellm: SimHand
         assert outcome is None  # nothing recorded: the backend's state stays what it was
     finally:
         registry.set_dynamic_source(None)
+
+
+@pytest.mark.parametrize(("url", "fix"), [
+    ("https://router.huggingface.co/v1", "Add your Hugging Face token in Settings."),
+    ("http://127.0.0.1:8080/v1", "Add your OpenAI-compatible server at 127.0.0.1:8080 API key in Settings."),
+])
+def test_the_fix_for_a_missing_key_names_the_backend_once(monkeypatch: pytest.MonkeyPatch, url: str, fix: str) -> None:
+    monkeypatch.setenv("CHATDECK_HF_URL", url)
+    monkeypatch.setenv("CHATDECK_HF_KIND", "auto")
+    error = HTTPStatusError(401, "Unauthorized")
+    assert health.from_error(registry.backend("huggingface"), error, had_login=False).fix == fix
