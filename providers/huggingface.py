@@ -247,7 +247,7 @@ class OpenAICompatible:
         400, 413 and 422 are this request's own problem (:class:`RequestError`); a 404, or a 400 that
         speaks of the model (LiteLLM's "Invalid model name"), is an unknown model when the server's list
         does not hold it, or, with no list to tell, when its message says so (:class:`UnknownModelError`,
-        listing what it offers). Any other 404 stays an ordinary HTTPStatusError: a wrong URL, say.
+        listing what it offers). A 404 that does not speak of a model is an HTTPStatusError: a wrong URL.
         """
         status = response.status_code
         if status not in (401, 402, 404, *REQUEST_STATUSES):
@@ -268,9 +268,11 @@ class OpenAICompatible:
             unknown = NO_SUCH_MODEL.search(message) is not None if offered is None else not is_listed(model, offered)
             if unknown:
                 raise UnknownModelError(status, model, offered or (), message, backend=self.display_name)
-        if status == 404:
-            raise HTTPStatusError(status, f"not found (model {model!r}): {message}", backend=self.display_name)
-        hint = {413: "the request is too large for this server", 422: "the server refused the request as invalid"}
+        if status == 404 and "model" not in message.lower():  # the route itself is missing: a wrong URL
+            raise HTTPStatusError(status, f"not found: {message} (is the URL the server's /v1?)",
+                                  backend=self.display_name)
+        hint = {404: f"model {model!r} is not available", 413: "the request is too large for this server",
+                422: "the server refused the request as invalid"}
         text = f"{hint[status]}: {message}" if status in hint else message
         raise RequestError(status, text, backend=self.display_name)
 

@@ -101,9 +101,12 @@ def test_without_a_list_the_servers_words_decide(litellm: SimHandle) -> None:
 
 
 def test_a_404_for_a_listed_model_is_not_an_unknown_model(litellm: SimHandle) -> None:
-    litellm.sim.script.http_error = ForcedError(404, "Not Found")  # e.g. a URL missing its /v1
+    litellm.sim.script.http_error = ForcedError(404, "Not Found")  # e.g. a URL missing its /v1: the backend's fault
     error = finished(ask(litellm, OLLAMA_ID)).error
-    assert type(error) is HTTPStatusError and error.about_backend
+    assert type(error) is HTTPStatusError and error.about_backend and "/v1" in str(error)
+    litellm.sim.script.http_error = ForcedError(404, "Model is not served by any provider")  # that request's
+    error = finished(ask(litellm, OLLAMA_ID)).error
+    assert type(error) is RequestError and f"model '{OLLAMA_ID}' is not available" in str(error)
 
 
 @pytest.mark.parametrize(("status", "words"), [(413, "too large"), (422, "refused the request as invalid")])
