@@ -254,3 +254,19 @@ def test_the_fix_for_a_missing_key_names_the_backend_once(monkeypatch: pytest.Mo
     monkeypatch.setenv("CHATDECK_HF_KIND", "auto")
     error = HTTPStatusError(401, "Unauthorized")
     assert health.from_error(registry.backend("huggingface"), error, had_login=False).fix == fix
+
+
+def test_a_young_list_is_not_fetched_again_for_an_unlisted_rest_id(
+    engine: Engine, litellm: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = hf_runner(engine, litellm, monkeypatch)
+    try:
+        wait_until(runner.catalog.idle)
+        fetches = len([r for r in litellm.sim.requests if r.path.endswith("/models")])
+        assert runner.catalog.refresh_soon("huggingface", older_than=3600) is None  # younger than an hour
+        future = runner.catalog.refresh_soon("huggingface", older_than=0)
+        assert future is not None
+        future.result(10)
+        assert len([r for r in litellm.sim.requests if r.path.endswith("/models")]) == fetches + 1
+    finally:
+        runner.shutdown()
