@@ -15,7 +15,7 @@ def routes() -> list[Route]:
     from api import chat, health, openapi
 
     return [
-        Route(chat.PATH, chat.handle, methods=["POST"]),
+        Route(chat.ROUTE, chat.handle, methods=["POST"]),
         Route("/api/openapi.json", openapi.handle, methods=["GET"]),
         Route(health.PATH, health.handle, methods=["GET"]),
     ]

@@ -16,6 +16,11 @@ are appended before the new one is sent.
 Each request counts towards the user's messages-per-minute limit (access/limits.py); over it, the answer is
 429 with ``Retry-After`` and nothing is saved.
 
+Model ids: the id is ``{model_publisher}/{model_name}``, each segment percent-decoded; the publisher
+``_`` means "none", for the free-form ids of other OpenAI-compatible servers: ``_/llama3.2:1b`` is
+``llama3.2:1b`` and ``_/%2Fmodels%2Fx.gguf`` is llama-server's ``/models/x.gguf`` (a name may hold
+encoded slashes). Once the backend's model list is known, an id it does not list is the seed's 400.
+
 Errors use the seed's envelope ``{"statusCode", "statusMessage"}`` (see api/openapi.py). A
 backend error after the answer has started cuts the connection (an incomplete chunked body),
 so a client cannot take a partial answer for a whole one; the reply in the UI says what failed.
@@ -40,7 +45,7 @@ from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
 from api import tokens
 from providers import huggingface, registry
-from providers.errors import HTTPStatusError, UnavailableError
+from providers.errors import HTTPStatusError, UnavailableError, UnknownModelError
 from runner.runner import Run, get_runner
 from runner.versions import is_superseded
 from storage import repository as repo
@@ -50,11 +55,14 @@ from storage.models import User
 log = logging.getLogger(__name__)
 
 PATH = "/api/ai/huggingface/{model_publisher}/{model_name}/chat"
+ROUTE = "/api/ai/huggingface/{model_publisher}/{model_name:path}/chat"  # PATH, the name holding encoded slashes
+NO_PUBLISHER = "_"  # publisher of an id without one: /_/llama3.2:1b/chat
 BACKEND = huggingface.INFO.name
 MAX_BODY = 4 * 1024 * 1024
 CHAT_ID_MAX = 200
 WAIT = 1.0  # seconds per wait on the run (the loop also notices a client that went away)
 SAVE_WAIT = 10.0  # seconds at most to wait for the finished reply to be stored
+RELIST_AFTER = 60.0  # seconds: an unlisted id fetches a model list older than this again
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 INVALID_MODEL = "Invalid model name or publisher"
@@ -101,7 +109,7 @@ async def _handle(request: Request) -> Response:
         return error(401, "Unauthorized", **{"WWW-Authenticate": 'Bearer realm="chatdeck"'})
     if registry.all_backends().get(BACKEND) is None or registry.backend(BACKEND).status == "disabled":
         return error(400, SERVICE_GONE)
-    model = f"{request.path_params['model_publisher']}/{request.path_params['model_name']}"
+    model = model_id(request.path_params["model_publisher"], request.path_params["model_name"])
     if not _known_model(model):
         return error(400, INVALID_MODEL)
     body, problems = _validate(await request.body(), request.headers.get("content-type", ""),
@@ -128,14 +136,26 @@ def _authenticate(authorization: str | None) -> int:
         return owner
 
 
+def model_id(publisher: str, name: str) -> str:
+    """The model id a route names (see the module docstring: ``_`` is no publisher)."""
+    return name if publisher == NO_PUBLISHER else f"{publisher}/{name}"
+
+
 def _known_model(model: str) -> bool:
-    """The id's shape, and, once the live model list is known, that the model is in it."""
-    if not huggingface.is_model_id(model):
+    """The id's shape, and, once the live model list is known, that the model is in it.
+
+    Hugging Face's router takes ``publisher/name[:suffix]``; another server any id it lists. An id not
+    in a list older than a minute fetches the list again (in the background), for the next request.
+    """
+    if not huggingface.accepts_model_id(registry.backend(BACKEND), model):
         return False
     catalog = get_runner().catalog
     if not catalog.is_live(BACKEND):
-        return True  # no list yet: the backend itself will say (404 -> the same 400)
-    return model.partition(":")[0] in {m.id for m in catalog.models(BACKEND)}
+        return True  # no list yet: the backend itself will say (unknown model -> the same 400)
+    if huggingface.is_listed(model, [m.id for m in catalog.models(BACKEND)]):
+        return True
+    catalog.refresh_soon(BACKEND, older_than=RELIST_AFTER)
+    return False
 
 
 def _validate(raw: bytes, content_type: str, chat_id: str | None) -> tuple[ChatBody | None, list[dict[str, Any]]]:
@@ -245,7 +265,7 @@ def _failure(run: Run) -> Response | None:
     if finished is None or finished.reason == "stop" or finished.reason == "length":
         return None
     exc = finished.error
-    if isinstance(exc, HTTPStatusError) and exc.status == 404:
+    if isinstance(exc, UnknownModelError) or (isinstance(exc, HTTPStatusError) and exc.status == 404):
         return error(400, INVALID_MODEL)
     if isinstance(exc, HTTPStatusError) and exc.status == 410:
         return error(400, SERVICE_GONE)

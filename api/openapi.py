@@ -40,12 +40,13 @@ HEALTH_PATH = {
 def spec() -> dict[str, Any]:
     schema = ChatBody.model_json_schema(ref_template="#/components/schemas/{model}")
     body_ref = {"$ref": "#/components/schemas/ChatRequest"}
-    path_param = {"in": "path", "required": True, "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][\w.-]*$"}}
+    path_param = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Chatdeck REST API", "version": "1",
-                 "description": "Chat with Hugging Face models through Chatdeck; every chat is saved and visible in "
-                                "the UI. Issue a token on the Settings page."},
+                 "description": "Chat with the models of Chatdeck's Hugging Face (or other OpenAI-compatible) "
+                                "backend; every chat is saved and visible in the UI. Issue a token on the Settings "
+                                "page."},
         "paths": {
             PATH: {
                 "post": {
@@ -53,10 +54,14 @@ def spec() -> dict[str, Any]:
                     "summary": "Send the chat's messages; the reply streams back as text",
                     "security": [{"bearerAuth": []}],
                     "parameters": [
-                        {"name": "model_publisher", **path_param, "description": "e.g. meta-llama"},
+                        {"name": "model_publisher", **path_param,
+                         "description": "e.g. meta-llama; `_` for a model id without a publisher (the free-form "
+                                        "ids of other OpenAI-compatible servers: `_/llama3.2:1b`)"},
                         {"name": "model_name", **path_param,
                          "description": "e.g. Llama-3.3-70B-Instruct, optionally with a routing suffix "
-                                        "(:fastest, :cheapest, or a provider name)"},
+                                        "(:fastest, :cheapest, or a provider name). Percent-encode what is not a "
+                                        "plain path segment: llama-server's `/models/x.gguf` is "
+                                        "`_/%2Fmodels%2Fx.gguf`. The id must be one the server lists."},
                         {"name": "chat_id", "in": "query", "required": True,
                          "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                          "description": "Names one of your conversations: the id of one (as in the UI's ?c=), or "

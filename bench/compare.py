@@ -185,7 +185,7 @@ def measure(time_left: Callable[[], float], out: Path) -> dict[str, Any]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chatdeck-bench-compare-")))
         urls = {name: stack.enter_context(serve(sim.app)) for name, sim in sims.items()}
         env = {**demo_environment(urls["hailuo"]), "CHATDECK_HF_URL": urls["huggingface"] + "/v1",
-               "HF_TOKEN": SIM_TOKEN}  # fmt: skip
+               "CHATDECK_HF_KIND": "huggingface", "HF_TOKEN": SIM_TOKEN}  # fmt: skip
         app = stack.enter_context(streamlit_app(urls["allenai"], tmp / "bench.db", out / "streamlit-compare.log", env))
         bench = CompareBench(stack.enter_context(chromium_page()), app, sims)
         try:

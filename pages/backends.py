@@ -75,7 +75,7 @@ def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: st
                      help="Checked less than a minute ago" if recent else "Make the cheapest call this backend allows"):
         with session(get_engine()) as s:
             login = credentials_for(s, owner, info.name)
-        if info.credential_fields and login is None:
+        if info.needs_credentials and login is None:
             st.warning(f"No {info.display_name} login to check: add one in Settings.")
             return
         with st.spinner(f"Asking {info.display_name}…"):

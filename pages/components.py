@@ -151,7 +151,9 @@ def render_status(message: Any) -> None:
     label = _backend_label(message.provider)
     kept = " The partial answer is kept above." if message.content else ""
     if message.status == ERROR:
-        st.error(f"**{label}:** {message.error or 'the reply failed.'}{kept}", icon=":material/error:")
+        error = message.error or "the reply failed."
+        named = "" if error.startswith(label) else f"**{label}:** "  # never "X: X is unreachable"
+        st.error(f"{named}{error}{kept}", icon=":material/error:")
     elif message.status == CANCELLED:
         st.warning(f"Stopped.{kept}", icon=":material/stop_circle:")
     elif message.status == PARTIAL:

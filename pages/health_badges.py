@@ -24,12 +24,12 @@ def state_of(info: BackendInfo, row: BackendHealth | None, has_login: bool) -> s
     """The state to show: what was last observed, or what is known without asking the backend."""
     if info.status == "disabled":
         return health.DISABLED
-    if info.credential_fields and not has_login:
+    if info.needs_credentials and not has_login:
         return health.NEEDS_CREDENTIALS
     if row is not None:
         if row.state == health.RATE_LIMITED and row.retry_until is not None and row.retry_until < utcnow():
             return health.UNKNOWN  # the wait is over; the next reply will tell
-        if row.state == health.NEEDS_CREDENTIALS:  # a login has been added since
+        if row.state == health.NEEDS_CREDENTIALS and has_login:  # a login has been added since
             return health.UNKNOWN
         return row.state
     return health.UNKNOWN

@@ -3,8 +3,14 @@
     ProviderError
     ├── CredentialsError        missing, expired or rejected login
     ├── HTTPStatusError         the backend answered with an error status
+    │   └── RequestError        ... about this one request (too long, refused as invalid)
+    │       └── UnknownModelError  ... which named a model the server does not have
     ├── UnavailableError        unreachable, timed out, overloaded
     └── UnexpectedResponseError the answer has a shape this client does not know
+
+``ProviderError.about_backend`` says whether an error tells anything about the backend's health
+(its login, rate limit, reachability, protocol): a :class:`RequestError` does not, so it stays that
+reply's error and leaves the backend's state alone.
 
 Messages are written for the person using the app: they name the backend and,
 where one exists, the backend's own words. They never carry secrets: a backend's own
@@ -25,6 +31,8 @@ import httpx
 
 class ProviderError(Exception):
     """Base of every error a provider reports."""
+
+    about_backend = True  # whether it reflects the backend's health rather than one request's own problem
 
     def __init__(self, message: str, *, backend: str = "") -> None:
         super().__init__(message)
@@ -50,6 +58,34 @@ class HTTPStatusError(ProviderError):
         self.status = status
         self.server_message = server_message
         self.retry_after: float | None = None  # seconds, from a 429's Retry-After header
+
+
+class RequestError(HTTPStatusError):
+    """The backend refused this one request (a context too long, a body it will not take): the backend itself
+    is fine, so the error is that reply's and moves no backend state."""
+
+    about_backend = False
+
+
+class UnknownModelError(RequestError):
+    """The server has no model by the requested id; ``offered`` is the list it gave (empty when unknown)."""
+
+    def __init__(self, status: int, model: str, offered: Iterable[str], server_message: str = "", *,
+                 backend: str = "") -> None:
+        super().__init__(status, server_message, backend=backend)
+        self.model = model
+        self.offered = tuple(offered)
+        self.message = f"this server has no model {model!r}"
+        if self.offered:
+            shown = ", ".join(self.offered[:MAX_OFFERED])
+            more = f" and {len(self.offered) - MAX_OFFERED} more" if len(self.offered) > MAX_OFFERED else ""
+            self.message += f"; it offers {shown}{more}"
+        elif server_message:
+            self.message += f" (HTTP {status}: {server_message})"
+        self.args = (self.message,)
+
+
+MAX_OFFERED = 20  # model ids an unknown-model message lists
 
 
 class UnavailableError(ProviderError):

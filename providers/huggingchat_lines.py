@@ -50,7 +50,10 @@ class ConversationGone(ProviderError):
 
 
 class ImagesRefused(ProviderError):
-    """Images for a model that cannot see them: refused before sending (a problem of the request)."""
+    """Images for a model that cannot see them: refused before sending (a problem of the request, so it moves
+    no backend state)."""
+
+    about_backend = False
 
 
 # --- cookies ------------------------------------------------------------------------------------

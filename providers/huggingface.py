@@ -2,8 +2,14 @@
 
 Protocol (shared/protocols/README.md, "Hugging Face Inference"): ``GET /models`` lists models;
 ``POST /chat/completions`` with ``"stream": true`` answers Server-Sent Events parsed by
-providers/openai_sse.py. Model ids are ``publisher/name``, optionally with a routing suffix
-(``:fastest``, ``:cheapest`` or an inference provider's name) that the router understands.
+providers/openai_sse.py. On the router, model ids are ``publisher/name``, optionally with a routing
+suffix (``:fastest``, ``:cheapest`` or an inference provider's name); other servers' ids are free-form
+(llama-server's ``/models/x.gguf``, Ollama's ``llama3.2:1b``), so an id is sent exactly as listed.
+
+When ``CHATDECK_HF_URL`` points anywhere but Hugging Face, the backend is named after what it is
+(:func:`info_for`: "OpenAI-compatible server at <host>", its key optional). Errors that concern one
+request (HTTP 400/413/422, an unknown model) are :class:`RequestError`s: they leave the backend's state
+alone; an unknown model's error lists the models the server offers.
 
 Stateless: every turn sends the whole visible history; the only state kept per conversation
 is the model id. The token is ``HF_TOKEN`` for the whole server or a user's own from Settings.
@@ -15,11 +21,14 @@ TGI, llama.cpp): :func:`endpoint_info` describes one as a backend of its own.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,7 +36,10 @@ from providers.base import DEFAULT_TIMEOUT, BackendInfo, CredentialField, ModelI
 from providers.errors import (
     CredentialsError,
     HTTPStatusError,
+    ProviderError,
+    RequestError,
     UnexpectedResponseError,
+    UnknownModelError,
     raise_for_status,
     secrets_withheld,
     server_message,
@@ -39,6 +51,17 @@ from providers.openai_sse import parse_completion, parse_stream
 DEFAULT_URL = "https://router.huggingface.co/v1"
 DISPLAY_NAME = "Hugging Face"
 CUSTOM_PREFIX = "custom-"  # backend names of admin-added endpoints: "custom-<slug>"
+URL_ENV = "CHATDECK_HF_URL"
+# "auto" (Hugging Face when the URL's host is huggingface.co's), "huggingface" (a proxy or a simulator of
+# the router) or "openai" (any other OpenAI-compatible server)
+KIND_ENV = "CHATDECK_HF_KIND"
+HF_HOSTS = ("huggingface.co", "hf.co")
+MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
+REQUEST_STATUSES = (400, 413, 422)  # a refusal of this one request, not a sign of the server's health
+# an error message saying the model does not exist (LiteLLM's "Invalid model name passed in model=…", the
+# router's "The requested model 'x' does not exist"); not vLLM's "This model's maximum context length is …"
+NO_SUCH_MODEL = re.compile(r"(?i)(invalid|unknown|no such)\s+model|model\b.{0,80}\b(does not exist|not found)")
+LIST_TIMEOUT = 10.0  # seconds for the model list fetched to explain an unknown model
 
 # "publisher/name" with an optional ":suffix" (":fastest", ":cheapest", a provider such as ":together")
 MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,127}(:[A-Za-z0-9][\w.-]{0,63})?")
@@ -74,6 +97,68 @@ INFO = BackendInfo(
 def is_model_id(model: str) -> bool:
     """Whether ``model`` has the ``publisher/name[:suffix]`` shape of a Hugging Face model id."""
     return MODEL_ID.fullmatch(model) is not None
+
+
+def is_free_form_id(model: str) -> bool:
+    """Whether ``model`` can be any server's model id: 1 to 255 printable characters, not only blanks."""
+    return 0 < len(model) <= MODEL_ID_MAX and model.isprintable() and bool(model.strip())
+
+
+def accepts_model_id(info: BackendInfo, model: str) -> bool:
+    """Whether ``model`` has a shape this backend takes: Hugging Face's router ``publisher/name[:suffix]``,
+    another OpenAI-compatible server any free-form id."""
+    return is_model_id(model) if info.display_name == DISPLAY_NAME else is_free_form_id(model)
+
+
+def is_listed(model: str, ids: Iterable[str]) -> bool:
+    """Whether ``model`` names one of ``ids``: exactly (``llama3.2:1b``), or a ``publisher/name`` id with the
+    router's routing suffix after the last colon (``openai/gpt-oss-120b:cheapest``)."""
+    known = set(ids)
+    base = model.rsplit(":", 1)[0]
+    return model in known or (base != model and "/" in base and base in known)
+
+
+def is_hugging_face(base_url: str) -> bool:
+    """Whether ``base_url`` is on Hugging Face's own hosts (the router or the Inference API)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in HF_HOSTS)
+
+
+def host_of(base_url: str) -> str:
+    """The host (and port) a URL names, never its login or path."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or base_url
+    with suppress(ValueError):
+        if parts.port:
+            return f"{host}:{parts.port}"
+    return host
+
+
+@functools.lru_cache(maxsize=16)
+def info_for(base_url: str, kind: str = "auto") -> BackendInfo:
+    """The backend as its URL makes it: Hugging Face's router, or an OpenAI-compatible server named after its host.
+
+    ``kind`` is ``CHATDECK_HF_KIND``: "huggingface" or "openai" decide it; anything else decides by the host.
+    """
+    if kind == "huggingface" or (kind != "openai" and is_hugging_face(base_url)):
+        return INFO
+    name = f"OpenAI-compatible server at {host_of(base_url)}"
+    return replace(
+        INFO,
+        display_name=name,
+        needs_credentials=False,  # llama-server and Ollama take no key; LiteLLM and vLLM may ask for one
+        fallback_models=[ModelInfo("default", "default (the server's own model)")],
+        description=f"The OpenAI-compatible server {URL_ENV} points at ({host_of(base_url)}): llama.cpp, "
+                    "LiteLLM, Ollama, vLLM or the like. A key is needed only if the server asks for one.",
+        credential_fields=(
+            CredentialField("token", "API key", "HF_TOKEN",
+                            help="The server's API key, sent as a Bearer token (only if it asks for one)."),
+        ),
+        setup_help=(
+            "Paste the key this server expects, if any: LiteLLM's master key or a virtual key, the value of "
+            "vLLM's or llama-server's `--api-key`. A server started without keys (llama-server, Ollama) needs none."
+        ),
+    )
 
 
 def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]) -> BackendInfo:
@@ -157,9 +242,15 @@ class OpenAICompatible:
                 await self._unexpected(response, content_type)
 
     async def _raise_for_status(self, response: httpx.Response, model: str) -> None:
-        """Error statuses as ProviderErrors whose message says what to do about them."""
+        """Error statuses as ProviderErrors whose message says what to do about them.
+
+        400, 413 and 422 are this request's own problem (:class:`RequestError`); a 404, or a 400 that
+        speaks of the model (LiteLLM's "Invalid model name"), is an unknown model when the server's list
+        does not hold it, or, with no list to tell, when its message says so (:class:`UnknownModelError`,
+        listing what it offers). A 404 that does not speak of a model is an HTTPStatusError: a wrong URL.
+        """
         status = response.status_code
-        if status not in (401, 402, 404, 422):
+        if status not in (401, 402, 404, *REQUEST_STATUSES):
             await raise_for_status(response, self.display_name)
             return
         body = await response.aread()
@@ -169,12 +260,28 @@ class OpenAICompatible:
                 f"{self.display_name} rejected the token (HTTP 401: {message}); check the token in Settings",
                 backend=self.display_name,
             )
-        hint = {
-            402: "out of credits for this model; add credits or pick another model",
-            404: f"unknown model {model!r} (or not served by any provider)",
-            422: "the server refused the request as invalid",
-        }[status]
-        raise HTTPStatusError(status, f"{hint}: {message}", backend=self.display_name)
+        if status == 402:
+            hint = "out of credits for this model; add credits or pick another model"
+            raise HTTPStatusError(status, f"{hint}: {message}", backend=self.display_name)
+        if status == 404 or (status == 400 and "model" in message.lower()):
+            offered = await self._offered()
+            unknown = NO_SUCH_MODEL.search(message) is not None if offered is None else not is_listed(model, offered)
+            if unknown:
+                raise UnknownModelError(status, model, offered or (), message, backend=self.display_name)
+        if status == 404 and "model" not in message.lower():  # the route itself is missing: a wrong URL
+            raise HTTPStatusError(status, f"not found: {message} (is the URL the server's /v1?)",
+                                  backend=self.display_name)
+        hint = {404: f"model {model!r} is not available", 413: "the request is too large for this server",
+                422: "the server refused the request as invalid"}
+        text = f"{hint[status]}: {message}" if status in hint else message
+        raise RequestError(status, text, backend=self.display_name)
+
+    async def _offered(self) -> list[str] | None:
+        """The ids the server lists now, or None when it does not say (explains an unknown model)."""
+        try:
+            return [m.id for m in await self.list_models(httpx.Timeout(LIST_TIMEOUT))]
+        except ProviderError:
+            return None
 
     async def _json(self, response: httpx.Response) -> Any:
         try:
@@ -193,12 +300,13 @@ class OpenAICompatible:
             snippet=snippet,
         )
 
-    async def list_models(self) -> list[ModelInfo]:
+    async def list_models(self, limit: httpx.Timeout | None = None) -> list[ModelInfo]:
         """``GET /models``: the OpenAI ``{"data": [{"id": ...}]}`` list (vision from its input modalities)."""
+        limit = limit or self._timeout
         async with secrets_withheld(self.secrets), transport_errors(self.display_name), AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(self._timeout))
+            client = self._client or await stack.enter_async_context(new_client(limit))
             response = await client.get(self.base_url + "/models", headers=self._headers("application/json"),
-                                        timeout=self._timeout)
+                                        timeout=limit)
             if response.status_code == 401:
                 raise CredentialsError(f"{self.display_name} rejected the token (HTTP 401)", backend=self.display_name)
             await raise_for_status(response, self.display_name)

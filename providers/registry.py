@@ -40,11 +40,18 @@ def _allenai(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] |
     )
 
 
+def _huggingface_info() -> BackendInfo:
+    """The Hugging Face backend as CHATDECK_HF_URL makes it (another server is named after its host)."""
+    return huggingface.info_for(os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
+                                os.environ.get(huggingface.KIND_ENV, "auto").strip().lower())
+
+
 def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
     return huggingface.OpenAICompatible(
-        base_url=os.environ.get("CHATDECK_HF_URL", huggingface.DEFAULT_URL),
+        base_url=os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
         token=(credentials or {}).get("token"),
         client=client,
+        display_name=_huggingface_info().display_name,
     )
 
 
@@ -55,7 +62,8 @@ _BACKENDS: list[tuple[BackendInfo, Factory]] = [
     (huggingchat.INFO, huggingchat.create),
 ]
 
-BACKENDS: dict[str, BackendInfo] = {info.name: info for info, _ in _BACKENDS}
+BACKENDS: dict[str, BackendInfo] = {info.name: info for info, _ in _BACKENDS}  # as first configured
+_CONFIGURED: dict[str, Callable[[], BackendInfo]] = {huggingface.INFO.name: _huggingface_info}  # read at each call
 _FACTORIES: dict[str, Factory] = {info.name: factory for info, factory in _BACKENDS}
 
 DEFAULT_BACKEND = allenai.INFO.name  # needs no account, so a fresh install can chat at once
@@ -140,16 +148,22 @@ def _as_disabled(info: BackendInfo, disabled: Collection[str]) -> BackendInfo:
     return replace(info, status="disabled") if info.name in disabled and info.status != "disabled" else info
 
 
+def _builtin() -> dict[str, BackendInfo]:
+    """The built-in backends as their configuration describes them now."""
+    return {name: _CONFIGURED[name]() if name in _CONFIGURED else info for name, info in BACKENDS.items()}
+
+
 def all_backends() -> dict[str, BackendInfo]:
     """Every backend a user can pick: the built-in ones, then the dynamic ones."""
     disabled = _disabled()
-    every = {**BACKENDS, **{name: info for name, (info, _) in _dynamic_backends().items()}}
+    every = {**_builtin(), **{name: info for name, (info, _) in _dynamic_backends().items()}}
     return {name: _as_disabled(info, disabled) for name, info in every.items()} if disabled else every
 
 
 def backend(name: str) -> BackendInfo:
     if name in BACKENDS:
-        return _as_disabled(BACKENDS[name], _disabled())
+        info = _CONFIGURED[name]() if name in _CONFIGURED else BACKENDS[name]
+        return _as_disabled(info, _disabled())
     try:
         return _as_disabled(_dynamic_backends()[name][0], _disabled())
     except KeyError:

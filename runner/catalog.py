@@ -2,12 +2,15 @@
 
 Pages read ``models()`` on every rerun, so it never waits on the network: it
 returns the cached list (or the backend's built-in fallback list) at once and,
-when the cache is stale, schedules a refresh on the runner's loop.
+when the cache is stale, schedules a refresh on the runner's loop. A reply that
+failed for an unknown model and a "Check now" refresh it at once (``refresh_soon``):
+the server's models changed, so the list cannot wait for its time limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -37,7 +40,7 @@ class ModelCatalog:
         self._loop = loop
         self._provider = provider
         self._entries: dict[str, _Entry] = {}
-        self._pending: set[str] = set()
+        self._pending: dict[str, concurrent.futures.Future[None]] = {}  # fetches under way
         self._thinks: set[tuple[str, str]] = set()  # (backend, model) seen sending reasoning
         self._lock = threading.Lock()
 
@@ -47,8 +50,7 @@ class ModelCatalog:
             entry = self._entries.get(backend)
             stale = entry is None or time.monotonic() - entry.fetched_at > (TTL if entry.live else RETRY_AFTER)
             if stale and backend not in self._pending:
-                self._pending.add(backend)
-                asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+                self._pending[backend] = asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
             thinks = {model for name, model in self._thinks if name == backend}
         models = entry.models if entry is not None and entry.models else registry.backend(backend).fallback_models
         return [replace(m, reasoning=True) if m.id in thinks and not m.reasoning else m for m in models]
@@ -75,6 +77,19 @@ class ModelCatalog:
         with self._lock:
             return not self._pending
 
+    def refresh_soon(self, backend: str, older_than: float = 0.0) -> concurrent.futures.Future[None] | None:
+        """Fetch the list again in the background now if it is ``older_than`` seconds old or more; the fetch
+        (or the one already under way) to wait for, if wanted; None when the list is younger."""
+        with self._lock:
+            if backend in self._pending:
+                return self._pending[backend]
+            entry = self._entries.get(backend)
+            if entry is not None and time.monotonic() - entry.fetched_at < older_than:
+                return None
+            future = asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop)
+            self._pending[backend] = future
+            return future
+
     def refresh_now(self, backend: str, timeout: float = 15.0) -> list[ModelInfo]:
         """Fetch the list and wait for it (for an explicit "refresh" action, not for reruns)."""
         asyncio.run_coroutine_threadsafe(self._refresh(backend), self._loop).result(timeout)
@@ -90,7 +105,7 @@ class ModelCatalog:
             entry = _Entry([], time.monotonic(), live=False, error=str(exc))
         with self._lock:
             self._entries[backend] = entry
-            self._pending.discard(backend)
+            self._pending.pop(backend, None)
 
 
 async def _tool_servers(provider: Provider) -> tuple[str, ...]:

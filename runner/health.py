@@ -47,11 +47,12 @@ class Outcome:
 
 def from_finished(info: BackendInfo, finished: Finished, *, had_login: bool,
                   state: Mapping[str, Any] | None = None) -> Outcome | None:
-    """The outcome of a reply; None when the user stopped it (that says nothing about the backend)."""
+    """The outcome of a reply; None when it says nothing about the backend: the user stopped it, or the
+    backend refused that one request (a context too long, an unknown model: ``about_backend`` is false)."""
     protocol = _protocol(state)
     if finished.reason in ("stop", "length"):
         return Outcome(True, READY, protocol=protocol)
-    if finished.reason == "cancelled":
+    if finished.reason == "cancelled" or not getattr(finished.error, "about_backend", True):
         return None
     return from_error(info, finished.error, had_login=had_login, protocol=protocol)
 
@@ -65,7 +66,8 @@ def from_error(info: BackendInfo, error: BaseException | None, *, had_login: boo
         isinstance(error, HTTPStatusError) and error.status in (401, 403) and info.credential_fields
     ):
         if not had_login:
-            return Outcome(False, NEEDS_CREDENTIALS, message, f"Add your {name} {login} in Settings.",
+            whose = login if login.startswith(name) else f"{name} {login}"  # never "Hugging Face Hugging Face token"
+            return Outcome(False, NEEDS_CREDENTIALS, message, f"Add your {whose} in Settings.",
                            protocol=protocol)
         return Outcome(False, CREDENTIALS_REJECTED, message,
                        f"{name} login expired or was rejected: paste a fresh {login} in Settings.", protocol=protocol)

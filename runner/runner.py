@@ -32,7 +32,7 @@ from access import limits, policy
 from imaging import intake
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
-from providers.errors import ProviderError, UnavailableError
+from providers.errors import ProviderError, UnavailableError, UnknownModelError
 from providers.events import (
     Attachment,
     ChatMessage,
@@ -204,6 +204,11 @@ class Runner:
             outcome = health.from_error(
                 info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
                 had_login=credentials is not None)
+        # A check is when a new or removed model should show; a backend that failed it would fail the list too.
+        refresh = self.catalog.refresh_soon(backend) if outcome.ok else None
+        with contextlib.suppress(Exception):  # a failed list keeps the last one
+            if refresh is not None:
+                refresh.result(timeout)
         if owner_id is not None:
             with session(self.engine) as s:
                 health_store.record(s, owner_id, backend, outcome, probe=True)
@@ -253,7 +258,7 @@ class Runner:
         nothing one reply receives is sent with another. Backends with a login get a client
         of their own per call: a user's cookies never sit in a shared client.
         """
-        if registry.backend(name).needs_credentials:
+        if registry.backend(name).credential_fields:  # a login, needed or optional
             return self._factory(name, None, credentials)
         client = self._clients.get(name)
         if client is None:
@@ -291,6 +296,8 @@ class Runner:
             if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
                 self.catalog.learn_reasoning(run.provider, run.model)
             stop_flushing.set()
+            if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
+                self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
             await asyncio.shield(flusher)
             async with write_lock:
                 await asyncio.to_thread(self._save, run, final=True)

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "CHATDECK_ALLENAI_URL": sim_url,
             **demo_environment(hailuo_url),
             "CHATDECK_HF_URL": hf_url,
+            "CHATDECK_HF_KIND": "huggingface",  # the simulator stands for Hugging Face's router
             "CHATDECK_HUGGINGCHAT_URL": huggingchat_url,
             "CHATDECK_HUGGINGCHAT_COOKIES": huggingchat.cookie_header(),
             "HF_TOKEN": SIM_TOKEN,

@@ -13,6 +13,19 @@ Strict like the real server: a Bearer token from ``tokens`` is required (unless 
 off, like a local Ollama), the body is checked (types, ranges), an unknown model answers 404 and an
 unknown routing suffix 400; errors use the OpenAI envelope ``{"error": {"message", "type", "code"}}``.
 
+``flavor`` makes it behave like another OpenAI-compatible server (shared/protocols/observed-servers.md):
+
+* ``"router"`` (the default): the Hugging Face router, as above;
+* ``"llama-server"``: llama.cpp's server: one model whose id is free-form (the model file's path), any
+  ``model`` value answered by it, a first chunk with ``delta.role`` and ``content: null``, a leading space
+  on the first token, a last chunk with ``choices: []``, ``usage`` and llama.cpp's ``timings``;
+* ``"litellm"``: the LiteLLM proxy: free-form ids (``llama3.2:1b``, ``publisher/name:provider``), an unknown
+  model answered with HTTP 400 ``/chat/completions: Invalid model name passed in model=…``, ``usage`` sent
+  with a non-empty ``choices``.
+
+With ``Script.context_size`` set, a prompt of more words than that answers HTTP 400 with llama-server's
+``request (N tokens) exceeds the available context size (M tokens), try increasing it``.
+
 Usage in a test::
 
     sim = OpenAICompatSimulator()
@@ -42,6 +55,7 @@ from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimul
 BACKEND = "Hugging Face Inference"  # as default replies name it
 SIM_TOKEN = "hf_simulated_token_0123456789"
 ROUTING = ("fastest", "cheapest")
+FLAVORS = ("router", "llama-server", "litellm")
 ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -70,14 +84,18 @@ class Script(BaseScript):
     finish_reason: str = "stop"  # "length" for an answer cut at max_tokens
     send_done: bool = True  # end with data: [DONE]
     usage: bool = True  # a usage chunk when the client asks for one
+    context_size: int | None = None  # tokens (words here) a request may hold; more answers HTTP 400
 
 
 class OpenAICompatSimulator(RecordingSimulator):
     """The OpenAI-compatible API in miniature. ``app`` is the Starlette app to serve."""
 
     def __init__(self, *, models: list[SimModel] | None = None, tokens: set[str] | None = None,
-                 require_auth: bool = True) -> None:
+                 require_auth: bool = True, flavor: str = "router") -> None:
         super().__init__()
+        if flavor not in FLAVORS:
+            raise ValueError(f"unknown flavor {flavor!r}")
+        self.flavor = flavor
         self.script = Script()
         self.models = {m.id: m for m in (models or DEFAULT_MODELS)}
         self.tokens = tokens if tokens is not None else {SIM_TOKEN}
@@ -125,13 +143,14 @@ class OpenAICompatSimulator(RecordingSimulator):
         body = record.json_body
         if problem := _invalid(body, record.content_type):
             return self._finish(record, error(422, problem, "invalid_request_error"))
-        model_id, _, suffix = body["model"].partition(":")
-        model = self.models.get(model_id)
-        if model is None:
-            message = f"The requested model '{model_id}' does not exist."
-            return self._finish(record, error(404, message, "invalid_request_error", "model_not_found"))
-        if suffix and suffix not in ROUTING and suffix not in model.providers:
-            return self._finish(record, error(400, f"Unknown provider or policy '{suffix}'", "invalid_request_error"))
+        model_or_error = self._model(body["model"])
+        if isinstance(model_or_error, Response):
+            return self._finish(record, model_or_error)
+        model = model_or_error
+        if script.context_size is not None and (used := _words(body["messages"])) > script.context_size:
+            message = (f"request ({used} tokens) exceeds the available context size ({script.context_size} tokens), "
+                       "try increasing it")
+            return self._finish(record, error(400, message, "exceed_context_size_error"))
         if script.html_200:
             return self._finish(record, HTMLResponse("<!doctype html><html><body>Hugging Face</body></html>"))
         prompt = _last_user_text(body["messages"])
@@ -140,6 +159,25 @@ class OpenAICompatSimulator(RecordingSimulator):
         usage = script.usage and bool((body.get("stream_options") or {}).get("include_usage"))
         return self._finish(record, self._stream(self._sse(body, prompt, model, usage, record), "text/event-stream",
                                                  record))
+
+    def _model(self, requested: str) -> SimModel | Response:
+        """The model a request names, or the error this flavor of server answers for an unknown one."""
+        if self.flavor == "llama-server":
+            return next(iter(self.models.values()))  # any value: the one model it serves
+        if requested in self.models:
+            return self.models[requested]
+        if self.flavor == "litellm":
+            message = (f"/chat/completions: Invalid model name passed in model={requested}. "
+                       "Call `/v1/models` to view available models for your key.")
+            return error(400, message, "None", "400")
+        model_id, _, suffix = requested.partition(":")
+        model = self.models.get(model_id)
+        if model is None:
+            message = f"The requested model '{model_id}' does not exist."
+            return error(404, message, "invalid_request_error", "model_not_found")
+        if suffix and suffix not in ROUTING and suffix not in model.providers:
+            return error(400, f"Unknown provider or policy '{suffix}'", "invalid_request_error")
+        return model
 
     def _completion(self, body: dict[str, Any], prompt: str, model: SimModel) -> dict[str, Any]:
         text = "".join(self.script.answer_chunks(prompt, BACKEND))
@@ -168,7 +206,8 @@ class OpenAICompatSimulator(RecordingSimulator):
         await pause(script.first_byte_delay)
         if script.extra_fields:
             yield b": keep-alive\n\nevent: simUnknownEvent\ndata: {\"choices\": []}\n\n"
-        yield chunk({"role": "assistant", "content": ""})
+        llama = self.flavor == "llama-server"
+        yield chunk({"role": "assistant", "content": None if llama else ""})
         for piece in thinking:
             await pause(script.chunk_delay)
             yield chunk({script.reasoning_field: piece})
@@ -183,10 +222,19 @@ class OpenAICompatSimulator(RecordingSimulator):
             if index or thinking:
                 await pause(script.chunk_delay)
             record.first_text_at = record.first_text_at or time.monotonic()
-            yield chunk({"content": chunks[index]})
-        yield chunk({}, finish=script.finish_reason, kind="final")
-        if usage:
-            yield _data({**base, "choices": [], "usage": _usage(body, len(chunks))})
+            yield chunk({"content": (" " if llama and not index else "") + chunks[index]})
+        if usage and self.flavor == "litellm":  # usage rides on the finishing chunk, choices not empty
+            obj = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}],
+                   "usage": _usage(body, len(chunks))}
+            yield _data(script.decorate("chunk", obj))
+        else:
+            yield chunk({}, finish=script.finish_reason, kind="final")
+        if usage and self.flavor != "litellm":
+            last: dict[str, Any] = {**base, "choices": [], "usage": _usage(body, len(chunks))}
+            if llama:
+                last["timings"] = {"prompt_n": last["usage"]["prompt_tokens"], "predicted_n": len(chunks),
+                                   "predicted_ms": 12.5, "predicted_per_second": 80.0}
+            yield _data(last)
         if script.send_done:
             yield b"data: [DONE]\n\n"
 
@@ -240,8 +288,13 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _words(messages: list[dict[str, Any]]) -> int:
+    """The prompt's size in this simulator's tokens (words)."""
+    return sum(len(str(m.get("content", "")).split()) for m in messages)
+
+
 def _usage(body: dict[str, Any], completion_tokens: int) -> dict[str, int]:
-    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+    prompt_tokens = _words(body["messages"])
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
 
@@ -255,8 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between answer chunks")
     parser.add_argument("--first-byte-delay", type=float, default=0.0, help="seconds before the first chunk")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a token (like Ollama)")
+    parser.add_argument("--flavor", choices=FLAVORS, default="router", help="which server to behave like")
     args = parser.parse_args(argv)
-    sim = OpenAICompatSimulator(require_auth=not args.no_auth)
+    sim = OpenAICompatSimulator(require_auth=not args.no_auth, flavor=args.flavor)
     sim.script.chunk_delay, sim.script.first_byte_delay = args.chunk_delay, args.first_byte_delay
     print(f"token: {SIM_TOKEN}")
     run_forever(sim.app, host=args.host, port=args.port)

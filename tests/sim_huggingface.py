@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.errors import CredentialsError, HTTPStatusError, UnavailableError
+from providers.errors import CredentialsError, HTTPStatusError, RequestError, UnavailableError
 from providers.events import ChatMessage, ChatRequest
 from providers.huggingface import OpenAICompatible
 from simulators.openai_compat import SIM_TOKEN, OpenAICompatSimulator
@@ -41,7 +41,8 @@ ADAPTERS["huggingface"] = script_adapter(
     lambda: ChatRequest(model=MODEL, messages=(ChatMessage("user", "Hello"),)),
     renamed=("delta", "content", "text"),
     error_classes={
-        400: HTTPStatusError, 401: CredentialsError, 403: HTTPStatusError, 429: HTTPStatusError,
+        400: RequestError,  # that request's own problem, not the server's
+        401: CredentialsError, 403: HTTPStatusError, 429: HTTPStatusError,
         500: HTTPStatusError, 503: UnavailableError,
     },
 )

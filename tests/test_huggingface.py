@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from providers import registry
-from providers.errors import CredentialsError, HTTPStatusError, ProviderError, UnavailableError
+from providers.errors import (
+    CredentialsError,
+    HTTPStatusError,
+    ProviderError,
+    RequestError,
+    UnavailableError,
+    UnknownModelError,
+)
 from providers.events import ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
 from providers.huggingface import OpenAICompatible, is_model_id
 from providers.openai_sse import ChunkParser, SSEReader
@@ -80,7 +87,7 @@ def test_finish_without_done_is_accepted_but_a_cut_body_is_not(huggingface_sim: 
 
 @pytest.mark.parametrize(("forced", "cls", "words"), [
     (ForcedError(402, "You have exceeded your monthly included credits"), HTTPStatusError, "out of credits"),
-    (ForcedError(422, "Input validation error"), HTTPStatusError, "refused the request as invalid"),
+    (ForcedError(422, "Input validation error"), RequestError, "refused the request as invalid"),
     (ForcedError(429, "Rate limit", headers={"Retry-After": "9"}), HTTPStatusError, "retry after 9 s"),
     (ForcedError(500, "Internal error"), HTTPStatusError, "HTTP 500"),
     (ForcedError(502, "Bad gateway"), UnavailableError, "unavailable"),
@@ -96,7 +103,8 @@ def test_bad_token_unknown_model_and_invalid_body_from_the_strict_server(hugging
     bad = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY), token="hf_wrong")).error
     assert isinstance(bad, CredentialsError) and "check the token" in str(bad)
     unknown = final(stream(huggingface_sim, ChatRequest(model="nobody/nothing", messages=HISTORY))).error
-    assert isinstance(unknown, HTTPStatusError) and unknown.status == 404 and "unknown model" in str(unknown)
+    assert isinstance(unknown, UnknownModelError) and unknown.status == 404
+    assert "has no model 'nobody/nothing'" in str(unknown)
     invalid = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY,
                                                         options=Options(temperature=7.0)))).error
     assert isinstance(invalid, HTTPStatusError) and invalid.status == 422 and "temperature" in str(invalid)
