@@ -22,7 +22,9 @@ from providers.events import (
     TextDelta,
 )
 from providers.huggingchat import GONE_NOTICE
+from providers.huggingchat_info import INFO
 from providers.huggingchat_lines import ImagesRefused
+from runner import health
 from simulators.huggingchat_wire import MESSAGE_FIELDS
 from tests.sim_fixtures import SimHandle, collect, run, text_of
 from tests.sim_huggingchat import provider
@@ -144,6 +146,7 @@ def test_images_for_a_text_only_model_are_refused_before_sending(huggingchat_sim
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture)
     error = finished(events).error
     assert isinstance(error, ImagesRefused) and "text only" in str(error) and "vision" in str(error)
+    assert health.from_finished(INFO, finished(events), had_login=True) is None  # the request's problem, not the backend's
     assert not huggingchat_sim.sim.message_posts() and not huggingchat_sim.sim.conversations
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture,
                   model="meta-llama/Llama-3.2-11B-Vision-Instruct")
