@@ -146,7 +146,7 @@ def test_images_for_a_text_only_model_are_refused_before_sending(huggingchat_sim
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture)
     error = finished(events).error
     assert isinstance(error, ImagesRefused) and "text only" in str(error) and "vision" in str(error)
-    assert health.from_finished(INFO, finished(events), had_login=True) is None  # the request's problem, not the backend's
+    assert health.from_finished(INFO, finished(events), had_login=True) is None  # the request, not the backend
     assert not huggingchat_sim.sim.message_posts() and not huggingchat_sim.sim.conversations
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture,
                   model="meta-llama/Llama-3.2-11B-Vision-Instruct")
