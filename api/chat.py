@@ -177,11 +177,9 @@ def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
     with session(get_engine()) as s:
         limits.check(s, owner)
         conversation = repo.get_conversation(s, owner, chat_id) if repo.is_conversation_id(chat_id) else None
-        if conversation is None:
-            conversation_id = conversation_id_for(owner, chat_id)
-            conversation = repo.get_conversation(s, owner, conversation_id) or repo.create_conversation(
-                s, owner, provider=BACKEND, model=model, title=_title(history), conversation_id=conversation_id
-            )
+        if conversation is None:  # created by the first of any concurrent requests, found by the others
+            conversation = repo.get_or_create_conversation(s, owner, conversation_id_for(owner, chat_id),
+                                                           provider=BACKEND, model=model, title=_title(history))
         conversation_id = conversation.id
         _append_new(s, owner, conversation_id, earlier, model)
         repo.set_conversation_model(s, owner, conversation_id, BACKEND, model)
