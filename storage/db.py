@@ -91,6 +91,7 @@ def make_engine(url: str | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
                                connect_args=postgres_connect_args(parsed))
+    event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
     try:
         upgrade_to_head(engine)
     except BaseException:
@@ -121,6 +122,33 @@ def ping(engine: Engine, timeout: float = PING_TIMEOUT) -> None:
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(timeout * 1000))}")
         connection.exec_driver_sql("SELECT 1").scalar_one()
         connection.rollback()
+
+
+def _without_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                 executemany: bool) -> tuple[str, Any]:
+    """Every text value written or compared, with NUL characters removed: the one place where text
+    from anywhere (chat input, the REST API, imports, a backend's answer) passes on its way to storage.
+
+    PostgreSQL refuses NUL in text ("A string literal cannot contain NUL"), which would lose a whole
+    message or answer over an invisible character; SQLite keeps it. Stripping it here makes both
+    databases store the same text. Parameters without a NUL pass through untouched (no copy).
+    """
+    if executemany and isinstance(parameters, list | tuple):
+        cleaned = [_clean_parameters(p) for p in parameters]
+        if any(c is not p for c, p in zip(cleaned, parameters, strict=True)):
+            return statement, type(parameters)(cleaned)
+        return statement, parameters
+    return statement, _clean_parameters(parameters)
+
+
+def _clean_parameters(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if any(isinstance(v, str) and "\x00" in v for v in parameters.values()):
+            return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in parameters.items()}
+        return parameters
+    if isinstance(parameters, list | tuple) and any(isinstance(v, str) and "\x00" in v for v in parameters):
+        return type(parameters)(v.replace("\x00", "") if isinstance(v, str) else v for v in parameters)
+    return parameters
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
