@@ -15,6 +15,7 @@ Typical use::
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -36,11 +37,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_VAR = "CHATDECK_DATABASE_URL"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # a new data directory and SQLite file: their owner only
 APPLICATION_NAME = "chatdeck"  # how Chatdeck's connections show in PostgreSQL's pg_stat_activity
 CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection before giving up
 PING_TIMEOUT = 2.0  # seconds the health check's query may take
 # Any constant will do, as long as every Chatdeck process uses the same one.
 MIGRATION_LOCK_KEY = zlib.crc32(b"chatdeck schema migrations")
+
+log = logging.getLogger(__name__)
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -54,7 +58,7 @@ def database_url() -> str:
     """
     url = os.environ.get(ENV_VAR, "").strip()
     if not url:
-        DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_SQLITE_PATH.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         return f"sqlite:///{DEFAULT_SQLITE_PATH}"
     return normalise_url(url)
 
@@ -80,7 +84,7 @@ def make_engine(url: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database))
         engine = create_engine(
             url,
             # The runner thread writes and Streamlit's script threads read; a pooled connection is used
@@ -98,6 +102,21 @@ def make_engine(url: str | None = None) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file (and missing directories) readable by its owner only, before SQLite opens it.
+
+    Conversations and backend logins live in it. SQLite gives the ``-wal`` and ``-shm`` files it creates
+    beside the database the database file's own permissions, so they are owner-only too. An existing
+    file keeps the permissions an admin gave it; a warning says when others can read it.
+    """
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning("the database %s can be read by other users of this machine (chmod 600 it)", path)
 
 
 def postgres_connect_args(url: URL) -> dict[str, Any]:
