@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import httpx
 
-from providers import allenai, hailuo, huggingchat, huggingface
+from providers import allenai, endpoint_urls, hailuo, huggingchat, huggingface
 from providers.base import BackendInfo, Provider
 
 Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
@@ -42,7 +42,8 @@ def _allenai(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] |
 
 def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
     return huggingface.OpenAICompatible(
-        base_url=os.environ.get("CHATDECK_HF_URL", huggingface.DEFAULT_URL),
+        base_url=endpoint_urls.from_environment(os.environ.get("CHATDECK_HF_URL", huggingface.DEFAULT_URL),
+                                                "CHATDECK_HF_URL"),  # never a user:password@ to send or show
         token=(credentials or {}).get("token"),
         client=client,
     )
