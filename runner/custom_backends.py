@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.engine import Engine
 
 from providers import endpoint_urls, registry
 from providers.base import BackendInfo, ModelInfo, Provider, guarded
+from providers.errors import secrets_withheld
 from providers.events import ChatRequest, Event
 from providers.huggingface import OpenAICompatible, endpoint_info
 from storage import endpoints
@@ -43,13 +45,15 @@ class AddressChecked:
     def __init__(self, inner: OpenAICompatible, base_url: str) -> None:
         self.inner, self.base_url = inner, base_url
         self.name, self.display_name = inner.name, inner.display_name
+        # Errors are shown to users who are not admins: a server's own words that quote its URL lose it.
+        self._hidden = (base_url, urlsplit(base_url).netloc)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return self.inner.secrets
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(self.display_name, self._events(request), self.secrets)
+        return guarded(self.display_name, self._events(request), (*self.secrets, *self._hidden))
 
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
         await endpoint_urls.ensure_allowed(self.base_url, self.display_name)
@@ -57,8 +61,9 @@ class AddressChecked:
             yield event
 
     async def list_models(self) -> list[ModelInfo]:
-        await endpoint_urls.ensure_allowed(self.base_url, self.display_name)
-        return await self.inner.list_models()
+        async with secrets_withheld(self._hidden):
+            await endpoint_urls.ensure_allowed(self.base_url, self.display_name)
+            return await self.inner.list_models()
 
 
 def load(engine: Engine) -> list[tuple[BackendInfo, registry.Factory]]:

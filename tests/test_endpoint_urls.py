@@ -101,7 +101,8 @@ def _stored(engine: Engine, base_url: str) -> None:
 def _provider(engine: Engine, sent: list[httpx.Request]) -> object:
     def record(request: httpx.Request) -> httpx.Response:
         sent.append(request)
-        return httpx.Response(503, json={"error": "recorded"})
+        return httpx.Response(503, json={"error": {"message": f"nothing behind {request.url.host}:{request.url.port}"
+                                                              f" ({request.url})"}})
 
     ((_info, factory),) = custom_backends.load(engine)
     return factory(httpx.AsyncClient(transport=httpx.MockTransport(record)), None)
@@ -138,14 +139,15 @@ def test_a_stored_forbidden_host_is_refused_before_any_request(
         engine.dispose()
 
 
-def test_an_allowed_host_is_asked_as_before(sqlite_url: str) -> None:
+def test_an_allowed_host_is_asked_as_before_and_its_errors_do_not_name_it(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     sent: list[httpx.Request] = []
     try:
         _stored(engine, "http://localhost:9/v1")  # resolved anew on this machine: loopback
         finished = asyncio.run(_finished(_provider(engine, sent)))
         assert [str(r.url) for r in sent] == ["http://localhost:9/v1/chat/completions"]
-        assert "HTTP 503" in finished.error.message  # type: ignore[union-attr]
+        message = finished.error.message  # type: ignore[union-attr]
+        assert "(HTTP 503): nothing behind" in message and "localhost:9" not in message  # the server's words, no host
     finally:
         engine.dispose()
 
