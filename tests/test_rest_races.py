@@ -1,6 +1,7 @@
-"""Concurrent REST requests against the real app (``streamlit run`` in a subprocess), on SQLite and on
-PostgreSQL: twenty requests at once on a new ``chat_id`` all succeed into one conversation, and with a
-limit of 5 per minute exactly 5 of twenty concurrent requests are admitted.
+"""Concurrent REST requests against the real app, on SQLite and on PostgreSQL: twenty requests at once on a
+new ``chat_id`` all succeed into one conversation, and with a limit of 5 per minute exactly 5 of twenty
+concurrent requests are admitted. Two app processes (``streamlit run``, as two replicas would) share the
+database and take alternate requests, so the guarantees are shown across processes, not just threads.
 
 The requests are released together by a barrier; whatever order the server takes them in, the
 counts must come out exact (insert-or-get for the conversation, an atomic admission check).
@@ -37,7 +38,7 @@ AT_ONCE = 20
 
 @dataclass
 class Env:
-    app: AppServer
+    apps: list[AppServer]
     engine: Engine
 
     def user(self, name: str, limit: int | None) -> tuple[int, str]:
@@ -53,7 +54,7 @@ class Env:
         def post(i: int) -> httpx.Response:
             with httpx.Client(timeout=60) as client:
                 barrier.wait()
-                return client.post(self.app.url + CHAT, params={"chat_id": chat_id},
+                return client.post(self.apps[i % len(self.apps)].url + CHAT, params={"chat_id": chat_id},
                                    headers={"Authorization": f"Bearer {token}"},
                                    json={"messages": [{"role": "user", "content": f"Hello {i}"}]})
 
@@ -68,13 +69,17 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     tmp: Path = tmp_path_factory.mktemp(f"rest-races-{request.param}")
     sim = OpenAICompatSimulator()
     with serve(sim.app) as sim_url, _database(request.param, tmp) as database:
-        app = start_app(tmp, {"CHATDECK_DATABASE_URL": database, "CHATDECK_HF_URL": sim_url + "/v1",
-                              "HF_TOKEN": SIM_TOKEN, "CHATDECK_SECRET_KEY": SECRET})
-        engine = make_engine(database)
+        engine = make_engine(database)  # migrated here first: the apps then start on a current schema
+        settings = {"CHATDECK_DATABASE_URL": database, "CHATDECK_HF_URL": sim_url + "/v1", "HF_TOKEN": SIM_TOKEN,
+                    "CHATDECK_SECRET_KEY": SECRET}
+        apps: list[AppServer] = []
         try:
-            yield Env(app, engine)
+            for name in ("a", "b"):
+                apps.append(start_app(tmp, {**settings, "CHATDECK_REPLICA": name}))
+            yield Env(apps, engine)
         finally:
-            stop_app(app)
+            for app in apps:
+                stop_app(app)
             engine.dispose()
             mp.undo()
 
