@@ -209,3 +209,9 @@ def _guest() -> int:
 
     with session(get_engine()) as s:
         return repo.get_or_create_user(s, "guest@example.com", "Guest").id
+
+
+def test_the_hugging_face_backend_never_sends_a_url_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATDECK_HF_URL", "http://user:hunter2@127.0.0.1:9/v1")
+    provider = registry.create("huggingface", None, {"token": "hf_test"})
+    assert provider.base_url == "http://127.0.0.1:9/v1"  # type: ignore[attr-defined]
