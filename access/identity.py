@@ -137,20 +137,39 @@ def from_claims(claims: Mapping[str, Any], cfg: Config) -> Identity:
     return _admitted(address, str(name), cfg)
 
 
+def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every value of header ``name`` (case-insensitive): all of a repeated header's lines where the
+    mapping keeps them (Streamlit's ``st.context.headers`` has ``get_all``), else the one value."""
+    get_all = getattr(headers, "get_all", None)
+    if callable(get_all):
+        return [str(value) for value in get_all(name)]
+    return [value for key, value in headers.items() if key.lower() == name.lower()]
+
+
+def _one_header(headers: Mapping[str, str], name: str) -> str:
+    """The header's value, stripped ("" when absent); refused when it came more than once, since a
+    proxy that appends to a client's own header instead of replacing it would let the first one win."""
+    values = [value.strip() for value in _header_values(headers, name)]
+    if len(values) > 1:
+        raise NotAllowedError(f"The sign-in proxy passed {name} more than once; Chatdeck accepts exactly one. "
+                              "Ask your admin to make the proxy replace the header instead of adding to it.")
+    return values[0] if values else ""
+
+
 def from_headers(headers: Mapping[str, str], cfg: Config) -> Identity | None:
     """The identity the trusted proxy passed, or ``None`` when the header is missing or empty.
 
-    Raises :class:`NotAllowedError` for an address that is malformed or not allowed.
+    Raises :class:`NotAllowedError` for an address that is malformed or not allowed, and for an address
+    or name header that came more than once (a comma-joined address is malformed).
     """
-    lowered = {key.lower(): value for key, value in headers.items()}
-    raw = lowered.get(cfg.header.lower(), "").strip()
+    raw = _one_header(headers, cfg.header)
     if not raw:
         return None
     address = _normalise(raw)
     if address is None:
         raise NotAllowedError(f"The sign-in proxy passed {cfg.header} in a form Chatdeck does not accept "
                               "(one e-mail address is expected).")
-    name = lowered.get(cfg.name_header.lower(), "") if cfg.name_header else ""
+    name = _one_header(headers, cfg.name_header) if cfg.name_header else ""
     return _admitted(address, name, cfg)
 
 

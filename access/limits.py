@@ -6,7 +6,9 @@ users row), else the server's default (access/policy.py); 0 means no limit. The 
 database over the last :data:`WINDOW`, so it holds across replicas and restarts.
 
 :func:`check` runs before anything is saved or sent, and raises :class:`RateLimitedError`, which says
-how many were sent, the limit, and how long until a slot frees.
+how many were sent, the limit, and how long until a slot frees. It holds the user's row (or, on SQLite,
+the database's write lock) until the caller's transaction ends, so the count and the replies the caller
+then inserts are one atomic step: concurrent requests, in any thread or replica, are admitted exactly.
 """
 
 from __future__ import annotations
@@ -54,10 +56,14 @@ def limit_for(s: Session, owner_id: int) -> int:
 
 
 def check(s: Session, owner_id: int, *, replies: int = 1, now: datetime | None = None) -> None:
-    """Raise :class:`RateLimitedError` unless the user may request ``replies`` more replies now."""
+    """Raise :class:`RateLimitedError` unless the user may request ``replies`` more replies now.
+
+    Call it first in the session that then saves the replies (see :func:`storage.usage.lock_user`).
+    """
     limit = limit_for(s, owner_id)
     if limit <= 0 or replies <= 0:
         return
+    usage.lock_user(s, owner_id)  # concurrent checks of this user wait here until this transaction ends
     if replies > limit:
         raise RateLimitedError(limit, 0, None, replies)
     now = now if now is not None else clock()

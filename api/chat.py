@@ -33,7 +33,7 @@ import logging
 from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -75,6 +75,13 @@ class Message(BaseModel):
     role: Literal["user", "assistant"]
     content: str = Field(max_length=200_000)
 
+    @field_validator("content")
+    @classmethod
+    def _no_nul(cls, content: str) -> str:
+        if "\x00" in content:  # PostgreSQL cannot store it; refused rather than silently changed
+            raise ValueError("must not contain NUL characters (\\u0000)")
+        return content
+
 
 class ChatBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -112,8 +119,10 @@ async def _handle(request: Request) -> Response:
     model = model_id(request.path_params["model_publisher"], request.path_params["model_name"])
     if not _known_model(model):
         return error(400, INVALID_MODEL)
-    body, problems = _validate(await request.body(), request.headers.get("content-type", ""),
-                               request.query_params.get("chat_id"))
+    raw = await _read_body(request)
+    if raw is None:
+        return error(413, "Payload Too Large", {"message": f"The body may be at most {MAX_BODY} bytes."})
+    body, problems = _validate(raw, request.headers.get("content-type", ""), request.query_params.get("chat_id"))
     if body is None:
         return error(400, "Invalid request", {"errors": problems})
     chat_id = request.query_params["chat_id"]
@@ -158,6 +167,23 @@ def _known_model(model: str) -> bool:
     return False
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or ``None`` as soon as it is known to exceed :data:`MAX_BODY`: a larger Content-Length
+    before reading anything, else (chunked, or a Content-Length that lies) once the bytes read so far
+    exceed it. Never holds more than the limit and one chunk in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _validate(raw: bytes, content_type: str, chat_id: str | None) -> tuple[ChatBody | None, list[dict[str, Any]]]:
     problems: list[dict[str, Any]] = []
     if not chat_id or len(chat_id) > CHAT_ID_MAX or not chat_id.isprintable():
@@ -165,9 +191,6 @@ def _validate(raw: bytes, content_type: str, chat_id: str | None) -> tuple[ChatB
                          "type": "chat_id"})
     if "application/json" not in content_type.lower():
         problems.append({"loc": ["header", "content-type"], "msg": "must be application/json", "type": "content_type"})
-    if len(raw) > MAX_BODY:
-        problems.append({"loc": ["body"], "msg": f"larger than {MAX_BODY} bytes", "type": "too_large"})
-        return None, problems
     try:
         body = ChatBody.model_validate_json(raw)
     except ValidationError as exc:
@@ -197,11 +220,9 @@ def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
     with session(get_engine()) as s:
         limits.check(s, owner)
         conversation = repo.get_conversation(s, owner, chat_id) if repo.is_conversation_id(chat_id) else None
-        if conversation is None:
-            conversation_id = conversation_id_for(owner, chat_id)
-            conversation = repo.get_conversation(s, owner, conversation_id) or repo.create_conversation(
-                s, owner, provider=BACKEND, model=model, title=_title(history), conversation_id=conversation_id
-            )
+        if conversation is None:  # created by the first of any concurrent requests, found by the others
+            conversation = repo.get_or_create_conversation(s, owner, conversation_id_for(owner, chat_id),
+                                                           provider=BACKEND, model=model, title=_title(history))
         conversation_id = conversation.id
         _append_new(s, owner, conversation_id, earlier, model)
         repo.set_conversation_model(s, owner, conversation_id, BACKEND, model)

@@ -84,6 +84,8 @@ def spec() -> dict[str, Any]:
                                       f'"{INVALID_MODEL}", "{SERVICE_GONE}" (the backend is disabled or the model '
                                       'is gone), or "Invalid request" with data.errors for a malformed request'),
                         "401": _error(401, "Unauthorized", "Missing, malformed, expired, revoked or forged token"),
+                        "413": _error(413, "Payload Too Large", "The body is larger than 4 MiB (refused while "
+                                      "reading it)"),
                         "429": {
                             **_error(429, TOO_MANY, "Over your messages-per-minute limit; nothing was saved or sent. "
                                                     "data.message says how many and when to try again"),

@@ -10,7 +10,7 @@ from datetime import datetime
 import streamlit as st
 
 from api import tokens
-from providers import registry
+from providers import endpoint_urls, registry
 from runner import custom_backends
 from storage import api_tokens, endpoints
 from storage.db import get_engine, session
@@ -66,7 +66,7 @@ def custom_endpoint_section() -> None:
     st.caption("OpenAI-compatible servers (Ollama, vLLM, TGI, llama.cpp) everyone here can chat with: each appears "
                "as a backend of its own. Base URL up to `/v1`, e.g. `http://localhost:11434/v1` for Ollama.")
     with session(get_engine()) as s:
-        rows = [(e.slug, e.display_name, e.base_url, list(e.models), bool(e.secret))
+        rows = [(e.slug, e.display_name, endpoints.shown_url(e), list(e.models), bool(e.secret))
                 for e in endpoints.list_endpoints(s)]
     for slug, name, url, models, has_key in rows:
         left, right = st.columns([4, 1], vertical_alignment="center")
@@ -85,6 +85,7 @@ def custom_endpoint_section() -> None:
                                key="endpoint_models")
         if st.form_submit_button("Add endpoint", icon=":material/add:"):
             try:
+                url = endpoint_urls.check_resolved(url)  # also what its host name resolves to now
                 with session(get_engine()) as s:
                     endpoints.add(s, display_name=name, base_url=url, api_key=key,
                                   models=[m for m in models.split(",") if m.strip()])

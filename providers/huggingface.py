@@ -169,7 +169,7 @@ def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]
         display_name=display_name,
         needs_credentials=False,  # the key, if any, is the server's, set by an admin
         fallback_models=fallback,
-        description=f"An OpenAI-compatible server at {base_url}, added by an admin.",
+        description="An OpenAI-compatible server added by an admin.",  # never its URL: hosts are for admins
     )
 
 

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import httpx
 
-from providers import allenai, hailuo, huggingchat, huggingface
+from providers import allenai, endpoint_urls, hailuo, huggingchat, huggingface
 from providers.base import BackendInfo, Provider
 
 Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
@@ -48,7 +48,8 @@ def _huggingface_info() -> BackendInfo:
 
 def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
     return huggingface.OpenAICompatible(
-        base_url=os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
+        base_url=endpoint_urls.from_environment(os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
+                                                "CHATDECK_HF_URL"),  # never a user:password@ to send or show
         token=(credentials or {}).get("token"),
         client=client,
         display_name=_huggingface_info().display_name,

@@ -74,8 +74,8 @@ def regenerate(
     model = registry.backend(provider).resolve_model(model)
     policy.ensure_enabled(runner.engine, provider)
     with session(runner.engine) as s:
+        limits.check(s, owner_id)  # first: it holds the user's lock until the new reply is saved
         turn = _changeable_turn(s, owner_id, conversation_id)
-        limits.check(s, owner_id)
         if len(turn.replies) >= MAX_VERSIONS:
             raise TurnError(f"This answer already has {MAX_VERSIONS} versions.")
         current = turn.current

@@ -15,6 +15,7 @@ Typical use::
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -36,11 +37,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_VAR = "CHATDECK_DATABASE_URL"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # a new data directory and SQLite file: their owner only
 APPLICATION_NAME = "chatdeck"  # how Chatdeck's connections show in PostgreSQL's pg_stat_activity
 CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection before giving up
 PING_TIMEOUT = 2.0  # seconds the health check's query may take
 # Any constant will do, as long as every Chatdeck process uses the same one.
 MIGRATION_LOCK_KEY = zlib.crc32(b"chatdeck schema migrations")
+
+log = logging.getLogger(__name__)
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -54,7 +58,7 @@ def database_url() -> str:
     """
     url = os.environ.get(ENV_VAR, "").strip()
     if not url:
-        DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_SQLITE_PATH.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         return f"sqlite:///{DEFAULT_SQLITE_PATH}"
     return normalise_url(url)
 
@@ -80,7 +84,7 @@ def make_engine(url: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database))
         engine = create_engine(
             url,
             # The runner thread writes and Streamlit's script threads read; a pooled connection is used
@@ -91,12 +95,28 @@ def make_engine(url: str | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
                                connect_args=postgres_connect_args(parsed))
+    event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
     try:
         upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file (and missing directories) readable by its owner only, before SQLite opens it.
+
+    Conversations and backend logins live in it. SQLite gives the ``-wal`` and ``-shm`` files it creates
+    beside the database the database file's own permissions, so they are owner-only too. An existing
+    file keeps the permissions an admin gave it; a warning says when others can read it.
+    """
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning("the database %s can be read by other users of this machine (chmod 600 it)", path)
 
 
 def postgres_connect_args(url: URL) -> dict[str, Any]:
@@ -121,6 +141,33 @@ def ping(engine: Engine, timeout: float = PING_TIMEOUT) -> None:
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(timeout * 1000))}")
         connection.exec_driver_sql("SELECT 1").scalar_one()
         connection.rollback()
+
+
+def _without_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                 executemany: bool) -> tuple[str, Any]:
+    """Every text value written or compared, with NUL characters removed: the one place where text
+    from anywhere (chat input, the REST API, imports, a backend's answer) passes on its way to storage.
+
+    PostgreSQL refuses NUL in text ("A string literal cannot contain NUL"), which would lose a whole
+    message or answer over an invisible character; SQLite keeps it. Stripping it here makes both
+    databases store the same text. Parameters without a NUL pass through untouched (no copy).
+    """
+    if executemany and isinstance(parameters, list | tuple):
+        cleaned = [_clean_parameters(p) for p in parameters]
+        if any(c is not p for c, p in zip(cleaned, parameters, strict=True)):
+            return statement, type(parameters)(cleaned)
+        return statement, parameters
+    return statement, _clean_parameters(parameters)
+
+
+def _clean_parameters(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if any(isinstance(v, str) and "\x00" in v for v in parameters.values()):
+            return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in parameters.items()}
+        return parameters
+    if isinstance(parameters, list | tuple) and any(isinstance(v, str) and "\x00" in v for v in parameters):
+        return type(parameters)(v.replace("\x00", "") if isinstance(v, str) else v for v in parameters)
+    return parameters
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:

@@ -91,6 +91,30 @@ def create_conversation(
     return conversation
 
 
+def get_or_create_conversation(
+    s: Session, owner_id: int, conversation_id: str, *, provider: str, model: str, title: str = ""
+) -> Conversation:
+    """The owner's conversation ``conversation_id``, created first if it does not exist yet.
+
+    Safe when several requests race to create it (``INSERT ... ON CONFLICT DO NOTHING``, then a read:
+    on PostgreSQL the insert waits for a concurrent one to commit). Raises LookupError if the id is
+    another owner's.
+    """
+    existing = get_conversation(s, owner_id, conversation_id)
+    if existing is not None:
+        return existing
+    if not is_conversation_id(conversation_id):
+        raise ValueError(f"malformed conversation id {conversation_id!r}")
+    now = utcnow()
+    s.execute(
+        dialect_insert(s, Conversation)
+        .values(id=conversation_id, owner_id=owner_id, provider=provider, model=model, title=_title(title),
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return _owned_conversation(s, owner_id, conversation_id)
+
+
 def get_conversation(s: Session, owner_id: int, conversation_id: str) -> Conversation | None:
     """The conversation if it exists and belongs to ``owner_id``; ``None`` otherwise (or if the id is malformed)."""
     if not is_conversation_id(conversation_id):

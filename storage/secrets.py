@@ -36,7 +36,7 @@ def secret_key() -> bytes:
         return configured.encode()
     with _lock:
         if not KEY_FILE.exists():
-            KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            KEY_FILE.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as storage.db makes it
             fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(48))

@@ -99,6 +99,22 @@ def set_rate_limit(s: Session, user_id: int, limit: int | None) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def lock_user(s: Session, user_id: int) -> None:
+    """Hold the user's row until the session's transaction ends, so that per-user checks and the writes
+    they allow are atomic across threads and processes (replicas sharing PostgreSQL).
+
+    PostgreSQL: ``SELECT ... FOR NO KEY UPDATE`` on the users row (rows referencing it can still be
+    inserted). SQLite locks the whole database for writing instead: a no-op ``UPDATE`` takes the write
+    lock now, waiting on the busy timeout, and the transaction's reads after it see every earlier commit.
+    Call it before the transaction has read anything on SQLite (a read snapshot taken before it could be
+    stale, which SQLite answers with "database is locked" instead of waiting).
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+    else:
+        s.execute(update(User).where(User.id == user_id).values(id=User.id))
+
+
 def user_rate_limit(s: Session, user_id: int) -> int | None:
     """The user's override of the rate limit, or ``None`` when the server's default applies."""
     return s.scalar(select(User.rate_limit).where(User.id == user_id))

@@ -79,3 +79,23 @@ def test_proxy_headers_are_read_case_insensitively_and_checked() -> None:
     for forged in ("ann@example.com, eve@evil.org", "not an address", "ann@localhost", "a b@example.com"):
         with pytest.raises(NotAllowedError):
             identity.from_headers({"X-Forwarded-Email": forged}, cfg)
+
+
+def test_a_repeated_identity_header_is_refused_not_first_wins() -> None:
+    """Headers as Streamlit hands them to the page (``st.context.headers``), built from the request's
+    header lines: a proxy that appended its header to the client's own must not let either one in."""
+    from streamlit.runtime.context import StreamlitHeaders
+
+    cfg = identity.config({}, {"CHATDECK_TRUSTED_HEADER": "X-Forwarded-Email",
+                               "CHATDECK_TRUSTED_NAME_HEADER": "X-Forwarded-User"})
+    one = StreamlitHeaders([("X-Forwarded-Email", "ann@example.com"), ("X-Forwarded-User", "Ann")])
+    who = identity.from_headers(one, cfg)
+    assert who is not None and (who.external_id, who.name) == ("ann@example.com", "Ann")
+    repeated = [
+        [("X-Forwarded-Email", "eve@evil.org"), ("x-forwarded-email", "ann@example.com")],
+        [("X-Forwarded-Email", "ann@example.com"), ("X-Forwarded-Email", "ann@example.com")],
+        [("X-Forwarded-Email", "ann@example.com"), ("X-Forwarded-User", "Eve"), ("X-Forwarded-User", "Ann")],
+    ]
+    for lines in repeated:
+        with pytest.raises(NotAllowedError, match="more than once"):
+            identity.from_headers(StreamlitHeaders(lines), cfg)
