@@ -376,3 +376,13 @@ def test_the_cancel_header_makes_a_disconnect_stop_the_backend_request(env: V1En
     assert wait_for(lambda: _last_reply(env, conversation)[2] != "streaming", timeout=20)
     _role, text, status = _last_reply(env, conversation)
     assert status == "cancelled" and text.startswith("w0 ") and len(text.split()) < 40
+
+
+def test_the_openapi_description_has_the_v1_paths(env: V1Env) -> None:
+    spec = httpx.get(env.app.url + "/api/openapi.json", timeout=10).json()
+    chat = spec["paths"]["/v1/chat/completions"]["post"]
+    assert set(chat["responses"]) >= {"200", "400", "401", "403", "404", "429", "502", "503"}
+    assert {p["name"] for p in chat["parameters"]} == {"X-Chatdeck-Conversation", "X-Chatdeck-On-Disconnect"}
+    assert spec["paths"]["/v1/models"]["get"]["responses"]["200"]
+    assert spec["components"]["schemas"]["OpenAIError"]["properties"]["error"]["required"] == [
+        "message", "type", "code"]
