@@ -77,7 +77,7 @@ def start_v1_env(tmp: Path) -> Iterator[V1Env]:
         engine = make_engine(f"sqlite:///{tmp / 'app.db'}")
         with session(engine) as s:
             users = {name: repo.get_or_create_user(s, name, name.title()).id for name in ("alice", "bob", "carol")}
-            repo.local_user(s)
+            users["local"] = repo.local_user(s).id  # the single-user mode's user, who uses the browser
             credentials.save(s, users["alice"], "hailuo",
                              {"token": DEMO_TOKEN, "device_id": DEMO_DEVICE_ID, "user_id": DEMO_USER_ID})
             endpoints.add(s, display_name="Off", slug="off", base_url=urls["huggingface"] + "/v1",
