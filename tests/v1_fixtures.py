@@ -2,7 +2,8 @@
 
 One app (``streamlit run`` in a subprocess) per test module, with the four built-in backends'
 simulators on loopback. HailuoAI has no server-wide login here: Alice saves her own (as in
-Settings), Bob has none. A custom endpoint ``custom-off`` (the Hugging Face simulator again) exists
+Settings), Bob has none. There is no default rate limit (the tests send more than 20 a minute).
+A custom endpoint ``custom-off`` (the Hugging Face simulator again) exists
 and is switched off by an admin before the app starts. Tokens are issued in this process into the
 app's database with the same CHATDECK_SECRET_KEY, as the Settings page would.
 """
@@ -84,7 +85,8 @@ def start_v1_env(tmp: Path) -> Iterator[V1Env]:
                           models=[MODELS["huggingface"]], api_key=SIM_TOKEN)
         policy.set_backend_enabled(engine, "custom-off", False)
         app = start_app(tmp, {
-            "CHATDECK_SECRET_KEY": SECRET, "CHATDECK_ALLENAI_URL": urls["allenai"],
+            "CHATDECK_SECRET_KEY": SECRET, "CHATDECK_RATE_LIMIT": "0",  # no default limit: Carol gets her own
+            "CHATDECK_ALLENAI_URL": urls["allenai"],
             "CHATDECK_HF_URL": urls["huggingface"] + "/v1", "HF_TOKEN": SIM_TOKEN,
             "CHATDECK_HAILUO_URL": urls["hailuo"],
             "CHATDECK_HUGGINGCHAT_URL": urls["huggingchat"] + "/chat",
