@@ -22,4 +22,5 @@ def routes() -> list[Route]:
         Route(health.PATH, health.handle, methods=["GET"]),
         Route(openai_v1.PATH, openai_v1.handle, methods=["POST"]),
         Route(v1_models.PATH, v1_models.handle, methods=["GET"]),
+        Route(v1_models.ONE_PATH, v1_models.handle_one, methods=["GET"]),
     ]

@@ -23,6 +23,7 @@ from runner import health
 from runner.runner import get_runner
 
 PATH = "/v1/models"
+ONE_PATH = "/v1/models/{model_id:path}"
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,15 @@ async def handle(request: Request) -> Response:
     except tokens.InvalidTokenError:
         return unauthorized().response()
     return JSONResponse(await run_in_threadpool(listing, owner))
+
+
+async def handle_one(request: Request) -> Response:
+    """``GET /v1/models/{backend/model}``: one entry of the list, or 404 (``client.models.retrieve``)."""
+    try:
+        owner = await shared.authenticate(request.headers.get("authorization"))
+    except tokens.InvalidTokenError:
+        return unauthorized().response()
+    model_id = request.path_params["model_id"]
+    entries = (await run_in_threadpool(listing, owner))["data"]
+    found = next((entry for entry in entries if entry["id"] == model_id), None)  # type: ignore[union-attr]
+    return JSONResponse(found) if found is not None else model_not_found(model_id).response()

@@ -118,4 +118,18 @@ SCHEMAS: dict[str, Any] = {
             "code": {"type": ["string", "null"]}}}}},
 }
 
-PATHS = {"/v1/chat/completions": CHAT, "/v1/models": MODELS}
+ONE_MODEL = {
+    "get": {
+        "operationId": "retrieveModel",
+        "summary": "One entry of GET /v1/models",
+        "security": [{"bearerAuth": []}],
+        "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "backend/model (its slashes unescaped)"}],
+        "responses": {"200": {"description": "The model, as listed", "content": {"application/json": {
+                          "schema": {"type": "object"}}}},
+                      "401": _error("Missing, malformed, expired or revoked token", "invalid_api_key"),
+                      "404": _error("Not among the models you may use", "model_not_found")},
+    }
+}
+
+PATHS = {"/v1/chat/completions": CHAT, "/v1/models": MODELS, "/v1/models/{model_id}": ONE_MODEL}

@@ -339,6 +339,10 @@ def test_models_lists_every_usable_backend_with_its_state(env: V1Env) -> None:
     assert states["allenai"] == health.RATE_LIMITED
     assert states["hailuo"] == health.NEEDS_CREDENTIALS  # Bob has no HailuoAI login
     assert models["huggingface/google/gemma-3-27b-it"].model_extra["chatdeck"]["vision"] is True
+    one = env.client("bob").models.retrieve(f"huggingchat/{MODELS['huggingchat']}")
+    assert (one.id, one.owned_by) == (f"huggingchat/{MODELS['huggingchat']}", "huggingchat")
+    with pytest.raises(openai.NotFoundError):
+        env.client("bob").models.retrieve("nosuch/model")
 
 
 # --- disconnects ------------------------------------------------------------------------------------
