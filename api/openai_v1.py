@@ -44,15 +44,23 @@ async def handle(request: Request) -> Response:
         return V1Error(500, "Chatdeck failed while handling the request.", "internal_error").response()
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused as soon as it grows past MAX_BODY (never held whole beyond that)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise V1Error(413, f"The request is larger than {MAX_BODY} bytes.", "request_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _handle(request: Request) -> Response:
     try:
         owner = await shared.authenticate(request.headers.get("authorization"))
     except tokens.InvalidTokenError:
         raise unauthorized() from None
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise V1Error(413, f"The request is larger than {MAX_BODY} bytes.", "request_too_large")
-    body = v1_request.parse(raw)
+    body = v1_request.parse(await _read_body(request))
     explicit = request.headers.get(CONVERSATION_HEADER)
     if explicit is not None and not repo.is_conversation_id(explicit.strip()):
         raise V1Error(404, "No conversation of yours has this id.", "conversation_not_found", CONVERSATION_HEADER)

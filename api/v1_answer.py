@@ -151,7 +151,8 @@ class Answer(Response):
         return _event(chunk)
 
     async def _stream(self, send: Send) -> None:
-        seq, text, reasoning, done = 0, "", "", self.run.done
+        done = self.run.done  # the run may be over already (a fast backend): then the text read next is whole
+        seq, text, reasoning = self.run.text_so_far()
         while not (text or reasoning or done):
             seq, text, reasoning, done = await self._next(seq)
         if not (text or reasoning) and (error := failure(self.run, self.model_id)) is not None:

@@ -21,7 +21,7 @@ from access import limits, policy
 from api.shared import Exchange, append_new, stored_exchanges, title
 from api.v1_errors import V1Error
 from api.v1_models import Target
-from api.v1_request import CompletionRequest
+from api.v1_request import CompletionRequest, without_system
 from providers import registry
 from runner.runner import Run, credentials_for, get_runner
 from runner.versions import is_superseded
@@ -76,7 +76,8 @@ def start(owner: int, target: Target, request: CompletionRequest, explicit: str 
         elif (conversation_id := find_continuation(s, owner, request.history)) is None:  # holds it all already
             conversation_id = repo.create_conversation(
                 s, owner, provider=target.backend, model=target.model,
-                title=title([*request.history, ("user", request.prompt)]),
+                title=title([(role, without_system(text)) for role, text in request.history]
+                            + [("user", without_system(request.prompt))]),
             ).id
             append_new(s, owner, conversation_id, request.history, provider=target.backend, model=target.model)
         repo.set_conversation_model(s, owner, conversation_id, target.backend, target.model)

@@ -136,6 +136,13 @@ def fold_system(system: list[str], text: str) -> str:
     return f"{SYSTEM_OPEN}\n" + "\n\n".join(system) + f"\n{SYSTEM_CLOSE}\n\n{text}"
 
 
+def without_system(text: str) -> str:
+    """A user message's own text, without the system messages :func:`fold_system` put before it."""
+    if text.startswith(SYSTEM_OPEN + "\n") and (end := text.find(f"\n{SYSTEM_CLOSE}\n\n")) >= 0:
+        return text[end + len(SYSTEM_CLOSE) + 3:]
+    return text
+
+
 def _message(message: Any, where: str) -> tuple[str, str, list[Attachment]]:
     if not isinstance(message, dict):
         raise bad_request("Each message must be an object.", where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.v1_history import CANDIDATES, find_continuation
-from api.v1_request import fold_system, parse
+from api.v1_request import fold_system, parse, without_system
 from runner.versions import SUPERSEDED
 from storage import repository as repo
 
@@ -68,3 +68,4 @@ def test_system_messages_fold_into_the_next_user_message_the_same_way_every_time
     assert request.history == [("user", fold_system(["Be brief."], "Hi")), ("assistant", "Yo")]
     assert request.prompt == fold_system(["Now French."], "Again")
     assert request.prompt.startswith("[System instructions]\nNow French.\n[End of system instructions]\n\n")
+    assert without_system(request.prompt) == "Again" and without_system("Plain") == "Plain"
