@@ -289,3 +289,18 @@ def test_the_cancel_header_makes_a_disconnect_stop_the_backend_request(env: V1En
     _role, text, status = _last_reply(env, conversation)
     assert status == "cancelled" and text.startswith("w0 ") and len(text.split()) < 40
 
+
+
+def test_the_cancel_header_also_stops_a_whole_answer_the_client_gave_up_on(env: V1Env) -> None:
+    sim = env.sims["huggingface"]
+    sim.disconnects = 0
+    sim.script.chunks, sim.script.chunk_delay = [f"w{i} " for i in range(40)], 0.1  # four seconds at least
+    with pytest.raises(httpx.ReadTimeout):  # the client hangs up long before the answer could be whole
+        httpx.post(env.app.url + "/v1/chat/completions", timeout=httpx.Timeout(30, read=0.5),
+                   headers={"Authorization": f"Bearer {env.token()}", "X-Chatdeck-On-Disconnect": "cancel"},
+                   json={"model": HF, "messages": ask("A whole long story")})
+    assert wait_for(lambda: sim.disconnects == 1, timeout=20)
+    with session(env.engine) as s:
+        conversation = repo.list_conversations(s, env.users["alice"], limit=1)[0].id
+    assert wait_for(lambda: _last_reply(env, conversation)[2] != "streaming", timeout=20)
+    assert _last_reply(env, conversation)[2] == "cancelled"
