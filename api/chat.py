@@ -40,17 +40,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from access import identity, limits
+from access import limits
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
-from api import tokens
+from api import shared, tokens
+from api.shared import authenticate_sync as _authenticate
+from api.shared import title as _title
 from providers import huggingface, registry
 from providers.errors import HTTPStatusError, UnavailableError, UnknownModelError
 from runner.runner import Run, get_runner
-from runner.versions import is_superseded
 from storage import repository as repo
 from storage.db import get_engine, session
-from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +134,6 @@ async def _handle(request: Request) -> Response:
     except BackendDisabledError:  # switched off since the check above
         return error(400, SERVICE_GONE)
     return await _answer(run)
-
-
-def _authenticate(authorization: str | None) -> int:
-    with session(get_engine()) as s:
-        owner = tokens.verify(s, tokens.bearer(authorization))
-        user = s.get(User, owner)
-        if user is None or not identity.admits(user.external_id, identity.streamlit_config()):
-            raise tokens.InvalidTokenError("the token's user may no longer use this Chatdeck")
-        return owner
 
 
 def model_id(publisher: str, name: str) -> str:
@@ -231,33 +222,7 @@ def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
 
 
 def _append_new(s: Session, owner: int, conversation_id: str, earlier: list[tuple[str, str]], model: str) -> None:
-    stored = [
-        (m.role, m.content) for m in repo.recent_messages(s, owner, conversation_id, limit=repo.MAX_LIMIT)
-        if m.role in ("user", "assistant") and not is_superseded(m)  # versions the user did not keep
-    ]
-    known = max(_common_prefix(stored, earlier), _tail_overlap(stored, earlier))
-    for role, content in earlier[known:]:
-        repo.add_message(s, owner, conversation_id, role=role, content=content, provider=BACKEND, model=model)
-
-
-def _common_prefix(stored: list[tuple[str, str]], earlier: list[tuple[str, str]]) -> int:
-    n = 0
-    while n < min(len(stored), len(earlier)) and stored[n] == earlier[n]:
-        n += 1
-    return n
-
-
-def _tail_overlap(stored: list[tuple[str, str]], earlier: list[tuple[str, str]]) -> int:
-    """The largest k with ``earlier[:k] == stored[-k:]``."""
-    for k in range(min(len(stored), len(earlier)), 0, -1):
-        if earlier[:k] == stored[-k:]:
-            return k
-    return 0
-
-
-def _title(history: list[tuple[str, str]]) -> str:
-    first = next((content for role, content in history if role == "user" and content.strip()), "")
-    return first.strip().splitlines()[0][:60] if first.strip() else ""
+    shared.append_new(s, owner, conversation_id, earlier, provider=BACKEND, model=model)
 
 
 # --- the answer -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from api import health
+from api import health, v1_openapi
 from api.chat import INVALID_MODEL, PATH, SERVICE_GONE, TOO_MANY, ChatBody
 
 
@@ -44,9 +44,9 @@ def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Chatdeck REST API", "version": "1",
-                 "description": "Chat with the models of Chatdeck's Hugging Face (or other OpenAI-compatible) "
-                                "backend; every chat is saved and visible in the UI. Issue a token on the Settings "
-                                "page."},
+                 "description": "Chat through Chatdeck: seed 002's Hugging Face (or other OpenAI-compatible) endpoint, and an OpenAI-compatible "
+                                "/v1 for every backend; every chat is saved and visible in the UI. Issue a token "
+                                "on the Settings page."},
         "paths": {
             PATH: {
                 "post": {
@@ -101,12 +101,14 @@ def spec() -> dict[str, Any]:
                 }
             },
             health.PATH: HEALTH_PATH,
+            **v1_openapi.PATHS,
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {
                 "ChatRequest": {k: v for k, v in schema.items() if k != "$defs"},
                 **schema.get("$defs", {}),
+                **v1_openapi.SCHEMAS,
                 "Health": {
                     "type": "object", "required": ["status", "database", "replica"],
                     "properties": {

@@ -20,6 +20,8 @@ from storage.secrets import derive_key
 
 ALGORITHM = "HS256"
 ISSUER = "chatdeck"
+# What a token opens (the same for every token: both REST APIs, as the token's user, with their logins and limits).
+SCOPES = ("chat API (/api/ai/huggingface/…)", "OpenAI-compatible API (/v1: models, chat completions)")
 LIFETIMES = {"1 day": timedelta(days=1), "30 days": timedelta(days=30), "90 days": timedelta(days=90),
              "1 year": timedelta(days=365)}
 

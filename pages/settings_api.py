@@ -27,8 +27,10 @@ def is_admin(owner: int) -> bool:
 
 def api_token_section(owner: int) -> None:
     st.subheader("API tokens", anchor=False)
-    st.caption("Bearer tokens for the REST API (`POST /api/ai/huggingface/{publisher}/{model}/chat`, described at "
-               "[/api/openapi.json](/api/openapi.json)). Chats made with a token are yours and appear in the sidebar.")
+    st.caption("Bearer tokens for the REST API (`POST /api/ai/huggingface/{publisher}/{model}/chat`) and the "
+               "OpenAI-compatible API for every backend (base URL `/v1` of this server, e.g. for the `openai` "
+               "client), both described at [/api/openapi.json](/api/openapi.json). Chats made with a token are "
+               "yours and appear in the sidebar.")
     issued = st.session_state.pop(JUST_ISSUED, None)
     if issued:
         st.success("Your new token. Copy it now: it is shown only once.", icon=":material/key:")
@@ -52,7 +54,8 @@ def api_token_section(owner: int) -> None:
         state = "revoked" if revoked else ("expired" if expires <= now else "active")
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.markdown(f"**{name}** · {state} · created {_day(created)} · expires {_day(expires)}"
-                      + (f" · last used {_day(used)}" if used else ""))
+                      + (f" · last used {_day(used)}" if used else "")
+                      + f"  \nScopes: {', '.join(tokens.SCOPES)}")
         if state == "active" and right.button("Revoke", key=f"revoke_token_{token_id}", icon=":material/block:"):
             with session(get_engine()) as s:
                 api_tokens.revoke(s, owner, token_id)

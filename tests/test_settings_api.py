@@ -50,6 +50,8 @@ def test_a_token_is_shown_once_works_and_can_be_revoked(app: AppTest) -> None:
         owner = repo.local_user(s).id
         assert tokens.verify(s, shown[0]) == owner
     assert any("ci script" in m.value and "active" in m.value for m in app.markdown)
+    assert any("ci script" in m.value and "Scopes: " + ", ".join(tokens.SCOPES) in m.value for m in app.markdown)
+    assert any("/v1" in scope for scope in tokens.SCOPES)
 
     app.run()  # any later run: the token is not shown again
     assert not app.code
