@@ -44,9 +44,9 @@ def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Chatdeck REST API", "version": "1",
-                 "description": "Chat through Chatdeck: seed 002's Hugging Face (or other OpenAI-compatible) endpoint, and an OpenAI-compatible "
-                                "/v1 for every backend; every chat is saved and visible in the UI. Issue a token "
-                                "on the Settings page."},
+                 "description": "Chat through Chatdeck: seed 002's endpoint for the Hugging Face (or other "
+                                "OpenAI-compatible) backend, and an OpenAI-compatible /v1 for every backend; every "
+                                "chat is saved and visible in the UI. Issue a token on the Settings page."},
         "paths": {
             PATH: {
                 "post": {
