@@ -34,7 +34,9 @@ _DATA_IMAGE = re.compile(r"!\[[^\[\]\\`<>\n]*\]\(data:image/[\w.+-]+(?:;[\w=.+-]
 _INLINE_IMAGE = re.compile(r'!\[([^\[\]\\`<>\n]*)\]\([ \t]*<?([^\s()<>\\`\[\]"]+)>?(?:[ \t]+"[^"\\\n]*")?[ \t]*\)')
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")  # a tag, comment, declaration or autolink could start here
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character (CommonMark escapes)
+# The ASCII punctuation that means something to Streamlit's markdown (CommonMark, GFM, math, directives,
+# entities); quotes, "?", "/", "@", "%" and the like are left as they are, so widget values read naturally.
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
 _URL_SAFE = ":/?#@$&*+,;=%~-._"  # kept as they are; everything else (quotes, parens, brackets) is encoded
 _NETLOC = re.compile(r"(?:[\w.~%!$&'*+,;=:-]+@)?(?:[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 
@@ -152,3 +154,29 @@ def _code_mask(text: str) -> list[bool]:
                     mask[i] = True
         offset = end + 1
     return mask
+
+
+class StreamNeutraliser:
+    """``outside_markdown``'s guarantee for text drawn while it streams in (st.write_stream appends pieces).
+
+    The rewrite must be prefix-stable: what was sent is never taken back, so only the two-character
+    rules apply (``![`` and ``<`` + letter get an invisible space between). A piece ending in ``!`` or
+    ``<`` is held back until the next character shows whether it starts an image or a tag. The
+    stored answer, drawn once the reply is over, gets the full ``outside_markdown`` treatment.
+    """
+
+    def __init__(self) -> None:
+        self.held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self.held + piece
+        cut = len(text) - 1 if text.endswith(("!", "<")) else len(text)
+        self.held = text[cut:]
+        return _STREAM_RULE.sub(lambda m: m.group(1) + ZWSP, text[:cut])
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        return held
+
+
+_STREAM_RULE = re.compile(r"(!(?=\[)|<(?=[A-Za-z/!?]))")

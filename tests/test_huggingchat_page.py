@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from pages.safe_markdown import plain
 from pages.uploads import MAX_SIDE, prepare_image
 from runner.runner import reset_runner
 from storage import repository as repo
@@ -67,7 +68,7 @@ def test_an_attached_image_is_checked_sent_stored_and_shown(
     box.upload("square.png", png(), "image/png").upload("notes.png", b"not an image", "image/png")
     box.set_value("What is this?").run()
     assert not at.exception
-    assert any("notes.png" in w.value and "not an image" in w.value for w in at.warning)
+    assert any(plain("notes.png") in w.value and "not an image" in w.value for w in at.warning)
     part = sim.message_posts()[0].files
     assert [p.filename for p in part] == ["base64;square.png"] and base64.b64decode(part[0].data) == png()
     assert sim.sent()[0]["inputs"] == "What is this?"
@@ -84,8 +85,8 @@ def test_an_attached_image_is_checked_sent_stored_and_shown(
     reopened.query_params["c"] = conversation.id
     reopened.run()
     assert len(reopened.image) == 1  # the attached image, drawn from storage
-    assert any("answered by Qwen/Qwen3-VL" in c.value for c in reopened.caption)
-    assert any("Looking at the pixels" in m.value and "Done in 1s." in m.value for m in reopened.markdown)
+    assert any(f"answered by {plain('Qwen/Qwen3-VL')}" in c.value for c in reopened.caption)
+    assert any("Looking at the pixels" in m.value and plain("Done in 1s.") in m.value for m in reopened.markdown)
     assert "Red square" in [h.value for h in reopened.subheader]
 
 

@@ -110,9 +110,9 @@ def test_tags_outside_code_are_broken_with_an_invisible_space() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("![x](http://e.x/?q=1)", "\\!\\[x\\]\\(http\\:\\/\\/e\\.x\\/\\?q\\=1\\)"),
+        ("![x](http://e.x/?q=1)", "\\!\\[x\\]\\(http\\://e\\.x/?q\\=1\\)"),
         ("**b** _i_ `c` $x$ :red[y] :material/home:", "\\*\\*b\\*\\* \\_i\\_ \\`c\\` \\$x\\$ \\:red\\[y\\] "
-         "\\:material\\/home\\:"),
+         "\\:material/home\\:"),
         ("# h\n- item", "\\# h \\- item"),
         ("<img src=x>", "\\<img src\\=x\\>"),
         ("a\\b", "a\\\\b"),
@@ -156,7 +156,7 @@ def test_safe_url_accepts_only_plain_http_urls(url: str | None, expected: str | 
 
 def test_source_link_escapes_the_title_and_encodes_the_url() -> None:
     assert source_link("![t](http://evil)", "https://ok.example/p") == (
-        "[\\!\\[t\\]\\(http\\:\\/\\/evil\\)](https://ok.example/p)"
+        "[\\!\\[t\\]\\(http\\://evil\\)](https://ok.example/p)"
     )
     assert source_link("t", "https://a) ![](http://evil)") == "t"
     assert source_link(None, "javascript:x") == "javascript\\:x"
