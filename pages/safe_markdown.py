@@ -169,10 +169,11 @@ class StreamNeutraliser:
         self.held = ""
 
     def feed(self, piece: str) -> str:
-        text = self.held + piece
-        cut = len(text) - 1 if text.endswith(("!", "<")) else len(text)
-        self.held = text[cut:]
-        return _STREAM_RULE.sub(lambda m: m.group(1) + ZWSP, text[:cut])
+        out = _STREAM_RULE.sub(lambda m: m.group(1) + ZWSP, self.held + piece)
+        # A final "!" or "<" has not been judged yet (the rule looks one character ahead): hold it back.
+        cut = len(out) - 1 if out.endswith(("!", "<")) else len(out)
+        self.held = out[cut:]
+        return out[:cut]
 
     def flush(self) -> str:
         held, self.held = self.held, ""

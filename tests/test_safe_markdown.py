@@ -11,7 +11,7 @@ import re
 import pytest
 
 from pages.components import split_blocks
-from pages.safe_markdown import IMAGE_MARK, ZWSP, outside_markdown, plain, safe_url, source_link
+from pages.safe_markdown import IMAGE_MARK, ZWSP, StreamNeutraliser, outside_markdown, plain, safe_url, source_link
 
 EVIL = "http://attacker.example/leak?q=secret"
 
@@ -161,3 +161,19 @@ def test_source_link_escapes_the_title_and_encodes_the_url() -> None:
     assert source_link("t", "https://a) ![](http://evil)") == "t"
     assert source_link(None, "javascript:x") == "javascript\\:x"
     assert "![" not in source_link("x", "https://a)![](http://evil)")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_streamed_pieces_never_join_into_an_image_or_a_tag(text: str) -> None:
+    """st.write_stream draws the concatenation of what live_text yields: every split of the text into
+    pieces (an image's "!" in one chunk, its "[" in the next) must still give no ``![`` and no tag."""
+    for cut in range(len(text) + 1):
+        for second in range(cut, len(text) + 1):
+            neutraliser = StreamNeutraliser()
+            drawn = ""
+            for piece in (text[:cut], text[cut:second], text[second:]):
+                drawn += neutraliser.feed(piece)
+                assert "![" not in drawn and not re.search(r"<[A-Za-z/!?]", drawn), drawn
+            drawn += neutraliser.flush()
+            assert drawn.replace(ZWSP, "") == text
+            assert "![" not in drawn and not re.search(r"<[A-Za-z/!?]", drawn), drawn
