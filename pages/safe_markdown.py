@@ -47,8 +47,8 @@ def outside_markdown(text: str) -> str:
     Safe on any prefix of a streamed answer as well: an image still being written cannot
     become an image once its closing ``)`` arrives, because each update is sanitised whole.
     """
-    code = _code_mask(text)
-    return _break_html(_neutralise_images(text, code), code)
+    broken = _break_html(text, _code_mask(text))
+    return _neutralise_images(broken, _code_mask(broken))  # (an invisible space moves no code boundary)
 
 
 def plain(text: str | None, *, one_line: bool = True) -> str:

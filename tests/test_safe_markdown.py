@@ -48,6 +48,7 @@ HOSTILE = [
     f"| a |\n|---|\n| ![cell]({EVIL}) |",
     f"# ![heading]({EVIL})",
     f"**![bold]({EVIL})**",
+    f"![]({EVIL}) <b> ![]({EVIL}) <img src={EVIL}>",  # tags after rewritten images (longer than the original)
 ]
 
 
