@@ -5,7 +5,9 @@ first): even if some backend text became an ``<img>`` or a fetch, the browser wo
 anything from a host Chatdeck did not choose. Streamlit 1.67 needs, and gets:
 
 * scripts from its own ``/static`` files, plus the one inline ``<script>`` of its ``index.html``
-  (allowed by its hash, computed from the installed file so a Streamlit upgrade keeps working);
+  (allowed by its hash, computed from the installed file so a Streamlit upgrade keeps working), and
+  WebAssembly compilation (``'wasm-unsafe-eval'``: its frontend compiles a WebAssembly module on
+  every page; this allows no JavaScript ``eval`` and loads nothing);
 * inline styles (its CSS-in-JS writes ``<style>`` elements and ``style`` attributes);
 * images and media from the app itself and ``data:``/``blob:`` URLs (``st.image`` of stored images,
   uploads' previews), fonts from itself (and ``data:``);
@@ -52,7 +54,7 @@ def streamlit_inline_script_hashes() -> tuple[str, ...]:
 
 @cache
 def content_security_policy() -> str:
-    scripts = " ".join(("'self'", *streamlit_inline_script_hashes()))
+    scripts = " ".join(("'self'", "'wasm-unsafe-eval'", *streamlit_inline_script_hashes()))
     directives = [
         "default-src 'self'",
         f"script-src {scripts}",

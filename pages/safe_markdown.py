@@ -120,6 +120,7 @@ def _neutralise_images(text: str, code: list[bool]) -> str:
 def _image_link(alt: str, url: str) -> str:
     """What an inline remote image becomes: a link that names the host (nothing is loaded until clicked)."""
     label = plain(alt.strip() or "image")
+    url = url.replace(ZWSP, "")  # "<url>": the tag breaker has been through it
     target = safe_url(url)
     if target is None:
         return f"{IMAGE_MARK} {label} (image not shown)"

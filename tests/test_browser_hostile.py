@@ -55,6 +55,10 @@ LOADED_URLS_JS = """() => {
 }"""
 
 
+VIOLATIONS_JS = """document.addEventListener('securitypolicyviolation',
+  e => window.chatdeckViolation(`Content Security Policy: ${e.violatedDirective} refused ${e.blockedURI}`));"""
+
+
 class _Recorder(BaseHTTPRequestHandler):
     hits: list[str]
 
@@ -109,6 +113,9 @@ def watched(browser: object, app_server: AppServer) -> Iterator[tuple[object, li
     requests: list[str] = []
     console: list[str] = []
     context.on("request", lambda r: requests.append(r.url))
+    # CSP violations as the page itself sees them (Chromium's own console lines for them are not console events).
+    context.expose_binding("chatdeckViolation", lambda _source, text: console.append(f"csp: {text}"))
+    context.add_init_script(VIOLATIONS_JS)
     page = context.new_page()
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     yield page, requests, console
@@ -137,9 +144,7 @@ def _chatdeck_export(url: str) -> tuple[str, bytes]:
     }
     user = {"role": "user", "content": hostile_markdown(url, "imported-prompt"), "created_at": created,
             "attachments": [{"name": hostile_line(url, "attachment")[:255], "mime": "image/png",
-                             "data_b64": _png()},
-                            {"name": hostile_line(url, "broken-attachment")[:255], "mime": "image/png",
-                             "data_b64": base64.b64encode(b"not a png").decode()}]}
+                             "data_b64": _png()}]}
     document = {"format": transfer.FORMAT, "version": transfer.VERSION, "conversations": [{
         "id": cid, "title": hostile_line(url, "imported-title"), "provider": hostile_line(url, "backend")[:100],
         "model": model, "created_at": created, "updated_at": created, "messages": [user, assistant],
@@ -165,8 +170,8 @@ def _import(page: object, app: AppServer, name: str, data: bytes) -> None:
     wait_for_app(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(  # type: ignore[attr-defined]
         files=[{"name": name, "mimeType": "application/json", "buffer": data}])
-    page.get_by_test_id("stFileUploaderFile").wait_for(timeout=15_000)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Import").click()  # type: ignore[attr-defined]
+    expect(page.get_by_role("button", name=f"Remove {name}")).to_be_visible(timeout=15_000)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Import", exact=True).click()  # type: ignore[attr-defined]
     expect(page.get_by_text("1 conversation imported")).to_be_visible(timeout=20_000)  # type: ignore[attr-defined]
 
 
@@ -216,20 +221,39 @@ def test_hostile_content_everywhere_loads_nothing_from_elsewhere(
     # A hostile first prompt becomes the title (sidebar and heading); the answer streams hostile markdown
     # in 7-character chunks, with hostile reasoning; the model id is in the caption under it.
     send(page, f"Secret ![t]({leak(url, 'title')})")
-    expect(page.get_by_text("math", exact=False).first).to_be_visible(timeout=30_000)  # type: ignore[attr-defined]
-    expect(page.get_by_text("first token", exact=False).first).to_be_visible(timeout=30_000)  # type: ignore[attr-defined]
+    reply = page.get_by_test_id("stChatMessage").nth(1)  # type: ignore[attr-defined]
+    expect(reply.get_by_text("Autolink", exact=False).last).to_be_visible(timeout=30_000)
+    expect(reply.get_by_text("first token", exact=False)).to_be_visible(timeout=30_000)
     page.get_by_text("Reasoning").first.click()  # type: ignore[attr-defined]  # open it: its markdown is drawn
     expect(page.get_by_text("reasoning: inline", exact=False)).to_be_visible()  # type: ignore[attr-defined]
-    assert "image from 127.0.0.2" in page.inner_text("[data-testid='stMain']")  # type: ignore[attr-defined]
+    _assert_nothing_remote(page, app_server, requests, console, hits)  # a first check, with the answer on screen
+    assert "image from 127.0.0.2" in page.get_by_role("main").inner_text()  # type: ignore[attr-defined]
 
-    # The backend fails mid-answer with a hostile error text.
+    chat_url = page.url  # type: ignore[attr-defined]
+
+    # Compare: two columns (Ai2 and the hostile Hugging Face model), both answering hostile markdown; a vote
+    # reveals the names.
+    page.goto(app_server.url + "/compare")  # type: ignore[attr-defined]
+    wait_for_app(page)
+    send(page, "Compare these")
+    best = page.get_by_role("button", name="This one is best")  # type: ignore[attr-defined]
+    expect(best.first).to_be_visible(timeout=60_000)
+    best.first.click()
+    expect(page.get_by_text("You voted", exact=False)).to_be_visible(timeout=20_000)  # type: ignore[attr-defined]
+    assert "evil/" in page.get_by_role("main").inner_text()  # type: ignore[attr-defined]  # the model named
+
+    # Back in the chat, the backend fails mid-answer with a hostile error text.
     huggingface_sim.sim.script.chunks, huggingface_sim.sim.script.error_after = ["partial ", "text "], 2
+    page.goto(chat_url)  # type: ignore[attr-defined]
+    wait_for_app(page)
     send(page, "Again")
     expect(page.get_by_test_id("stAlert").filter(has_text="error-text")).to_be_visible(timeout=30_000)  # type: ignore[attr-defined]
 
     # The title as a search result, with a snippet.
-    page.get_by_placeholder("Search conversations").fill("Secret")  # type: ignore[attr-defined]
-    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    wait_for_app(page)
+    search = page.get_by_placeholder("Search conversations")  # type: ignore[attr-defined]
+    search.fill("Secret")
+    search.press("Enter")
     expect(page.get_by_text("best match", exact=False)).to_be_visible(timeout=15_000)  # type: ignore[attr-defined]
 
     # The Backends page, after that failure.
@@ -241,7 +265,7 @@ def test_hostile_content_everywhere_loads_nothing_from_elsewhere(
     _import(page, app_server, "hostile.json", chatdeck)
     _import(page, app_server, "conversations.json", _chatgpt_export(url))
     _open(page, f"{app_server.url}/?c={cid}")
-    main = page.inner_text("[data-testid='stMain']")  # type: ignore[attr-defined]
+    main = page.get_by_role("main").inner_text()  # type: ignore[attr-defined]
     assert "imported-answer" in main and "source-title" in main and "answered-by" in main
     engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
     try:
@@ -250,19 +274,7 @@ def test_hostile_content_everywhere_loads_nothing_from_elsewhere(
     finally:
         engine.dispose()
     _open(page, f"{app_server.url}/?c={chatgpt.conversation_id(owner, 'hostile-gpt')}")
-    assert "chatgpt-answer" in page.inner_text("[data-testid='stMain']")  # type: ignore[attr-defined]
-
-    # Compare: two columns (Ai2 and the hostile Hugging Face model), both answering hostile markdown.
-    huggingface_sim.sim.script.error_after = None
-    script_hostile(huggingface_sim.sim.script, url)
-    page.goto(app_server.url + "/compare")  # type: ignore[attr-defined]
-    wait_for_app(page)
-    send(page, "Compare these")
-    best = page.get_by_role("button", name="This one is best")  # type: ignore[attr-defined]
-    expect(best.first).to_be_visible(timeout=60_000)
-    best.first.click()
-    expect(page.get_by_text("You voted", exact=False)).to_be_visible(timeout=20_000)  # type: ignore[attr-defined]
-    assert "evil/" in page.inner_text("[data-testid='stMain']")  # type: ignore[attr-defined]  # the model named
+    assert "chatgpt-answer" in page.get_by_role("main").inner_text()  # type: ignore[attr-defined]
 
     page.goto(app_server.url + "/leaderboard")  # type: ignore[attr-defined]
     wait_for_app(page)

@@ -81,6 +81,7 @@ def test_an_inline_image_becomes_a_link_that_names_its_host() -> None:
         f"see {IMAGE_MARK} [a chart (image from attacker\\.example)]({EVIL}) here"
     )
     assert outside_markdown(f"![]({EVIL})") == f"{IMAGE_MARK} [image (image from attacker\\.example)]({EVIL})"
+    assert outside_markdown(f"![a](<{EVIL}>)") == f"{IMAGE_MARK} [a (image from attacker\\.example)]({EVIL})"
 
 
 def test_a_non_http_image_becomes_text() -> None:
