@@ -25,6 +25,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 ZWSP = "\u200b"  # invisible: separates characters that would otherwise form markdown syntax
+CODE_SPAN_LINE_MAX = 2000  # longer lines get no inline-code detection (it is cosmetic, see _code_mask)
 IMAGE_MARK = "\U0001f5bc\ufe0f"  # the framed-picture emoji, before a link that was an image
 
 # A data: image kept as an image: its alt text holds nothing that could make the parser read the
@@ -149,7 +150,7 @@ def _code_mask(text: str) -> list[bool]:
             fence = opener.group(1)
             for i in range(offset, end + 1):
                 mask[i] = True
-        else:
+        elif len(line) <= CODE_SPAN_LINE_MAX:  # (the lazy match with a back-reference costs up to line length squared)
             for span in re.finditer(r"(`+)[^`].*?\1", line):
                 for i in range(offset + span.start(), offset + span.end()):
                     mask[i] = True
