@@ -224,6 +224,7 @@ def test_hostile_content_everywhere_loads_nothing_from_elsewhere(
     reply = page.get_by_test_id("stChatMessage").nth(1)  # type: ignore[attr-defined]
     expect(reply.get_by_text("Autolink", exact=False).last).to_be_visible(timeout=30_000)
     expect(reply.get_by_text("first token", exact=False)).to_be_visible(timeout=30_000)
+    wait_for_app(page)  # the finished reply is drawn again as stored: open the reasoning of that one
     page.get_by_text("Reasoning").first.click()  # type: ignore[attr-defined]  # open it: its markdown is drawn
     expect(page.get_by_text("reasoning: inline", exact=False)).to_be_visible()  # type: ignore[attr-defined]
     _assert_nothing_remote(page, app_server, requests, console, hits)  # a first check, with the answer on screen
