@@ -22,10 +22,11 @@ fence. This module renders nothing.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from urllib.parse import quote, urlsplit
 
 ZWSP = "\u200b"  # invisible: separates characters that would otherwise form markdown syntax
-CODE_SPAN_LINE_MAX = 2000  # longer lines get no inline-code detection (it is cosmetic, see _code_mask)
+CODE_SPAN_LINE_MAX = 2000  # longer lines get no inline-code detection (it is cosmetic, see _CodeRanges)
 IMAGE_MARK = "\U0001f5bc\ufe0f"  # the framed-picture emoji, before a link that was an image
 
 # A data: image kept as an image: its alt text holds nothing that could make the parser read the
@@ -35,6 +36,7 @@ _DATA_IMAGE = re.compile(r"!\[[^\[\]\\`<>\n]*\]\(data:image/[\w.+-]+(?:;[\w=.+-]
 _INLINE_IMAGE = re.compile(r'!\[([^\[\]\\`<>\n]*)\]\([ \t]*<?([^\s()<>\\`\[\]"]+)>?(?:[ \t]+"[^"\\\n]*")?[ \t]*\)')
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")  # a tag, comment, declaration or autolink could start here
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)[^`].*?\1")
 # The ASCII punctuation that means something to Streamlit's markdown (CommonMark, GFM, math, directives,
 # entities); quotes, "?", "/", "@", "%" and the like are left as they are, so widget values read naturally.
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
@@ -48,8 +50,10 @@ def outside_markdown(text: str) -> str:
     Safe on any prefix of a streamed answer as well: an image still being written cannot
     become an image once its closing ``)`` arrives, because each update is sanitised whole.
     """
-    broken = _break_html(text, _code_mask(text))
-    return _neutralise_images(broken, _code_mask(broken))  # (an invisible space moves no code boundary)
+    if "![" not in text and "<" not in text:
+        return text
+    broken = _break_html(text, _CodeRanges(text))
+    return _neutralise_images(broken, _CodeRanges(broken))  # (an invisible space moves no code boundary)
 
 
 def plain(text: str | None, *, one_line: bool = True) -> str:
@@ -95,7 +99,7 @@ def source_link(title: str | None, url: str | None) -> str:
     return f"[{label}]({target})"
 
 
-def _neutralise_images(text: str, code: list[bool]) -> str:
+def _neutralise_images(text: str, code: _CodeRanges) -> str:
     out: list[str] = []
     pos = 0
     for found in re.finditer(r"!\[", text):
@@ -107,7 +111,7 @@ def _neutralise_images(text: str, code: list[bool]) -> str:
             out.append(kept.group())
             pos = kept.end()
             continue
-        inline = None if code[start] else _INLINE_IMAGE.match(text, start)
+        inline = None if start in code else _INLINE_IMAGE.match(text, start)
         if inline is not None:
             out.append(_image_link(inline.group(1), inline.group(2)))
             pos = inline.end()
@@ -128,34 +132,43 @@ def _image_link(alt: str, url: str) -> str:
     return f"{IMAGE_MARK} [{label} (image from {plain(host_of(url))})]({target})"
 
 
-def _break_html(text: str, code: list[bool]) -> str:
-    return _HTML_START.sub(lambda m: m.group() if code[m.start()] else "<" + ZWSP, text)
+def _break_html(text: str, code: _CodeRanges) -> str:
+    return _HTML_START.sub(lambda m: m.group() if m.start() in code else "<" + ZWSP, text)
 
 
-def _code_mask(text: str) -> list[bool]:
-    """Which characters are probably inside code (fenced blocks, one-line code spans): cosmetic only."""
-    mask = [False] * (len(text) + 1)
-    offset = 0
-    fence: str | None = None
-    for line in text.split("\n"):
-        end = offset + len(line)
-        opener = _FENCE.match(line)
-        if fence is not None:
-            for i in range(offset, end + 1):
-                mask[i] = True
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
-                    and not line[opener.end():].strip():
-                fence = None
-        elif opener and not (opener.group(1)[0] == "`" and "`" in line[opener.end():]):
-            fence = opener.group(1)
-            for i in range(offset, end + 1):
-                mask[i] = True
-        elif len(line) <= CODE_SPAN_LINE_MAX:  # (the lazy match with a back-reference costs up to line length squared)
-            for span in re.finditer(r"(`+)[^`].*?\1", line):
-                for i in range(offset + span.start(), offset + span.end()):
-                    mask[i] = True
-        offset = end + 1
-    return mask
+class _CodeRanges:
+    """Where a text is probably code (fenced blocks, one-line code spans), as sorted ranges: cosmetic only."""
+
+    def __init__(self, text: str) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        if "`" not in text and "~~~" not in text:
+            return
+        offset = 0
+        fence: str | None = None
+        for line in text.split("\n"):
+            end = offset + len(line)
+            opener = _FENCE.match(line)
+            if fence is not None:
+                self._add(offset, end + 1)
+                if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
+                        and not line[opener.end():].strip():
+                    fence = None
+            elif opener and not (opener.group(1)[0] == "`" and "`" in line[opener.end():]):
+                fence = opener.group(1)
+                self._add(offset, end + 1)
+            elif len(line) <= CODE_SPAN_LINE_MAX:  # (a lazy match with a back-reference: up to length squared)
+                for span in _CODE_SPAN.finditer(line):
+                    self._add(offset + span.start(), offset + span.end())
+            offset = end + 1
+
+    def _add(self, start: int, end: int) -> None:
+        self.starts.append(start)
+        self.ends.append(end)
+
+    def __contains__(self, index: int) -> bool:
+        at = bisect_right(self.starts, index) - 1
+        return at >= 0 and index < self.ends[at]
 
 
 class StreamNeutraliser:
