@@ -97,6 +97,11 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
 if __name__ == "__main__":
     main()
 else:
-    import api
+    from starlette.middleware import Middleware
 
-    app = st.App(Path(__file__).resolve(), lifespan=lifespan, routes=api.routes())
+    import api
+    from api.security_headers import SecurityHeadersMiddleware
+
+    # Every response, Streamlit's page and static files included, carries the CSP and its companions.
+    app = st.App(Path(__file__).resolve(), lifespan=lifespan, routes=api.routes(),
+                 middleware=[Middleware(SecurityHeadersMiddleware)])

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from access import identity, policy
 from pages import health_badges, settings_api
+from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
@@ -103,9 +104,9 @@ def _save_user_limit(user_id: int, label: str) -> None:
         saved = usage.set_rate_limit(s, user_id, limit)
     if saved:
         what = "the server's default" if limit is None else _limit_text(limit)
-        st.toast(f"{label}: {what}.", icon=":material/check:")
+        st.toast(f"{plain(label)}: {what}.", icon=":material/check:")
     else:
-        st.toast(f"{label} no longer exists.", icon=":material/error:")
+        st.toast(f"{plain(label)} no longer exists.", icon=":material/error:")
 
 
 # --- backends -----------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def _backend_row(info: BackendInfo, current: policy.Policy, engine: Engine) -> N
     st.session_state[enabled_key] = name not in current.disabled  # what is stored now, not a stale click
     left, right = st.columns([3, 2], vertical_alignment="center")
     off = f" {health_badges.badge(health.DISABLED)}" if name in current.disabled else ""
-    left.markdown(f"**{info.display_name}** `{name}`{off}")
+    left.markdown(f"**{plain(info.display_name)}** {plain(name)}{off}")
     right.toggle("Enabled", key=enabled_key, on_change=_toggle_backend, args=(name, info.display_name))
     if not info.credential_fields:
         left.caption("Needs no login.")
@@ -152,7 +153,7 @@ def _toggle_backend(name: str, display_name: str) -> None:
         return
     enabled = bool(st.session_state.get(f"admin_enabled_{name}"))
     policy.set_backend_enabled(get_engine(), name, enabled)
-    st.toast(f"{display_name} {'enabled' if enabled else 'disabled'}.", icon=":material/check:")
+    st.toast(f"{plain(display_name)} {'enabled' if enabled else 'disabled'}.", icon=":material/check:")
 
 
 def _toggle_server_login(name: str, display_name: str) -> None:
@@ -161,7 +162,7 @@ def _toggle_server_login(name: str, display_name: str) -> None:
     allowed = bool(st.session_state.get(f"admin_server_login_{name}"))
     policy.set_server_login(get_engine(), name, allowed)
     what = "may now use" if allowed else "can no longer use"
-    st.toast(f"Users {what} the server's {display_name} login.", icon=":material/check:")
+    st.toast(f"Users {what} the server's {plain(display_name)} login.", icon=":material/check:")
 
 
 # --- the default rate limit -------------------------------------------------------------------------

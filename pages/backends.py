@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from pages import health_badges, sidebar
+from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
@@ -50,7 +51,7 @@ def _when(moment: datetime | None) -> str:
 
 def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: str) -> None:
     head, action = st.columns([4, 1])
-    head.markdown(f"**{info.display_name}** {health_badges.badge(state)}")
+    head.markdown(f"**{plain(info.display_name)}** {health_badges.badge(state)}")
     if info.description:
         head.caption(info.description)
     if row is not None:
@@ -61,9 +62,9 @@ def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: st
             facts.append(f"rate-limited until {row.retry_until:%H:%M:%S} UTC")
         st.caption(" · ".join(facts))
         if row.message and state != health.READY:
-            st.markdown(f"**What went wrong:** {row.message}")
+            st.markdown(f"**What went wrong:** {plain(row.message, one_line=False)}")  # the backend's words
     if state == health.NEEDS_CREDENTIALS:
-        st.markdown(f"**Fix:** add your {info.display_name} login in Settings.")
+        st.markdown(f"**Fix:** add your {plain(info.display_name)} login in Settings.")
     elif state == health.DISABLED:
         st.markdown("**Fix:** an admin switched this backend off; ask them to switch it on again.")
     elif row is not None and row.fix and state != health.READY:
@@ -76,7 +77,7 @@ def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: st
         with session(get_engine()) as s:
             login = credentials_for(s, owner, info.name)
         if info.needs_credentials and login is None:
-            st.warning(f"No {info.display_name} login to check: add one in Settings.")
+            st.warning(f"No {plain(info.display_name)} login to check: add one in Settings.")
             return
         with st.spinner(f"Asking {info.display_name}…"):
             get_runner().check(info.name, login, owner_id=owner)

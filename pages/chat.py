@@ -12,6 +12,7 @@ import streamlit as st
 
 from access import limits
 from pages import components, refusals, sidebar, turn_controls, uploads
+from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Attachment
 from runner import versions
@@ -62,11 +63,11 @@ def render() -> None:
 
     if conversation is None:
         st.title("Chatdeck")
-        st.caption(f"Start a conversation with **{backend.display_name}** · {choice.model}. "
+        st.caption(f"Start a conversation with **{plain(backend.display_name)}** · {plain(choice.model)}. "
                    "Your chats are saved and stay here after a reload.")
         return
 
-    st.subheader(conversation.title or "Untitled", anchor=False)
+    st.subheader(plain(conversation.title or "Untitled"), anchor=False)  # titles come from backends and imports
     rows, more, turn = turn_controls.window(owner, conversation.id)
     with st.container():  # always drawn, so the messages keep their places when the button comes or goes
         if more:

@@ -12,6 +12,7 @@ import streamlit as st
 from access import limits
 from pages import compare_view as view
 from pages import refusals, sidebar
+from pages.safe_markdown import outside_markdown, plain
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons
@@ -65,7 +66,7 @@ def render() -> None:
         st.query_params.from_dict({"cmp": comparison.id})
         setup.empty()  # the pickers give way to the answers in this same run (no faded leftovers)
     refusals.show("compare", notice_slot)
-    title.title(comparison.title if comparison else "Compare", anchor=False)
+    title.title(plain(comparison.title) if comparison else "Compare", anchor=False)
     if comparison is None:
         st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
         return
@@ -82,7 +83,7 @@ def _rounds(owner: int, comparison: Comparison) -> None:
         header.link_button("Continue in chat", f"./?c={column.conversation_id}", icon=":material/chat:")
     for round_ in rounds:
         with st.chat_message("user"):
-            st.markdown(round_.prompt)
+            st.markdown(outside_markdown(round_.prompt))
         live = {c: runner.get(m.id) for c, m in round_.answers.items() if m.status == "streaming"}
         round_runs = [r for r in live.values() if r is not None]
         for column, cell in zip(comparison.columns, st.columns(len(comparison.columns)), strict=True):

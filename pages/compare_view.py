@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from pages import components, health_badges
+from pages.safe_markdown import outside_markdown, plain
 from providers import registry
 from runner import health
 from runner.runner import Run, get_runner
@@ -53,7 +54,7 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
     backends = registry.all_backends()
     if usable.left_out:
         st.caption("Not included: " + "; ".join(
-            f"{backends[n].display_name} ({why})" for n, why in usable.left_out.items()))
+            f"{plain(backends[n].display_name)} ({why})" for n, why in usable.left_out.items()))
     if not usable.names:
         st.warning("No backend can answer yet. Add a login in Settings.")
         return [], False
@@ -77,13 +78,13 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
 
 def column_labels(comparison: Comparison, reveal: bool) -> dict[int, str]:
     backends = registry.all_backends()
-    labels = {}
+    labels = {}  # each label is Markdown with every outside part escaped
     for column in comparison.columns:
         if comparison.blind and not reveal:
             labels[column.id] = f"Model {string.ascii_uppercase[column.position]}"
         else:
             name = backends[column.provider].display_name if column.provider in backends else column.provider
-            labels[column.id] = f"{name} · {column.model}"
+            labels[column.id] = f"{plain(name)} · {plain(column.model)}"  # Markdown: drawn in captions and help
     return labels
 
 
@@ -125,9 +126,9 @@ def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) ->
         st.caption(f"**{label}**")
         if message.reasoning:
             with st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(message.reasoning)
+                st.markdown(outside_markdown(message.reasoning))
         for block in components.split_blocks(message.content or ""):
-            st.markdown(block)
+            st.markdown(outside_markdown(block))
         _status_and_figures(message)
 
 
@@ -201,6 +202,6 @@ def past_comparisons(owner: int, current: str | None) -> None:
         return
     st.sidebar.caption("Past comparisons")
     for c in recent:
-        st.sidebar.button(c.title or "Untitled", key=f"cmp_{c.id}", width="stretch",
+        st.sidebar.button(plain(c.title or "Untitled"), key=f"cmp_{c.id}", width="stretch",
                           type="primary" if c.id == current else "tertiary",
                           on_click=st.query_params.from_dict, args=({"cmp": c.id},))

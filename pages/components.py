@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from pages import stored_images
+from pages.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
@@ -86,6 +87,7 @@ def live_text(
     pending: list[str] = [text_now] if text_now else []
     reasoning_slot = None
     splitter = BlockSplitter()
+    neutraliser = StreamNeutraliser()  # the backend's text is hostile: no image or tag may form as it arrives
     last_emit = 0.0
     emitted_any = False
     while True:
@@ -113,25 +115,32 @@ def live_text(
             if not emitted_any:
                 on_first_text()
             for piece in splitter.feed("".join(pending)):
-                yield _finish_block if piece is None else piece
+                if piece is None:
+                    if held := neutraliser.flush():  # (a block ends with a blank line: nothing is held)
+                        yield held
+                    yield _finish_block
+                elif safe := neutraliser.feed(piece):
+                    yield safe
             pending.clear()
             last_emit = time.monotonic()
             emitted_any = True
         elif not events:
             st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
         if done and not pending:
+            if rest := neutraliser.flush():
+                yield rest
             return
 
 
 def reasoning_markdown(reasoning: str, status: str | None) -> str:
-    """The reasoning text with the backend's latest status line about it (e.g. "Done in 3s.")."""
-    return reasoning + (f"\n\n*{status}*" if status else "")
+    """The reasoning text with the backend's latest status line about it (e.g. "Done in 3s."), both made safe."""
+    return outside_markdown(reasoning) + (f"\n\n*{plain(status)}*" if status else "")
 
 
 def message_caption(message: Any) -> str:
     parts = []
     if message.model:
-        parts.append(message.model)
+        parts.append(plain(message.model))  # a model id comes from the backend or the URL
     if message.ttft_ms is not None:
         parts.append(f"first token {message.ttft_ms / 1000:.1f} s")
     if message.total_ms is not None:
@@ -148,16 +157,17 @@ def _backend_label(name: str | None) -> str:
 
 def render_status(message: Any) -> None:
     """The line under a reply that did not complete normally."""
-    label = _backend_label(message.provider)
+    label = plain(_backend_label(message.provider))  # custom endpoints are named by an admin
+    error = plain(message.error, one_line=False)  # the backend's own words: shown, never formatted
     kept = " The partial answer is kept above." if message.content else ""
     if message.status == ERROR:
-        error = message.error or "the reply failed."
-        named = "" if error.startswith(label) else f"**{label}:** "  # never "X: X is unreachable"
-        st.error(f"{named}{error}{kept}", icon=":material/error:")
+        shown = error or "the reply failed."
+        named = "" if shown.startswith(label) else f"**{label}:** "  # never "X: X is unreachable"
+        st.error(f"{named}{shown}{kept}", icon=":material/error:")
     elif message.status == CANCELLED:
         st.warning(f"Stopped.{kept}", icon=":material/stop_circle:")
     elif message.status == PARTIAL:
-        st.warning(f"{message.error or 'Interrupted.'}{kept}", icon=":material/warning:")
+        st.warning(f"{error or 'Interrupted.'}{kept}", icon=":material/warning:")
     elif message.status == STREAMING:
         st.info("This reply is still being written by another server process.", icon=":material/hourglass:")
     elif message.finish_reason == "length":
@@ -192,11 +202,11 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
                 st.markdown(reasoning_markdown(message.reasoning or "", status))
         st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
-            name = attachment.get("name") or "attachment"
-            stored_images.draw(attachment, caption=attachment.get("name") or None, name=name, width=320,
-                               missing=f":material/attach_file: {name}")
+            name = plain(attachment.get("name") or "attachment")
+            stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
+                               width=320, missing=f":material/attach_file: {name}")
         for block in split_blocks(message.content or ""):
-            st.markdown(block)
+            st.markdown(outside_markdown(block))
         with st.container():
             _footer(message)
             if actions is not None:
@@ -209,7 +219,7 @@ def render_live(message: Any, run: Run) -> None:
         reasoning_box = st.container()
         waiting = st.empty()
         if not run.turn.text:
-            waiting.caption(f":material/hourglass_top: Waiting for {_backend_label(run.provider)}…")
+            waiting.caption(f":material/hourglass_top: Waiting for {plain(_backend_label(run.provider))}…")
         st.write_stream(live_text(run, reasoning_box, on_first_text=waiting.empty))
         waiting.empty()
         run.saved.wait(2.0)  # the final save follows Finished within milliseconds
@@ -222,16 +232,16 @@ def _footer(message: Any) -> None:
     """Generated images, sources, how the reply ended, which model answered, and its timings."""
     extra = getattr(message, "extra", None) or {}
     for item in extra.get("images") or []:
-        name = item.get("alt") or "a generated image"
-        stored_images.draw(item, caption=item.get("alt") or None, name=name,
+        name = plain(item.get("alt") or "a generated image")
+        stored_images.draw(item, caption=name if item.get("alt") else None, name=name,
                            missing=f":material/image: {name} (not downloaded)")
     sources = extra.get("sources") or []
     if sources:
-        st.markdown("  \n".join(f"[{s.get('title') or s['url']}]({s['url']})" for s in sources))
+        st.markdown("  \n".join(source_link(s.get("title"), s.get("url")) for s in sources))
     if (extra.get("answered_by") or {}).get("model"):
-        st.caption(f":material/alt_route: answered by {extra['answered_by']['model']}")
+        st.caption(f":material/alt_route: answered by {plain(extra['answered_by']['model'])}")
     for note in extra.get("notices") or []:  # how the reply came about (Notice events)
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {plain(note)}")
     if message.role != "assistant":
         return
     render_status(message)

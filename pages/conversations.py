@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
+from pages.safe_markdown import plain
 from storage import library, transfer
 from storage import repository as repo
 from storage.db import get_engine, session
@@ -20,7 +21,6 @@ from storage.models import Conversation, utcnow
 LIST_LIMIT = 50
 SEARCH_LIMIT = 20
 DIALOG = "library_dialog"  # session key: ("rename" | "delete", conversation id, title) while a dialog is open
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
 def conversation_list(owner: int, current: Conversation | None) -> None:
@@ -60,7 +60,7 @@ def _row(c: Conversation, current: Conversation | None) -> None:
     so the 50 rows stay one element each (a menu on every row made ~450 and delayed the first token).
     """
     is_current = current is not None and c.id == current.id
-    label = (":material/push_pin: " if c.pinned and not c.archived else "") + (c.title or "Untitled")
+    label = (":material/push_pin: " if c.pinned and not c.archived else "") + plain(c.title or "Untitled")
     if not is_current:
         st.sidebar.button(label, key=f"conv_{c.id}", type="tertiary", on_click=_open,
                           args=(c.id, c.provider, c.model), width="stretch")
@@ -114,7 +114,7 @@ def _search_results(owner: int, query: str, current: Conversation | None) -> Non
     terms = library.search_terms(query)
     for hit in hits:
         is_current = current is not None and hit.conversation_id == current.id
-        label = (":material/archive: " if hit.archived else "") + (hit.title or "Untitled")
+        label = (":material/archive: " if hit.archived else "") + plain(hit.title or "Untitled")
         st.sidebar.button(label, key=f"hit_{hit.conversation_id}", type="primary" if is_current else "tertiary",
                           on_click=_open, args=(hit.conversation_id, hit.provider, hit.model), width="stretch")
         text = hit.snippet or library.snippet(hit.title, terms)
@@ -134,7 +134,7 @@ def highlighted_markdown(snippet: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text.replace("\n", " "))
+    return plain(text)
 
 
 # --- actions and their dialogs ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ import streamlit as st
 
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
+from pages.safe_markdown import plain
 
 REFUSED = (RateLimitedError, BackendDisabledError)
 NOTICE = "refusal_notice"  # session key: (page, message, icon, shown until: time.time())
@@ -65,4 +66,4 @@ def show(page: str, slot: Any) -> None:
     if time.time() > until:
         del st.session_state[NOTICE]
         return
-    slot.warning(message, icon=icon)
+    slot.warning(plain(message, one_line=False), icon=icon)  # may name a file, a backend, a model

@@ -10,6 +10,7 @@ import streamlit as st
 
 from access import policy
 from pages import settings_api, sidebar, your_data
+from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner.runner import credentials_for, get_runner
@@ -32,7 +33,7 @@ def render() -> None:
             _backend_login(owner, info, saved.get(info.name))
     no_login = [b.display_name for b in every.values() if not b.credential_fields]
     if no_login:
-        st.caption(f"No login needed: {', '.join(no_login)}.")
+        st.caption(f"No login needed: {', '.join(plain(n) for n in no_login)}.")
     with st.container(border=True):
         settings_api.api_token_section(owner)
     if settings_api.is_admin(owner):
@@ -43,7 +44,7 @@ def render() -> None:
 
 
 def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | None) -> None:
-    st.subheader(info.display_name, anchor=False)
+    st.subheader(plain(info.display_name), anchor=False)
     if hint:
         st.markdown(f":material/lock: Your login is saved ({hint[0]}), updated {hint[1]:%Y-%m-%d %H:%M} UTC.")
     elif info.server_credentials() and policy.server_login_allowed(get_engine(), info.name):
@@ -69,7 +70,7 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
             else:
                 with session(get_engine()) as s:
                     credentials.save(s, owner, info.name, values)
-                st.toast(f"{info.display_name} login saved.", icon=":material/check:")
+                st.toast(f"{plain(info.display_name)} login saved.", icon=":material/check:")
                 st.rerun()
     left, right = st.columns(2)
     if left.button("Check connection", key=f"check_{info.name}", icon=":material/wifi_tethering:"):
@@ -78,7 +79,7 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
         if login is None:
             st.warning("No login to check yet: paste your values above.")
         else:
-            with st.spinner(f"Asking {info.display_name}…"):
+            with st.spinner(f"Asking {plain(info.display_name)}…"):
                 result = get_runner().check(info.name, login, owner_id=owner)
             (st.success if result.ok else st.error)(result.message)
     if hint and right.button("Remove my login", key=f"remove_{info.name}", icon=":material/delete:"):

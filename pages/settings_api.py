@@ -10,6 +10,7 @@ from datetime import datetime
 import streamlit as st
 
 from api import tokens
+from pages.safe_markdown import plain
 from providers import endpoint_urls, registry
 from runner import custom_backends
 from storage import api_tokens, endpoints
@@ -53,13 +54,13 @@ def api_token_section(owner: int) -> None:
     for token_id, name, created, expires, revoked, used in rows:
         state = "revoked" if revoked else ("expired" if expires <= now else "active")
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.markdown(f"**{name}** · {state} · created {_day(created)} · expires {_day(expires)}"
+        left.markdown(f"**{plain(name)}** · {state} · created {_day(created)} · expires {_day(expires)}"
                       + (f" · last used {_day(used)}" if used else "")
                       + f"  \nScopes: {', '.join(tokens.SCOPES)}")
         if state == "active" and right.button("Revoke", key=f"revoke_token_{token_id}", icon=":material/block:"):
             with session(get_engine()) as s:
                 api_tokens.revoke(s, owner, token_id)
-            st.toast(f"Token {name!r} revoked.", icon=":material/check:")
+            st.toast(f"Token {plain(repr(name))} revoked.", icon=":material/check:")
             st.rerun()
 
 
@@ -73,8 +74,8 @@ def custom_endpoint_section() -> None:
                 for e in endpoints.list_endpoints(s)]
     for slug, name, url, models, has_key in rows:
         left, right = st.columns([4, 1], vertical_alignment="center")
-        details = f"**{name}** · `{url}`" + (" · key saved" if has_key else "")
-        left.markdown(details + (f" · models: {', '.join(models)}" if models else ""))
+        details = f"**{plain(name)}** · {plain(url)}" + (" · key saved" if has_key else "")  # typed by an admin
+        left.markdown(details + (f" · models: {plain(', '.join(models))}" if models else ""))
         if right.button("Remove", key=f"remove_endpoint_{slug}", icon=":material/delete:"):
             with session(get_engine()) as s:
                 endpoints.remove(s, slug)
@@ -93,10 +94,10 @@ def custom_endpoint_section() -> None:
                     endpoints.add(s, display_name=name, base_url=url, api_key=key,
                                   models=[m for m in models.split(",") if m.strip()])
             except ValueError as exc:
-                st.error(f"Not added: {exc}.")
+                st.error(f"Not added: {plain(str(exc))}.")
             else:
                 registry.refresh()
-                st.toast(f"{name} added.", icon=":material/check:")
+                st.toast(f"{plain(name)} added.", icon=":material/check:")
                 st.rerun()
 
 

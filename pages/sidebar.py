@@ -12,6 +12,7 @@ import streamlit as st
 
 from access import identity
 from pages import conversations, health_badges, signin
+from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Options
 from runner.runner import get_runner
@@ -62,7 +63,8 @@ def backend_picker(current: Conversation | None) -> Choice:
     first_choice = registry.DEFAULT_BACKEND if registry.DEFAULT_BACKEND in usable or not usable else usable[0]
     default_provider = (current.provider if current else params.get("provider")) or first_choice
     if default_provider not in backends:
-        st.warning(f"Unknown backend {default_provider!r}; using {backends[first_choice].display_name}.")
+        st.warning(f"Unknown backend {plain(repr(default_provider))}; "  # from the URL or an import
+                   f"using {plain(backends[first_choice].display_name)}.")
         default_provider = first_choice
     names = list(backends)
     states = health_badges.states(owner_id())

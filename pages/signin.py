@@ -11,6 +11,7 @@ import streamlit as st
 
 from access import identity
 from access.identity import OIDC, PROXY, SINGLE, Config, Identity, NotAllowedError
+from pages.safe_markdown import plain
 from storage import repository as repo
 from storage.db import get_engine, session
 
@@ -85,8 +86,8 @@ def account_box(cfg: Config) -> None:
     """Who is signed in, and Sign out (team modes only): one row in the sidebar, opened on demand."""
     if cfg.mode == SINGLE:
         return
-    with st.sidebar.popover(st.session_state.get("user_name") or "Account", icon=":material/account_circle:",
+    with st.sidebar.popover(plain(st.session_state.get("user_name")) or "Account", icon=":material/account_circle:",
                             width="stretch"):
         admin = " · admin" if st.session_state.get("is_admin") else ""
-        st.caption(f"Signed in as **{st.session_state.get('user_label', '')}**{admin}")
+        st.caption(f"Signed in as **{plain(st.session_state.get('user_label', ''))}**{admin}")  # from the identity
         _sign_out_control(cfg)

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from imaging.intake import problem_drawing
+from pages.safe_markdown import plain
 from pages.uploads import stored_image
 
 PLACEHOLDER = "image could not be shown"
@@ -33,4 +34,4 @@ def draw(item: Mapping[str, Any], *, caption: str | None, name: str, missing: st
     if data is None and not reason:
         st.caption(missing)
         return
-    st.caption(f":material/broken_image: {name}: {PLACEHOLDER} ({reason})")
+    st.caption(f":material/broken_image: {name}: {PLACEHOLDER} ({plain(reason)})")  # name: escaped by the caller

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.safe_markdown import plain
 from storage import transfer
 from storage.db import get_engine, session
 from storage.models import utcnow
@@ -43,7 +44,7 @@ def _import(owner: int, data: bytes) -> None:
         with session(get_engine()) as s:  # one transaction: all of the file or nothing
             result = transfer.import_file(s, owner, data)
     except transfer.ImportProblem as problem:
-        st.error(f"Nothing was imported. {problem}", icon=":material/error:")
+        st.error(f"Nothing was imported. {plain(str(problem))}", icon=":material/error:")  # quotes the file
         return
     parts = [f"{result.imported} conversation{'s' if result.imported != 1 else ''} imported "
              f"({result.messages} messages)"]

@@ -33,7 +33,8 @@ Usage in a test::
     sim.script.http_error = ForcedError(402, "You have exceeded your monthly credits")
     with serve(sim.app) as url: provider = OpenAICompatible(base_url=url + "/v1", token=SIM_TOKEN)
 
-Standalone: ``python -m simulators.openai_compat --port 8766``.
+Standalone: ``python -m simulators.openai_compat --port 8766`` (``--hostile URL``: answers full of remote
+images and markdown tricks, see simulators/hostile.py).
 """
 
 from __future__ import annotations
@@ -309,8 +310,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-byte-delay", type=float, default=0.0, help="seconds before the first chunk")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a token (like Ollama)")
     parser.add_argument("--flavor", choices=FLAVORS, default="router", help="which server to behave like")
+    parser.add_argument("--hostile", metavar="ATTACKER_URL",
+                        help="answer with remote images and markdown tricks pointing at this URL (security tests)")
     args = parser.parse_args(argv)
-    sim = OpenAICompatSimulator(require_auth=not args.no_auth, flavor=args.flavor)
+    models = None
+    if args.hostile:
+        from simulators.hostile import hostile_model_id
+
+        models = [SimModel(hostile_model_id(args.hostile), reasoning=True), *DEFAULT_MODELS]
+    sim = OpenAICompatSimulator(require_auth=not args.no_auth, flavor=args.flavor, models=models)
+    if args.hostile:
+        from simulators.hostile import script_hostile
+
+        script_hostile(sim.script, args.hostile)
     sim.script.chunk_delay, sim.script.first_byte_delay = args.chunk_delay, args.first_byte_delay
     print(f"token: {SIM_TOKEN}")
     run_forever(sim.app, host=args.host, port=args.port)

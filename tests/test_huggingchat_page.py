@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from pages.safe_markdown import plain
 from pages.uploads import MAX_SIDE, prepare_image
 from runner.runner import get_runner, reset_runner
 from simulators.huggingchat_wire import MESSAGE_FIELDS
@@ -87,8 +88,8 @@ def test_an_attached_image_is_checked_sent_stored_and_shown(
     reopened.query_params["c"] = conversation.id
     reopened.run()
     assert len(reopened.image) == 1  # the attached image, drawn from storage
-    assert any("answered by Qwen/Qwen3-VL" in c.value for c in reopened.caption)
-    assert any("Looking at the pixels" in m.value and "Done in 1s." in m.value for m in reopened.markdown)
+    assert any(f"answered by {plain('Qwen/Qwen3-VL')}" in c.value for c in reopened.caption)
+    assert any("Looking at the pixels" in m.value and plain("Done in 1s.") in m.value for m in reopened.markdown)
     assert "Red square" in [h.value for h in reopened.subheader]
 
 

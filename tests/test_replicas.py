@@ -174,6 +174,24 @@ def test_sticky_cookie_health_and_metrics_through_nginx(deployment: Deployment) 
     assert httpx.get(proxy.url + "/_stcore/health", timeout=10).text == "ok"
 
 
+def test_security_headers_once_through_nginx(deployment: Deployment) -> None:
+    """The app's CSP and companions pass through nginx exactly once, and nginx's own answers carry them too."""
+    from api.security_headers import content_security_policy
+
+    proxy = deployment.proxy
+    for path, status in (("/", 200), ("/api/health", 200), ("/_stcore/health", 200), ("/_stcore/metrics", 404)):
+        response = httpx.get(proxy.url + path, timeout=10)
+        assert response.status_code == status, path
+        [policy] = response.headers.get_list("content-security-policy")
+        if status == 200:  # the app's own policy, passed on
+            assert policy == content_security_policy(), path
+        else:  # nginx's answer: the same policy without the hash of Streamlit's inline script
+            assert "img-src 'self' data: blob:" in policy and "frame-ancestors 'self'" in policy
+            assert "connect-src 'self'" in policy and "sha256" not in policy
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"], path
+        assert response.headers.get_list("referrer-policy") == ["no-referrer"], path
+
+
 def test_a_conversation_started_on_one_replica_continues_on_the_other(
     deployment: Deployment, allenai_sim: SimHandle, browser: object
 ) -> None:

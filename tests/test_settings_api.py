@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from api import tokens
+from pages.safe_markdown import plain
 from providers import registry
 from runner.runner import reset_runner
 from storage import endpoints
@@ -92,7 +93,7 @@ def test_a_bad_endpoint_is_refused_with_the_reason(app: AppTest) -> None:
     app.text_input(key="endpoint_name").set_value("Box")
     app.text_input(key="endpoint_url").set_value("gpu-box:8000")
     app.button[[b.label for b in app.button].index("Add endpoint")].click().run()
-    assert any("http://" in e.value for e in app.error)
+    assert any(plain("http://") in e.value for e in app.error)  # the reason, escaped
     assert "custom-box" not in registry.all_backends()
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from pages.safe_markdown import plain
 from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import User
@@ -66,7 +67,7 @@ def test_oidc_sign_in_creates_the_user_and_shows_who_is_signed_in(make_app, monk
     at = make_app(signed_in("Ann@Example.com", "Ann"), oidc=True).run()
     assert not at.exception
     assert at.chat_input(key="prompt") is not None
-    assert any("Signed in as **ann@example.com**" in c.value for c in at.sidebar.caption)
+    assert any(f"Signed in as **{plain('ann@example.com')}**" in c.value for c in at.sidebar.caption)
     assert "Sign out" in [b.label for b in at.sidebar.button]
     ann = users()["ann@example.com"]
     assert (ann.email, ann.display_name, ann.is_admin) == ("ann@example.com", "Ann", False)
