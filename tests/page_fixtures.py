@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -38,3 +39,9 @@ def pages_env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandl
     reset_engines()
     registry.set_disabled_source(None)
     policy.invalidate()
+
+
+def shown(value: str) -> str:
+    """What a reader sees of a markdown value the pages escaped with ``pages.safe_markdown.plain``: the text
+    without the backslashes that keep outside text (names, errors, file names) from being formatted."""
+    return re.sub(r"\\(.)", r"\1", value)

@@ -14,11 +14,13 @@ from PIL import Image
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from pages.safe_markdown import plain
 from pages.stored_images import PLACEHOLDER
 from runner.runner import reset_runner
 from storage import repository as repo
 from storage.db import get_engine, reset_engines, session
 from tests.hostile_images import SVG, bomb_png, jpeg_with_location, truncated_png
+from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle
 from tests.sim_huggingchat import DEMO_COOKIES
 
@@ -68,9 +70,9 @@ def test_a_conversation_with_undrawable_stored_images_opens_with_placeholders(pa
     assert len(at.image) == 1  # only the good PNG is drawn
     placeholders = [c.value for c in at.caption if PLACEHOLDER in c.value]
     assert len(placeholders) == 4
-    assert any("drawing.svg" in p and "SVG" in p for p in placeholders)
-    assert any("broken.png" in p and "truncated or corrupt" in p for p in placeholders)
-    assert any("bomb.png" in p and "400 megapixels" in p for p in placeholders)
+    assert any(plain("drawing.svg") in p and "SVG" in p for p in placeholders)
+    assert any(plain("broken.png") in p and "truncated or corrupt" in p for p in placeholders)
+    assert any(plain("bomb.png") in p and "400 megapixels" in p for p in placeholders)
     assert any("a cat" in p and "not a PNG, JPEG, GIF or WebP" in p for p in placeholders)
     texts = [m.value for m in at.markdown]
     assert "Nice pictures." in texts and "And the next question" in texts  # the rest still draws
@@ -103,7 +105,7 @@ def test_a_refused_upload_sends_nothing_and_keeps_the_typed_prompt(hc_env: SimHa
     box.set_value("Where was this taken?").run()
     assert not at.exception
     assert not hc_env.sim.message_posts()  # nothing reached the backend
-    notice = " ".join(w.value for w in at.warning)
+    notice = " ".join(shown(w.value) for w in at.warning)
     assert "huge.png" in notice and "169 megapixels (13000×13000)" in notice
     assert "logo.png: SVG images are not accepted" in notice and "Attach your 3 file(s) again" in notice
     assert "photo.jpg" not in notice
@@ -154,4 +156,4 @@ def test_the_import_says_which_images_became_placeholders(pages_env: None) -> No
     assert "1 conversation imported" in done.value and "1 image(s) could not be imported" in done.value
     reopened = open_conversation("ab" * 16)
     assert len(reopened.image) == 1
-    assert any("logo.svg" in c.value and "not imported: SVG" in c.value for c in reopened.caption)
+    assert any("logo.svg" in shown(c.value) and "not imported: SVG" in shown(c.value) for c in reopened.caption)

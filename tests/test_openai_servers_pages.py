@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from runner.runner import get_runner
 from simulators.openai_compat import OpenAICompatSimulator, SimModel
+from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle, _Swappable
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -78,7 +79,7 @@ def test_an_unknown_model_says_what_the_server_offers_naming_it_once(server: Sim
     live_list(at)
     server.sim.models = {"qwen3:8b": SimModel("qwen3:8b")}  # the admin swapped the server's models since
     at.chat_input(key="prompt").set_value("Hello").run()
-    (error,) = [e.value for e in at.error]
+    (error,) = [shown(e.value) for e in at.error]
     host = server.url.removeprefix("http://").removesuffix("/v1")
     assert error.startswith(f"**OpenAI-compatible server at {host}:** this server has no model '{OLLAMA_ID}'; "
                             "it offers qwen3:8b")
@@ -92,7 +93,7 @@ def test_an_unreachable_server_is_named_once(pages_env: None, monkeypatch: pytes
     at.query_params["provider"] = "huggingface"
     at.run()
     at.chat_input(key="prompt").set_value("Hello").run()
-    (error,) = [e.value for e in at.error]
+    (error,) = [shown(e.value) for e in at.error]
     assert error.startswith("OpenAI-compatible server at 127.0.0.1:9 is unreachable")
     assert error.count("OpenAI-compatible server at 127.0.0.1:9") == 1 and "Hugging Face" not in error
 

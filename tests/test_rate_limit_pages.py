@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from access import policy
 from storage import repository as repo
 from storage.db import get_engine, session
+from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -38,7 +39,7 @@ def current_id(at: AppTest) -> str:
 
 
 def limited(at: AppTest) -> re.Match[str] | None:
-    return next((m for w in at.warning if (m := LIMITED.fullmatch(w.value))), None)
+    return next((m for w in at.warning if (m := LIMITED.fullmatch(shown(w.value)))), None)
 
 
 def in_the_input(at: AppTest, key: str) -> str | None:
@@ -112,7 +113,7 @@ def test_the_compare_page_refuses_a_round_that_does_not_fit(
     assert not at.exception and at.query_params["cmp"]
     at.chat_input(key="compare_prompt").set_value("Round two").run()  # needs 2 more; 1 is left
     assert not at.exception
-    reasons = [w.value for w in at.warning]
+    reasons = [shown(w.value) for w in at.warning]
     assert any(r.startswith("This needs 2 replies, and you have sent 2 messages in the last minute (your limit "
                             "is 3). Try again in ") for r in reasons), reasons
     assert in_the_input(at, "compare_prompt") == "Round two"
@@ -125,6 +126,6 @@ def test_a_backend_disabled_after_the_page_was_drawn_is_refused_with_the_reason(
     policy.set_backend_enabled(get_engine(), "allenai", False)  # an admin, meanwhile
     at.chat_input(key="prompt").set_value("Anyone there?").run()
     assert not at.exception
-    assert "Ai2 Playground is switched off by an admin. Pick another backend." in [w.value for w in at.warning]
+    assert "Ai2 Playground is switched off by an admin. Pick another backend." in [shown(w.value) for w in at.warning]
     assert in_the_input(at, "prompt") == "Anyone there?"
     assert "c" not in at.query_params
