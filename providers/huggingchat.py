@@ -50,7 +50,7 @@ from providers.errors import (
     server_message,
     status_error,
 )
-from providers.events import Attachment, ChatRequest, Event, Image, StateUpdate
+from providers.events import Attachment, ChatRequest, Drift, Event, Image, StateUpdate
 from providers.huggingchat_lines import (
     DISPLAY_NAME,
     LOGIN_COOKIES,
@@ -202,7 +202,10 @@ class HuggingChat:
                 files = new_attachments(request.messages)
                 async with self._post_message(http, conversation, data, files) as response:
                     await self._check_stream(response)
-                    async for _, line in JsonLines(DISPLAY_NAME, skip_invalid=True).lines(response.aiter_content()):
+                    async for _, line in JsonLines(DISPLAY_NAME).lines(response.aiter_content()):
+                        if isinstance(line, Drift):  # unreadable: marked, and reading goes on
+                            yield line
+                            continue
                         for event in parser.feed(line):
                             yield await self._download(http, event) if isinstance(event, Image) else event
                         if parser.done:
