@@ -156,3 +156,18 @@ def _decode(raw: bytes, strict: bool) -> str | Drift:
         return raw.decode("utf-8", "strict" if strict else "replace")
     except UnicodeDecodeError:
         return Drift("a line that is not UTF-8", snippet_of(raw))
+
+
+MAX_BODY_BYTES = 8 * MAX_LINE_BYTES  # a whole non-streamed answer (one JSON completion)
+ERROR_BODY_BYTES = 64 * 1024  # an error page: only its first words are ever shown
+
+
+async def read_capped(byte_chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of a body and whether it was longer (the rest is not read: closing the
+    response then drops the connection instead of downloading whatever a server keeps sending)."""
+    body = bytearray()
+    async for chunk in byte_chunks:
+        body += chunk
+        if len(body) > limit:
+            return bytes(body[:limit]), True
+    return bytes(body), False

@@ -12,6 +12,7 @@ from typing import Any
 
 from providers.events import (
     AnsweredBy,
+    Drift,
     Event,
     Finished,
     Image,
@@ -31,6 +32,7 @@ ERROR = "error"
 CANCELLED = "cancelled"
 
 INTERRUPTED = "Interrupted: the server stopped while this reply was being written."
+UNREADABLE = "Part of this answer could not be read."  # shown under an answer with Drift (issue 13)
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Accumulator:
     images_b64: list[str | None] = field(default_factory=list)  # each image's bytes, encoded once on arrival
     answered_by: AnsweredBy | None = None
     state: dict[str, Any] | None = None
+    drift: Drift | None = None  # the first line of the answer that could not be read
+    drift_count: int = 0
     finished: Finished | None = None
 
     def apply(self, event: Event) -> None:
@@ -70,6 +74,9 @@ class Accumulator:
                 self.answered_by = event
             case StateUpdate(state=state):
                 self.state = dict(state)
+            case Drift():
+                self.drift = self.drift or event
+                self.drift_count += 1
             case Finished():
                 self.finished = event
 
@@ -108,6 +115,8 @@ class Accumulator:
             extra["answered_by"] = {"model": a.model, "route": a.route, "provider": a.provider}
         if self.reasoning_status:
             extra["reasoning_status"] = self.reasoning_status
+        if self.drift_count:  # the snippet goes to the Backends page (redacted), not into the message
+            extra["unreadable"] = {"lines": self.drift_count, "note": UNREADABLE}
         if self.finished is not None and self.finished.usage:
             extra["usage"] = dict(self.finished.usage)
         return {

@@ -14,7 +14,7 @@ from typing import Any
 
 from providers.base import BackendInfo
 from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
-from providers.events import Finished
+from providers.events import Drift, Finished
 
 READY = "ready"
 NEEDS_CREDENTIALS = "needs_credentials"
@@ -46,10 +46,18 @@ class Outcome:
 
 
 def from_finished(info: BackendInfo, finished: Finished, *, had_login: bool,
-                  state: Mapping[str, Any] | None = None) -> Outcome | None:
-    """The outcome of a reply; None when the user stopped it (that says nothing about the backend)."""
+                  state: Mapping[str, Any] | None = None, drift: Drift | None = None) -> Outcome | None:
+    """The outcome of a reply; None when the user stopped it (that says nothing about the backend).
+
+    A reply that arrived with lines Chatdeck could not read (``drift``) still counts as a success, with
+    what was not read and its redacted snippet recorded for the Backends page.
+    """
     protocol = _protocol(state)
     if finished.reason in ("stop", "length"):
+        if drift is not None:
+            return Outcome(True, READY, f"{drift.what} ({info.display_name} may have changed its format)",
+                           "Report it with the snippet below if it keeps happening.",
+                           snippet=redact(drift.snippet), protocol=protocol)
         return Outcome(True, READY, protocol=protocol)
     if finished.reason == "cancelled":
         return None

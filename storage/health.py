@@ -39,9 +39,9 @@ def record(s: Session, owner_id: int, backend: str, outcome: Outcome, *, probe: 
         row.protocol = outcome.protocol
     if probe:
         row.checked_at = now
-    if outcome.ok:
+    if outcome.ok:  # a success may carry a note: part of the answer could not be read (drift)
         row.last_success_at = now
-        row.message, row.fix, row.snippet, row.retry_until = "", "", "", None
+        row.message, row.fix, row.snippet, row.retry_until = outcome.message, outcome.fix, outcome.snippet, None
     else:
         row.last_failure_at = now
         row.message, row.fix, row.snippet = outcome.message, outcome.fix, outcome.snippet
