@@ -33,7 +33,8 @@ def snippet_of(raw: bytes | str) -> str:
 
 
 def overlong(head: bytes | str, limit: int) -> Drift:
-    return Drift(f"a line longer than {limit:,} bytes", snippet_of(head))
+    """The drift of a line over the cap; its snippet is the line's start, however the line arrived."""
+    return Drift(f"a line longer than {limit:,} bytes", snippet_of(head[:limit]))
 
 
 async def capped_lines(byte_chunks: AsyncIterator[bytes], limit: int | None = None) -> AsyncIterator[bytes | Drift]:
