@@ -149,6 +149,24 @@ def test_the_backends_page_shows_state_cause_and_fix(app: AppTest, allenai_sim: 
     assert len(allenai_sim.sim.requests) == requests  # reruns ask nothing of the backend
 
 
+def test_the_backends_page_shows_an_answer_read_only_in_part(app: AppTest, allenai_sim: SimHandle) -> None:
+    """Issue 13: the drift (a line that was not JSON) is recorded with its redacted snippet; still ready."""
+    allenai_sim.sim.script.garbled_after = 1
+    from storage.db import get_engine
+
+    with session(get_engine()) as s:
+        owner = repo.local_user(s).id
+        cid = repo.create_conversation(s, owner, provider="allenai", model="olmo-3.1-32b-instruct").id
+    assert get_runner().start(owner_id=owner, conversation_id=cid, provider="allenai",
+                              model="olmo-3.1-32b-instruct", prompt="Hi").saved.wait(10)
+    app.run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "Part of the last answer could not be read:** a line that is not JSON" in text and "ready" in text
+    assert [c.value for c in app.code if "cut off by a broken proxy" in c.value]
+    assert all("[redacted]" in c.value for c in app.code)  # the snippet went through the redaction
+
+
 PAGES = ["chat", "compare", "leaderboard", "backends", "settings"]
 
 
