@@ -55,7 +55,7 @@ from simulators.allenai_wire import (
     v4_line,
     v5_line,
 )
-from simulators.common import GARBLED, Abort, BaseScript, RecordedRequest, RecordingSimulator, pause
+from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause
 
 BACKEND = "the Ai2 Playground"  # as default replies name it
 HTML_PAGE = "<!doctype html><html><body>Ai2 Playground</body></html>"  # what html_200 answers
@@ -225,7 +225,7 @@ class AllenAISimulator(RecordingSimulator):
             if index == script.disconnect_after:
                 raise Abort
             if index == script.garbled_after:
-                yield GARBLED + b"\n"
+                yield script.garbled + b"\n"
             if index == script.error_after:
                 failed = True
                 break
@@ -283,7 +283,7 @@ class AllenAISimulator(RecordingSimulator):
             if index == script.disconnect_after:
                 raise Abort
             if index == script.garbled_after:
-                yield GARBLED + b"\n"
+                yield script.garbled + b"\n"
             if index == script.error_after or index == len(chunks):
                 break
             if index:

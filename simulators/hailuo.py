@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from simulators.common import GARBLED, Abort, BaseScript, RecordedRequest, RecordingSimulator, pause, prompt_topic
+from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause, prompt_topic
 from simulators.hailuo_rules import Account, Rejected, SimChat, Turn, json_error, payload, read_chat, sse
 
 BACKEND = "HailuoAI"  # as default replies name it
@@ -123,7 +123,7 @@ class HailuoSimulator(RecordingSimulator):
             if index == script.disconnect_after:
                 raise Abort
             if index == script.garbled_after:
-                yield b"event:message_result\ndata:" + GARBLED + b"\n\n"
+                yield b"event:message_result\ndata:" + script.garbled + b"\n\n"
             if index == script.error_after:
                 yield sse("message_result", payload(3, {}, script.error_code, script.error_text))
                 break

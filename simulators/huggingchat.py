@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.common import GARBLED, Abort, BaseScript, RecordedRequest, RecordingSimulator, pause, prompt_topic
+from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause, prompt_topic
 from simulators.huggingchat_wire import (
     DEFAULT_MODELS,
     LOGIN_PAGE,
@@ -315,7 +315,7 @@ class HuggingChatSimulator(RecordingSimulator):
             if index == script.disconnect_after:
                 raise Abort
             if index == script.garbled_after:
-                yield GARBLED + b"\n"
+                yield script.garbled + b"\n"
             if index == script.error_after:
                 yield update("status", {"type": "status", "status": "error", "message": script.error_text})
                 return

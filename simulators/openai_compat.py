@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.common import GARBLED, Abort, BaseScript, RecordedRequest, RecordingSimulator, pause
+from simulators.common import Abort, BaseScript, RecordedRequest, RecordingSimulator, pause
 
 BACKEND = "Hugging Face Inference"  # as default replies name it
 SIM_TOKEN = "hf_simulated_token_0123456789"
@@ -182,7 +182,7 @@ class OpenAICompatSimulator(RecordingSimulator):
             if index == script.disconnect_after:
                 raise Abort
             if index == script.garbled_after:
-                yield b"data: " + GARBLED + b"\n\n"
+                yield b"data: " + script.garbled + b"\n\n"
             if index == script.error_after:
                 yield _data({"error": {"message": script.error_text, "type": "server_error", "code": 500}})
                 return

@@ -4,6 +4,7 @@ import pytest
 
 from providers.errors import HTTPStatusError
 from providers.events import (
+    Drift,
     Finished,
     Image,
     ReasoningDelta,
@@ -71,3 +72,16 @@ def test_a_rewrite_replaces_the_text_so_far() -> None:
     for event in [TextDelta("Helo wor"), TextDelta("Hello wor", replace=True), TextDelta("ld")]:
         turn.apply(event)
     assert turn.text == "Hello world"
+
+
+def test_unreadable_lines_mark_the_answer_without_their_snippet() -> None:
+    turn = Accumulator()
+    for event in [TextDelta("Kept"), Drift("a line that is not JSON", "{secret-ish"), TextDelta(" all"),
+                  Drift("a line longer than 10 bytes", "xxxxxxxxxx"), Finished("stop")]:
+        turn.apply(event)
+    fields = turn.fields()
+    assert (fields["content"], fields["status"]) == ("Kept all", "complete")
+    assert fields["extra"]["unreadable"] == {"lines": 2, "note": "Part of this answer could not be read."}
+    assert "secret-ish" not in str(fields)  # the snippet goes to the Backends page only, redacted
+    assert turn.drift == Drift("a line that is not JSON", "{secret-ish")
+    assert "unreadable" not in Accumulator().fields()["extra"]
