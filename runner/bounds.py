@@ -21,7 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from providers.errors import ProviderError, UnavailableError
-from providers.events import Event, Image, ReasoningDelta, Sources, TextDelta
+from providers.events import (
+    AnsweredBy,
+    Drift,
+    Event,
+    Finished,
+    Image,
+    ReasoningDelta,
+    Sources,
+    StateUpdate,
+    TextDelta,
+    Title,
+)
 
 MAX_REPLY_CHARS = 1_000_000
 IDLE_TIMEOUT = 120.0
@@ -74,12 +85,18 @@ def is_content(event: Event) -> bool:
 
 
 class ReplyCap:
-    """Counts the characters a reply holds (answer and reasoning together) and cuts what crosses the cap."""
+    """Counts the characters a reply holds and cuts what crosses the cap.
+
+    Answer and reasoning text count together. The small events around them (sources, titles, status
+    lines, ids, unreadable-line marks) have a budget of the same size of their own, so a backend that
+    floods those instead of text is bounded as well: once they fill it, the reply ends like a full one.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.text = 0
         self.reasoning = 0
+        self.other = 0
 
     def admit(self, event: Event) -> tuple[Event | None, bool]:
         """``event`` as it may be kept (cut to fit, or None when nothing of it fits) and whether the cap is reached.
@@ -99,6 +116,12 @@ class ReplyCap:
                 kept, full = self._take(text)
                 self.reasoning += len(kept)
                 return (ReasoningDelta(kept, status) if kept or status else None), full
+            case Finished():
+                return event, False
+        size = _size(event)
+        if self.other + size > self.limit:
+            return None, True
+        self.other += size
         return event, False
 
     def _take(self, text: str) -> tuple[str, bool]:
@@ -107,3 +130,23 @@ class ReplyCap:
 
     def note(self) -> ReplyCut:
         return ReplyCut(f"Answer cut at {self.limit:,} characters (this server's limit for one reply).")
+
+
+def _size(event: Event) -> int:
+    """The characters an event other than answer or reasoning text brings (an image's bytes are not counted)."""
+    match event:
+        case ReasoningDelta(status=status):
+            return len(status or "")
+        case Sources(items=items):
+            return sum(len(source.url) + len(source.title) for source in items)
+        case Image(url=url, mime=mime, alt=alt):
+            return len(url) + len(mime) + len(alt)
+        case Drift(what=what, snippet=snippet):
+            return len(what) + len(snippet)
+        case Title(title=title):
+            return len(title)
+        case AnsweredBy(model=model, route=route, provider=provider):
+            return len(model) + len(route) + len(provider)
+        case StateUpdate(state=state):
+            return len(repr(dict(state)))
+    return 0

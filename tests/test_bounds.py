@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from providers.events import Finished, ReasoningDelta, Sources, StateUpdate, TextDelta
+from providers.events import Drift, Finished, ReasoningDelta, Sources, StateUpdate, TextDelta
 from providers.huggingface import OpenAICompatible
 from runner.bounds import Bounds, ReplyCap, ReplyCut, duration, is_content
 from runner.run import Run
@@ -163,9 +163,19 @@ def test_answer_and_reasoning_count_together_and_the_crossing_delta_is_cut() -> 
     cap.admit(TextDelta("01234567"))
     assert cap.admit(TextDelta("rewritten", replace=True)) == (TextDelta("rewritten", replace=True), False)
     assert cap.admit(TextDelta("!!")) == (TextDelta("!"), True)
-    assert cap.admit(StateUpdate({"a": 1})) == (StateUpdate({"a": 1}), False)
+    assert cap.admit(Finished("stop")) == (Finished("stop"), False)
     assert str(cap.note()) == "Answer cut at 10 characters (this server's limit for one reply)."
     assert isinstance(cap.note(), ReplyCut)
+
+
+def test_a_flood_of_small_events_fills_the_cap_too() -> None:
+    cap = ReplyCap(80)
+    assert cap.admit(TextDelta("x" * 80)) == (TextDelta("x" * 80), False)  # a budget of their own
+    drift = Drift("a line that is not JSON", "{" * 10)
+    assert cap.admit(drift) == (drift, False)
+    assert cap.admit(StateUpdate({"a": 1})) == (StateUpdate({"a": 1}), False)
+    assert cap.admit(drift) == (drift, False)
+    assert cap.admit(drift) == (None, True)  # 33 + 8 + 33 + 33 > 80: the reply ends like a full one
 
 
 def test_only_content_resets_the_idle_deadline() -> None:
