@@ -37,6 +37,7 @@ from providers.base import (
 )
 from providers.errors import ProviderError, UnexpectedResponseError, raise_for_status, transport_errors
 from providers.events import Attachment, ChatRequest, Event, Options
+from providers.lines import ERROR_BODY_BYTES, read_capped
 
 DEFAULT_URL = "https://olmo-api.allen.ai"
 PROTOCOLS = ("auto", "v5", "v4-message")
@@ -122,7 +123,7 @@ class AllenAI:
             client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
             if protocol == "v5" and self.protocol == "auto" and response.status_code in (404, 405):
-                await response.aread()  # a short body: read it so the connection can be reused
+                await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)  # a short body, read: the connection stays
                 protocol = self._fallback = "v4-message"
                 response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
             await _check_stream_response(response)

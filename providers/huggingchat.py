@@ -65,6 +65,7 @@ from providers.huggingchat_lines import (
     parse_cookies,
     superjson_value,
 )
+from providers.lines import ERROR_BODY_BYTES, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,8 @@ class HuggingChat:
 
     async def _check_stream(self, response: Any) -> None:
         if response.status_code >= 300:
-            await self._checked(response, "sending the message", conversation=True, body=await response.acontent())
+            body, _ = await read_capped(response.aiter_content(), ERROR_BODY_BYTES)
+            await self._checked(response, "sending the message", conversation=True, body=body)
         content_type = response.headers.get("content-type", "").lower()
         if "html" in content_type:
             raise login_expired("HuggingChat answered with a web page instead of the answer")

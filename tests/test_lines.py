@@ -11,13 +11,15 @@ import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from providers import allenai_lines, hailuo_stream, openai_sse
 from providers.base import JsonLines
-from providers.errors import UnexpectedResponseError
+from providers.errors import HTTPStatusError, UnexpectedResponseError, raise_for_status
 from providers.events import Drift, Finished, TextDelta
-from providers.lines import capped_lines, sse_events
+from providers.lines import capped_lines, read_capped, sse_events
+from simulators.serve import serve
 
 MiB = 1 << 20
 
@@ -128,3 +130,35 @@ def test_a_json_line_that_is_no_object_is_drift_and_an_unknown_kind_is_silent() 
     assert openai_events(body) == [
         TextDelta("Hi"), Drift("a line that is a JSON list, not an object", "[1]"), TextDelta("!"), Finished("stop"),
     ]
+
+
+def test_read_capped_stops_at_the_limit() -> None:
+    assert asyncio.run(read_capped(pieces(b"0123456789", 3), 4)) == (b"0123", True)
+    assert asyncio.run(read_capped(pieces(b"0123456789", 3), 10)) == (b"0123456789", False)
+
+
+async def _huge_error_page(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app answering 404 with 64 MiB of HTML (the same block over and over)."""
+    await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+    block = b"Not here. " + b"x" * 65526
+    for _ in range(1024):
+        await send({"type": "http.response.body", "body": block, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def test_an_error_body_is_read_only_as_far_as_it_is_shown() -> None:
+    async def fetch(url: str) -> HTTPStatusError:
+        async with httpx.AsyncClient() as client, client.stream("GET", url) as response:
+            with pytest.raises(HTTPStatusError) as raised:
+                await raise_for_status(response, "X")
+            return raised.value
+
+    with serve(_huge_error_page) as url:
+        tracemalloc.start()
+        try:
+            error = asyncio.run(fetch(url))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert error.status == 404 and error.server_message.startswith("Not here. xxx")
+    assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
