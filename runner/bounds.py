@@ -88,12 +88,14 @@ class ReplyCap:
     """Counts the characters a reply holds and cuts what crosses the cap.
 
     Answer and reasoning text count together. The small events around them (sources, titles, status
-    lines, ids, unreadable-line marks) have a budget of the same size of their own, so a backend that
-    floods those instead of text is bounded as well: once they fill it, the reply ends like a full one.
+    lines, ids, unreadable-line marks) have a budget of their own (the cap, and never less than the
+    default cap, so a small cap never starves them), so a backend that floods those instead of text is
+    bounded as well: once they fill it, the reply ends like a full one.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, other_limit: int | None = None) -> None:
         self.limit = limit
+        self.other_limit = max(limit, MAX_REPLY_CHARS) if other_limit is None else other_limit
         self.text = 0
         self.reasoning = 0
         self.other = 0
@@ -119,7 +121,7 @@ class ReplyCap:
             case Finished():
                 return event, False
         size = _size(event)
-        if self.other + size > self.limit:
+        if self.other + size > self.other_limit:
             return None, True
         self.other += size
         return event, False

@@ -169,7 +169,8 @@ def test_answer_and_reasoning_count_together_and_the_crossing_delta_is_cut() -> 
 
 
 def test_a_flood_of_small_events_fills_the_cap_too() -> None:
-    cap = ReplyCap(80)
+    assert ReplyCap(10).other_limit == 1_000_000 and ReplyCap(2_000_000).other_limit == 2_000_000
+    cap = ReplyCap(80, other_limit=80)
     assert cap.admit(TextDelta("x" * 80)) == (TextDelta("x" * 80), False)  # a budget of their own
     drift = Drift("a line that is not JSON", "{" * 10)
     assert cap.admit(drift) == (drift, False)
