@@ -3,7 +3,7 @@
 One background asyncio loop per process runs each generation as a task:
 
     start() ── saves the user message and an empty "streaming" reply, then schedules
-    _drive()  ── provider.stream(request) → run.publish(event) → accumulator
+    _drive()  ── provider.stream(request) → within the bounds (runner/bounds.py) → run.publish(event) → accumulator
     _flush_loop ── writes the partial reply to storage at least every 250 ms
     final save ── text, status, timings and the backend's ids for the next turn
     liveness  ── touches the replies being written; interrupts those whose writer died (runner/liveness.py)
@@ -322,6 +322,7 @@ class Runner:
         except TimeoutError:
             if not deadline.expired():
                 raise  # not ours: a bug inside Chatdeck, reported as such by _drive
+        if deadline.expired() and not run.done:  # (also when a provider swallowed the deadline's cancellation)
             name = registry.backend(run.provider).display_name
             expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
             run.publish(Finished("error", error=expired))

@@ -129,7 +129,7 @@ def test_finished_runs_are_dropped_and_their_events_freed_after_the_grace(
     runner = make_runner(keep_finished=0.0)
     runs = [ask(runner, engine, f"Question {i}") for i in range(5)]
     for run in runs:
-        assert run.saved.wait(30)
+        assert run.saved.wait(30), repr(run.future.exception(1) if run.future else None)
         assert wait_for(lambda run=run: runner.get(run.message_id) is None, 10)  # type: ignore[misc]
         assert run.events == [] and run.wait(0, 0.0) == ([], True)
         assert run.text_so_far()[1] == "x" * 200_000  # a reader of the text still has it

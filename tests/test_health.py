@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
@@ -17,6 +18,7 @@ from simulators.common import ForcedError
 from storage import health as health_store
 from storage import repository as repo
 from storage.db import reset_engines, session
+from storage.models import BackendHealth, utcnow
 from tests.sim_fixtures import SimHandle, free_port
 
 AI2 = registry.backend("allenai")
@@ -94,6 +96,27 @@ def reply_state(runner: Runner, engine: Engine) -> object:
     assert run.saved.wait(10)
     with session(engine) as s:
         return health_store.for_owner(s, owner)["allenai"]
+
+
+def test_two_replies_finishing_at_once_share_one_row(engine: Engine) -> None:
+    """The row is missing when both look, and the other reply inserts it first: no lost final save."""
+    with session(engine) as s:
+        owner = repo.local_user(s).id
+    raced = []
+
+    def other_reply_inserts_first(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not raced and statement.lstrip().upper().startswith("SELECT") and "backend_health" in statement:
+            raced.append(True)
+            conn.execute(insert(BackendHealth).values(owner_id=owner, backend="allenai", state=health.FAILING,
+                                                      message="the other reply", updated_at=utcnow()))
+
+    with session(engine) as s:
+        event.listen(s.connection(), "after_cursor_execute", other_reply_inserts_first)
+        health_store.record(s, owner, "allenai", health.Outcome(True, health.READY))
+    assert raced
+    with session(engine) as s:
+        rows = health_store.for_owner(s, owner)
+    assert rows["allenai"].state == health.READY and rows["allenai"].message == ""
 
 
 def test_replies_record_what_they_saw(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
