@@ -87,8 +87,10 @@ def test_a_backend_sending_only_keep_alives_meets_the_idle_deadline(
     make_runner: type[Runner], engine: Engine, huggingface_sim: SimHandle
 ) -> None:
     huggingface_sim.sim.script.hostile, huggingface_sim.sim.script.chunk_delay = "keepalive", 0.05
-    run = ask(make_runner(bounds=Bounds(idle=1.0)), engine)
+    runner, before = make_runner(bounds=Bounds(idle=1.0)), rss()
+    run = ask(runner, engine)
     assert run.saved.wait(30), "keep-alives kept the reply open"
+    assert rss() - before < 200 * MB
     reply = stored(engine, run)
     assert (reply.content, reply.status) == ("Before. ", "error")
     assert reply.error == "no answer from Hugging Face for 1 s"
@@ -99,8 +101,10 @@ def test_a_trickling_answer_meets_the_overall_deadline_with_its_text_kept(
     make_runner: type[Runner], engine: Engine, huggingface_sim: SimHandle
 ) -> None:
     huggingface_sim.sim.script.hostile, huggingface_sim.sim.script.chunk_delay = "trickle", 0.05
-    run = ask(make_runner(bounds=Bounds(idle=30.0, overall=1.5)), engine)
+    runner, before = make_runner(bounds=Bounds(idle=30.0, overall=1.5)), rss()
+    run = ask(runner, engine)
     assert run.saved.wait(30), "a steady trickle kept the reply open"
+    assert rss() - before < 200 * MB
     reply = stored(engine, run)
     assert reply.content.startswith("Before. word word ") and reply.status == "error"
     assert reply.error == "Hugging Face took longer than 1.5 s to answer"
@@ -119,6 +123,7 @@ def test_an_endless_line_is_dropped_as_it_arrives_and_meets_the_idle_deadline(
     growth = rss() - before
     reply = stored(engine, run)
     assert (reply.content, reply.status, reply.error) == ("Before. ", "error", "no answer from Hugging Face for 1 s")
+    assert wait_for(lambda: sim.disconnects == 1, 10), "the backend connection was not closed"
     assert growth < 200 * MB, f"resident memory grew by {growth / MB:.0f} MB after {sim.hostile_sent / MB:.0f} MB"
 
 
