@@ -71,6 +71,9 @@ def _backend(owner: int, info: BackendInfo, row: BackendHealth | None, state: st
         st.markdown(f"**Fix:** {row.fix}")
     if row is not None and row.snippet and state == health.PROTOCOL_CHANGED:
         st.code(row.snippet, language=None)
+    elif row is not None and row.snippet and state == health.READY:  # the last reply was read only in part
+        st.markdown(f"**Part of the last answer could not be read:** {row.message}. {row.fix}")
+        st.code(row.snippet, language=None)
     recent = row is not None and row.checked_at is not None and utcnow() - row.checked_at < CHECK_CACHE
     if action.button("Check now", key=f"probe_{info.name}", icon=":material/refresh:", disabled=recent,
                      help="Checked less than a minute ago" if recent else "Make the cheapest call this backend allows"):

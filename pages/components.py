@@ -20,7 +20,7 @@ from pages import stored_images
 from pages.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
-from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING
+from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING, UNREADABLE
 from runner.runner import Run
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
@@ -170,8 +170,11 @@ def render_status(message: Any) -> None:
         st.warning(f"{error or 'Interrupted.'}{kept}", icon=":material/warning:")
     elif message.status == STREAMING:
         st.info("This reply is still being written by another server process.", icon=":material/hourglass:")
-    elif message.finish_reason == "length":
-        st.caption(":material/content_cut: The answer reached the length limit.")
+    elif message.finish_reason == "length":  # the backend's limit, or this server's cap (runner/bounds.py)
+        st.caption(f":material/content_cut: {message.error or 'The answer reached the length limit.'}")
+    unreadable = (getattr(message, "extra", None) or {}).get("unreadable")
+    if unreadable:  # lines of the answer Chatdeck could not read (runner/accumulator.py)
+        st.caption(f":material/warning: {unreadable.get('note') or UNREADABLE}")
 
 
 def split_blocks(text: str) -> list[str]:

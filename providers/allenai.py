@@ -46,6 +46,7 @@ from providers.base import (
 )
 from providers.errors import ProviderError, UnexpectedResponseError, raise_for_status, transport_errors
 from providers.events import Attachment, ChatRequest, Event, Options
+from providers.lines import ERROR_BODY_BYTES, read_capped
 
 DEFAULT_URL = "https://olmo-api.allen.ai"
 GENERATIONS = ("v5", "v4-threads", "v4-message")  # newest first: the order ``auto`` tries them in
@@ -168,7 +169,7 @@ class AllenAI:
                 response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
                 if response.status_code not in GONE or protocol == candidates[-1]:
                     break
-                await response.aread()  # a short body: read it so the connection can be reused
+                await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)  # a short body, read: the connection stays
             if detecting:
                 _remember(self.base_url, None if response.status_code in GONE else protocol)
             await _check_stream_response(response)

@@ -22,7 +22,7 @@ import httpx
 
 from providers.base import JsonLines
 from providers.errors import ProviderError, UnavailableError, UnexpectedResponseError
-from providers.events import Event, Finished, ReasoningDelta, StateUpdate, TextDelta
+from providers.events import Drift, Event, Finished, ReasoningDelta, StateUpdate, TextDelta
 
 DISPLAY_NAME = "Ai2 Playground"  # how errors name the backend
 
@@ -47,7 +47,6 @@ class _Parser(abc.ABC):
     """Common bookkeeping: the state to persist, whether it was sent, the remembered error."""
 
     protocol = ""
-    skip_invalid = False  # whether non-JSON lines are skipped (seed protocol) or mean drift
 
     def __init__(self, base_state: Mapping[str, Any] | None = None) -> None:
         self.base_state = dict(base_state or {})
@@ -182,7 +181,6 @@ class V4MessageParser(_Parser):
     """Lines of the seed's ``POST /v4/message/stream`` (web-backends.md §2.4)."""
 
     protocol = "v4-message"
-    skip_invalid = True
 
     def feed(self, line: Any) -> list[Event]:
         if self.done or not isinstance(line, dict):
@@ -249,9 +247,12 @@ async def parse_stream(parser: _Parser, byte_chunks: AsyncIterator[bytes]) -> As
     After the last line (``end`` / the final message) the rest of the body is read and
     ignored, so the connection can go back to the pool instead of being dropped.
     """
-    lines = JsonLines(DISPLAY_NAME, skip_invalid=parser.skip_invalid).lines(byte_chunks)
+    lines = JsonLines(DISPLAY_NAME).lines(byte_chunks)
     try:
         async for _number, line in lines:
+            if isinstance(line, Drift):  # unreadable: marked, and reading goes on (providers/lines.py)
+                yield line
+                continue
             for event in parser.feed(line):
                 yield event
     except RecursionError as exc:  # absurdly nested JSON

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import ssl
 from collections.abc import AsyncIterator, Iterable
@@ -12,8 +11,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from providers.errors import ProviderError, UnexpectedResponseError, transport_errors, without_secrets
-from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished
+from providers.errors import ProviderError, redact_secrets, transport_errors, without_secrets
+from providers.events import Attachment, ChatMessage, ChatRequest, Drift, Event, Finished
+from providers.lines import LineTally, capped_lines
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
 
@@ -67,9 +67,10 @@ async def guarded(
     it may end without a Finished event. The wrapped stream ends with exactly
     one Finished, carrying the error when there was one, without ``secrets``
     (the provider's login values) even where the backend's own words repeated
-    them. Events after a Finished from the raw generator are a bug and are dropped.
+    them (a Drift's snippet too). Events after a Finished from the raw generator are a bug and are dropped.
     """
     finished: Finished | None = None
+    secrets = tuple(secrets)
     try:
         async with transport_errors(backend):
             async for event in events:
@@ -78,6 +79,8 @@ async def guarded(
                         without_secrets(event.error, secrets)
                     finished = event
                     break
+                if isinstance(event, Drift) and secrets:
+                    event = Drift(event.what, redact_secrets(event.snippet, secrets))
                 yield event
     except ProviderError as exc:
         if not exc.backend:
@@ -89,47 +92,28 @@ async def guarded(
 
 
 class JsonLines:
-    """Reads a JSON-lines body: one object per ``\\n``-terminated line.
+    """Reads a JSON-lines body: one object per ``\\n``-terminated line, each line's size capped.
 
-    ``lines()`` yields ``(line_number, parsed)``; blank lines are skipped;
-    a line that is not valid UTF-8 JSON raises UnexpectedResponseError unless
-    ``skip_invalid`` is set (the seed protocol's client skipped such lines).
+    ``lines()`` yields ``(line_number, object)``; blank lines are skipped. A line that cannot be read
+    (not UTF-8 JSON, not an object, longer than ``providers.lines.MAX_LINE_BYTES``) is yielded as
+    ``(line_number, Drift)`` for the provider to pass on: reading goes on (the drift policy in
+    providers/lines.py). A body whose every line was unreadable raises UnexpectedResponseError at its end.
     """
 
-    def __init__(self, backend: str, *, skip_invalid: bool = False) -> None:
+    def __init__(self, backend: str, *, limit: int | None = None) -> None:
         self.backend = backend
-        self.skip_invalid = skip_invalid
+        self.limit = limit
+        self.tally = LineTally(backend)
 
-    async def lines(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, Any]]:
-        buffer = b""
+    async def lines(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, dict[str, Any] | Drift]]:
         number = 0
-        async for chunk in byte_chunks:
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                number += 1
-                parsed = self._parse(raw, number)
-                if parsed is not None:
-                    yield number, parsed
-        if buffer.strip():
+        async for raw in capped_lines(byte_chunks, self.limit):
             number += 1
-            parsed = self._parse(buffer, number)
-            if parsed is not None:
-                yield number, parsed
-
-    def _parse(self, raw: bytes, number: int) -> Any:
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            if self.skip_invalid:
-                return None
-            raise UnexpectedResponseError(
-                f"{self.backend} sent a line that is not JSON (line {number})",
-                backend=self.backend,
-                snippet=raw[:200].decode("utf-8", "replace"),
-            ) from exc
+            if isinstance(raw, Drift):
+                yield number, self.tally.drift(raw)
+            elif raw.strip():
+                yield number, self.tally.json_object(raw)
+        self.tally.check_end()
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,9 @@ async def raise_for_status(response: httpx.Response, backend: str) -> None:
     """Raise the matching ProviderError for an error response (reads the body)."""
     if response.status_code < 400:
         return
-    body = await response.aread()
+    from providers.lines import ERROR_BODY_BYTES, read_capped  # (lines.py imports this module)
+
+    body, _ = await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)
     message = server_message(body, response.headers.get("content-type", ""))
     raise status_error(response.status_code, message, backend, response.headers.get("retry-after"))
 

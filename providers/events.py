@@ -128,6 +128,20 @@ class StateUpdate:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """A line of the stream could not be read (not JSON, not UTF-8, over the line-size cap).
+
+    Every backend handles it the same way (issue 13): the provider keeps reading and keeps all text it
+    understood; the answer is marked "part of this answer could not be read" and the Backends page
+    shows ``snippet`` (the start of the line, redacted before it is stored) for a bug report.
+    A well-formed line of a kind the provider does not know is no drift: it is skipped silently.
+    """
+
+    what: str
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
 class Finished:
     """Always the last event of a stream, exactly once."""
 
@@ -136,4 +150,4 @@ class Finished:
     usage: Mapping[str, int] | None = None
 
 
-Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | Notice | StateUpdate | Finished
+Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | Notice | StateUpdate | Drift | Finished

@@ -9,8 +9,8 @@ The body is Server-Sent Events::
 Every payload is ``{"type", "statusInfo": {"code", "message"}, "data"}``; a non-zero
 ``statusInfo.code`` is an error, typically an expired login.
 
-* ``sse_events`` splits the bytes into ``(event, data)`` pairs. It cuts lines on bytes and decodes
-  whole lines only, so a multi-byte character split across network reads arrives intact.
+* ``sse_events`` splits the bytes into ``(event, data)`` pairs (the shared capped reader). It cuts lines on
+  bytes and decodes whole lines only, so a multi-byte character split across network reads arrives intact.
 * ``ReplyParser`` turns the pairs into Chatdeck events: cumulative content becomes deltas (a
   rewrite of earlier text becomes ``TextDelta(whole_text, replace=True)``), the title a ``Title``,
   the chat id a ``StateUpdate``. It is pure, so it can be fed directly in tests.
@@ -21,15 +21,15 @@ The provider that sends the request is providers/hailuo.py.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
 from typing import Any
 
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
-from providers.events import Event, Finished, StateUpdate, TextDelta, Title
+from providers.events import Drift, Event, Finished, StateUpdate, TextDelta, Title
+from providers.lines import LineTally
+from providers.lines import sse_events as sse_lines
 
 DISPLAY_NAME = "HailuoAI"  # how messages name the backend
 LOGIN_EXPIRED = f"{DISPLAY_NAME} login expired: paste a fresh token in Settings"
@@ -69,57 +69,16 @@ def backend_error(code: int | None, message: str, *, http_status: int | None = N
                          backend=DISPLAY_NAME)
 
 
-async def sse_events(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str]]:
-    """``(event name, data)`` for each event of an SSE body.
+def sse_events(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str] | Drift]:
+    """``(event name, data)`` for each event of an SSE body, or a ``Drift`` for one that cannot be read.
 
-    One space after the colon is optional; comments (``:``) and unknown fields are skipped;
-    several ``data`` lines are joined with ``\\n``. ``close_chunk`` is reported as soon as its
-    ``event`` line arrives and reading stops there, as the web client does: nothing after it is needed.
+    The shared capped reader (providers/lines.py): one space after the colon is optional; comments
+    (``:``) and unknown fields are skipped; several ``data`` lines are joined with ``\\n``. Lines are cut
+    on bytes and decoded whole, so a multi-byte character split across network reads arrives intact;
+    an event with a line that is not UTF-8 is drift. ``close_chunk`` is reported as soon as its ``event``
+    line arrives and reading stops there, as the web client does: nothing after it is needed.
     """
-    name, data = "", []
-    async with aclosing(_lines(byte_chunks)) as lines:
-        async for line in lines:
-            if not line:
-                if name or data:
-                    yield name or "message", "\n".join(data)
-                name, data = "", []
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                name = value.strip()
-                if name == "close_chunk":
-                    yield name, ""
-                    return
-            elif field == "data":
-                data.append(value)
-    if name or data:  # the body ended without the blank line after its last event
-        yield name or "message", "\n".join(data)
-
-
-async def _lines(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """The body's lines, without their ``\\n`` or ``\\r\\n``.
-
-    Lines are cut on bytes and decoded whole, so a multi-byte character split across network
-    reads arrives intact. A line that is not UTF-8 is skipped.
-    """
-    buffer = b""
-    async for chunk in byte_chunks:
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        for raw in complete:
-            if (line := _decode(raw)) is not None:
-                yield line
-    if buffer and (line := _decode(buffer)) is not None:
-        yield line
-
-
-def _decode(raw: bytes) -> str | None:
-    try:
-        return raw.removesuffix(b"\r").decode("utf-8")
-    except UnicodeDecodeError:
-        log.debug("%s: skipped a line that is not UTF-8", DISPLAY_NAME)
-        return None
+    return sse_lines(byte_chunks, stop_at=("close_chunk",), strict_utf8=True)
 
 
 class ReplyParser:
@@ -135,6 +94,7 @@ class ReplyParser:
         self.done = False
         self.results = 0  # message_result events seen
         self.results_with_content = 0
+        self.tally = LineTally(DISPLAY_NAME)
 
     def feed(self, event: str, data: str) -> list[Event]:
         if self.done:
@@ -144,11 +104,9 @@ class ReplyParser:
             return []
         if event not in ("send_result", "message_result"):
             return []  # follow_up_question_result, pings and unknown events
-        try:
-            payload = json.loads(data)
-        except ValueError:  # the next cumulative content repairs whatever this one held
-            log.debug("%s: skipped a %s data line that is not JSON", DISPLAY_NAME, event)
-            return []
+        payload = self.tally.json_object(data)
+        if isinstance(payload, Drift):  # marked; the next cumulative content repairs the text
+            return [payload]
         if (error := status_of(payload)) is not None:
             raise backend_error(*error)
         body = payload.get("data") if isinstance(payload, dict) else None
@@ -191,6 +149,7 @@ class ReplyParser:
 
     def close(self) -> list[Event]:
         """End of the body: the closing events, or the error that ended the answer."""
+        self.tally.check_end()
         if not self.done:
             raise UnavailableError(f"{DISPLAY_NAME} closed the stream before the end of the answer",
                                    backend=DISPLAY_NAME)
@@ -208,8 +167,11 @@ async def parse_stream(parser: ReplyParser, byte_chunks: AsyncIterator[bytes]) -
     """
     events = sse_events(byte_chunks)
     try:
-        async for name, data in events:
-            for event in parser.feed(name, data):
+        async for item in events:
+            if isinstance(item, Drift):  # an event over the size cap, or not UTF-8
+                yield parser.tally.drift(item)
+                continue
+            for event in parser.feed(*item):
                 yield event
             if parser.done:
                 break

@@ -56,7 +56,7 @@ from providers.errors import (
     server_message,
     status_error,
 )
-from providers.events import Attachment, ChatRequest, Event, Image, Notice, StateUpdate
+from providers.events import Attachment, ChatRequest, Drift, Event, Image, Notice, StateUpdate
 from providers.huggingchat_info import INFO
 from providers.huggingchat_lines import (
     DISPLAY_NAME,
@@ -75,6 +75,7 @@ from providers.huggingchat_lines import (
     superjson_value,
     tool_server_names,
 )
+from providers.lines import ERROR_BODY_BYTES, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,10 @@ class HuggingChat:
         parser = StreamParser(file_url=lambda sha: prefix + sha)
         async with self._post_message(http, conversation, data, new_attachments(request.messages)) as response:
             await self._check_stream(response)
-            async for _, line in JsonLines(DISPLAY_NAME, skip_invalid=True).lines(response.aiter_content()):
+            async for _, line in JsonLines(DISPLAY_NAME).lines(response.aiter_content()):
+                if isinstance(line, Drift):  # unreadable: marked, and reading goes on
+                    yield line
+                    continue
                 for event in parser.feed(line):
                     yield await self._download(http, event) if isinstance(event, Image) else event
                 if parser.done:
@@ -295,7 +299,8 @@ class HuggingChat:
 
     async def _check_stream(self, response: Any) -> None:
         if response.status_code >= 300:
-            await self._checked(response, "sending the message", conversation=True, body=await response.acontent())
+            body, _ = await read_capped(response.aiter_content(), ERROR_BODY_BYTES)
+            await self._checked(response, "sending the message", conversation=True, body=body)
         content_type = response.headers.get("content-type", "").lower()
         if "html" in content_type:
             raise login_expired("HuggingChat answered with a web page instead of the answer")

@@ -46,6 +46,7 @@ from providers.errors import (
     transport_errors,
 )
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
+from providers.lines import ERROR_BODY_BYTES, MAX_BODY_BYTES, read_capped
 from providers.openai_sse import parse_completion, parse_stream
 
 DEFAULT_URL = "https://router.huggingface.co/v1"
@@ -253,7 +254,7 @@ class OpenAICompatible:
         if status not in (401, 402, 404, *REQUEST_STATUSES):
             await raise_for_status(response, self.display_name)
             return
-        body = await response.aread()
+        body, _ = await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)
         message = server_message(body, response.headers.get("content-type", ""))
         if status == 401:
             raise CredentialsError(
@@ -284,15 +285,19 @@ class OpenAICompatible:
             return None
 
     async def _json(self, response: httpx.Response) -> Any:
+        body, longer = await read_capped(response.aiter_bytes(), MAX_BODY_BYTES)
+        if longer:
+            raise UnexpectedResponseError(f"{self.display_name} sent an answer over {MAX_BODY_BYTES:,} bytes",
+                                          backend=self.display_name, snippet=body[:200].decode("utf-8", "replace"))
         try:
-            return json.loads(await response.aread())
+            return json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise UnexpectedResponseError(
                 f"{self.display_name} protocol changed: the answer is not JSON", backend=self.display_name
             ) from exc
 
     async def _unexpected(self, response: httpx.Response, content_type: str) -> None:
-        snippet = (await response.aread())[:500].decode("utf-8", "replace")
+        snippet = (await read_capped(response.aiter_bytes(), 500))[0].decode("utf-8", "replace")
         what = f"an HTML page ({content_type})" if "html" in content_type else (content_type or "no content type")
         raise UnexpectedResponseError(
             f"{self.display_name} answered HTTP {response.status_code} with {what} instead of an event stream",

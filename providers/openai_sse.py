@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from providers.errors import UnavailableError, UnexpectedResponseError
-from providers.events import Event, Finished, FinishReason, ReasoningDelta, TextDelta
+from providers.events import Drift, Event, Finished, FinishReason, ReasoningDelta, TextDelta
+from providers.lines import LineTally, sse_events
 
 # delta keys this client knows; a string under any other key is a hint the protocol changed
 KNOWN_DELTA_KEYS = frozenset(
@@ -33,39 +34,26 @@ class SSEReader:
 
     Comments (``:`` lines, used as keep-alives) and other fields (``event:``, ``id:``) are skipped;
     an event is dispatched at a blank line, and a last event without one at the end of the body.
+    An event whose data is over the line-size cap comes as a ``Drift`` (providers/lines.py).
     """
 
-    async def events(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-        buffer = b""
-        data: list[str] = []
-        async for chunk in byte_chunks:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.rstrip(b"\r").decode("utf-8", "replace")
-                if not line:
-                    if data:
-                        yield "\n".join(data)
-                        data = []
-                elif line.startswith("data:"):
-                    data.append(line[5:].removeprefix(" "))
-        tail = buffer.rstrip(b"\r").decode("utf-8", "replace")
-        if tail.startswith("data:"):
-            data.append(tail[5:].removeprefix(" "))
-        if data:
-            yield "\n".join(data)
+    async def events(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[str | Drift]:
+        async for item in sse_events(byte_chunks):
+            yield item if isinstance(item, Drift) else item[1]
 
 
 class ChunkParser:
     """The events of one completion stream, one SSE event's data at a time.
 
-    ``feed`` raises UnexpectedResponseError for a body that no longer looks like the protocol and
+    ``feed`` gives a ``Drift`` for data that is not a JSON object (the drift policy: reading goes on),
+    raises UnexpectedResponseError for a chunk that no longer looks like the protocol and
     UnavailableError for an error the server reports in the stream; ``close`` gives the final
     ``Finished`` (with the finish reason and token usage) or raises when the answer was cut short.
     """
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
+        self.tally = LineTally(backend)
         self.done = False  # [DONE] seen
         self.finish_reason: str | None = None
         self.usage: dict[str, int] | None = None
@@ -80,14 +68,12 @@ class ChunkParser:
         if self.done:
             return []
         if data.strip() == "[DONE]":
+            self.tally.read()
             self.done = True
             return []
-        try:
-            chunk = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise self.drift("a data line is not JSON", data[:200]) from exc
-        if not isinstance(chunk, dict):
-            raise self.drift("a data line is not a JSON object", data[:200])
+        chunk = self.tally.json_object(data)
+        if isinstance(chunk, Drift):
+            return [chunk]
         if chunk.get("error") is not None:
             raise UnavailableError(f"{self.backend} reported an error mid-answer: {_error_text(chunk['error'])}",
                                    backend=self.backend)
@@ -119,6 +105,7 @@ class ChunkParser:
 
     def close(self) -> Finished:
         """The final event once the body has ended (raises if it ended too early)."""
+        self.tally.check_end()
         if not self.done and self.finish_reason is None:
             raise UnavailableError(f"{self.backend} closed the connection mid-answer", backend=self.backend)
         if not self.got_output and self.unknown_keys:
@@ -137,6 +124,9 @@ async def parse_stream(backend: str, byte_chunks: AsyncIterator[bytes]) -> Async
     events = SSEReader().events(byte_chunks)
     try:
         async for data in events:
+            if isinstance(data, Drift):  # an event over the size cap
+                yield parser.tally.drift(data)
+                continue
             for event in parser.feed(data):
                 yield event
     finally:

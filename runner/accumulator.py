@@ -12,6 +12,7 @@ from typing import Any
 
 from providers.events import (
     AnsweredBy,
+    Drift,
     Event,
     Finished,
     Image,
@@ -32,6 +33,7 @@ ERROR = "error"
 CANCELLED = "cancelled"
 
 INTERRUPTED = "Interrupted: the server stopped while this reply was being written."
+UNREADABLE = "Part of this answer could not be read."  # shown under an answer with Drift (issue 13)
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Accumulator:
     answered_by: AnsweredBy | None = None
     notices: list[str] = field(default_factory=list)
     state: dict[str, Any] | None = None
+    drift: Drift | None = None  # the first line of the answer that could not be read
+    drift_count: int = 0
     finished: Finished | None = None
 
     def apply(self, event: Event) -> None:
@@ -74,6 +78,9 @@ class Accumulator:
                 self.notices.append(text)
             case StateUpdate(state=state):
                 self.state = dict(state)
+            case Drift():
+                self.drift = self.drift or event
+                self.drift_count += 1
             case Finished():
                 self.finished = event
 
@@ -115,6 +122,8 @@ class Accumulator:
             extra["notices"] = list(self.notices)
         if self.reasoning_status:
             extra["reasoning_status"] = self.reasoning_status
+        if self.drift_count:  # the snippet goes to the Backends page (redacted), not into the message
+            extra["unreadable"] = {"lines": self.drift_count, "note": UNREADABLE}
         if self.finished is not None and self.finished.usage:
             extra["usage"] = dict(self.finished.usage)
         return {

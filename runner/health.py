@@ -14,7 +14,7 @@ from typing import Any
 
 from providers.base import BackendInfo
 from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
-from providers.events import Finished
+from providers.events import Drift, Finished
 
 READY = "ready"
 NEEDS_CREDENTIALS = "needs_credentials"
@@ -46,11 +46,19 @@ class Outcome:
 
 
 def from_finished(info: BackendInfo, finished: Finished, *, had_login: bool,
-                  state: Mapping[str, Any] | None = None) -> Outcome | None:
+                  state: Mapping[str, Any] | None = None, drift: Drift | None = None) -> Outcome | None:
     """The outcome of a reply; None when it says nothing about the backend: the user stopped it, or the
-    backend refused that one request (a context too long, an unknown model: ``about_backend`` is false)."""
+    backend refused that one request (a context too long, an unknown model: ``about_backend`` is false).
+
+    A reply that arrived with lines Chatdeck could not read (``drift``) still counts as a success, with
+    what was not read and its redacted snippet recorded for the Backends page.
+    """
     protocol = _protocol(state)
     if finished.reason in ("stop", "length"):
+        if drift is not None:
+            return Outcome(True, READY, f"{drift.what} ({info.display_name} may have changed its format)",
+                           "Report it with the snippet below if it keeps happening.",
+                           snippet=redact(drift.snippet), protocol=protocol)
         return Outcome(True, READY, protocol=protocol)
     if finished.reason == "cancelled" or not getattr(finished.error, "about_backend", True):
         return None

@@ -75,6 +75,18 @@ class Run:
         fields["total_ms"] = elapsed_ms(self.finished_at, self.started_at)
         return seq, fields
 
+    def release(self) -> None:
+        """Free the events of a finished, saved run (the runner calls this once no reader should need them).
+
+        The turn (its text, reasoning and fields) stays while anything still holds the run, so a reader that
+        reads the text rather than the events is unaffected; one still tailing events sees the run end.
+        """
+        with self._cond:
+            if self.done:
+                self.events = []
+                self._flushed_seq = 0
+                self._cond.notify_all()
+
     @property
     def dirty(self) -> bool:
         return len(self.events) != self._flushed_seq

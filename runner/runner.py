@@ -3,7 +3,7 @@
 One background asyncio loop per process runs each generation as a task:
 
     start() ── saves the user message and an empty "streaming" reply, then schedules
-    _drive()  ── provider.stream(request) → run.publish(event) → accumulator
+    _drive()  ── provider.stream(request) → within the bounds (runner/bounds.py) → run.publish(event) → accumulator
     _flush_loop ── writes the partial reply to storage at least every 250 ms
     final save ── text, status, timings and the backend's ids for the next turn
     liveness  ── touches the replies being written; interrupts those whose writer died (runner/liveness.py)
@@ -20,7 +20,7 @@ import base64
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -37,6 +37,7 @@ from providers.events import (
     Attachment,
     ChatMessage,
     ChatRequest,
+    Event,
     Finished,
     Image,
     Options,
@@ -44,6 +45,7 @@ from providers.events import (
 from runner import custom_backends, health
 from runner import liveness as reply_liveness
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
+from runner.bounds import Bounds, ReplyCap, is_content
 from runner.catalog import ModelCatalog
 from runner.run import Run
 from runner.versions import context_messages
@@ -92,10 +94,14 @@ class Runner:
         heartbeat: float = reply_liveness.HEARTBEAT,
         stale_after: float = reply_liveness.STALE_AFTER,
         sweep_interval: float = reply_liveness.SWEEP_INTERVAL,
+        bounds: Bounds | None = None,
+        keep_finished: float = KEEP_FINISHED,
     ) -> None:
         self.engine = engine
         self._factory = provider_factory
         self._flush_interval = flush_interval
+        self.bounds = bounds or Bounds.from_env()  # reply cap, idle and overall deadlines (runner/bounds.py)
+        self._keep_finished = keep_finished
         self._runs: dict[int, Run] = {}
         self._runs_lock = threading.Lock()
         self._clients: dict[str, httpx.AsyncClient] = {}
@@ -278,12 +284,9 @@ class Runner:
         try:
             stream = self._provider(run.provider, credentials).stream(request)
             try:
-                async for event in stream:
-                    if isinstance(event, Image) and event.data is not None:  # through the image door, off the loop
-                        event = await asyncio.to_thread(intake.admit_generated, event)
-                    run.publish(event)
+                await self._consume(run, stream)
             finally:
-                await stream.aclose()  # type: ignore[attr-defined]
+                await stream.aclose()  # type: ignore[attr-defined]  # closes the backend connection
         except asyncio.CancelledError:
             run.publish(Finished("cancelled"))
         except Exception as exc:  # a bug, not a backend failure: keep the text, say so
@@ -299,10 +302,43 @@ class Runner:
             if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
             await asyncio.shield(flusher)
-            async with write_lock:
-                await asyncio.to_thread(self._save, run, final=True)
-            run.saved.set()
-            self._loop.call_later(KEEP_FINISHED, self._forget, run.message_id)
+            try:
+                async with write_lock:
+                    await asyncio.to_thread(self._save, run, final=True)
+                run.saved.set()
+            finally:  # even when the final save failed: a finished run never stays in memory for good
+                self._loop.call_later(self._keep_finished, self._forget, run.message_id)
+
+    async def _consume(self, run: Run, stream: AsyncIterator[Event]) -> None:
+        """Publish the provider's events into ``run`` within the bounds (runner/bounds.py).
+
+        Returning (the cap reached) or a deadline expiring leaves the stream for ``_drive`` to close,
+        which closes the backend's connection; the text so far is kept either way.
+        """
+        bounds, loop = self.bounds, self._loop
+        cap = ReplyCap(bounds.max_chars)
+        give_up_at = loop.time() + bounds.overall
+        deadline = asyncio.timeout(min(loop.time() + bounds.idle, give_up_at))
+        try:
+            async with deadline:
+                async for raw in stream:
+                    event, full = cap.admit(raw)
+                    if isinstance(event, Image) and event.data is not None:  # through the image door, off the loop
+                        event = await asyncio.to_thread(intake.admit_generated, event)
+                    if event is not None:
+                        run.publish(event)
+                    if full:
+                        run.publish(Finished("length", error=cap.note()))
+                        return
+                    if is_content(raw):
+                        deadline.reschedule(min(loop.time() + bounds.idle, give_up_at))
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # not ours: a bug inside Chatdeck, reported as such by _drive
+        if deadline.expired() and not run.done:  # (also when a provider swallowed the deadline's cancellation)
+            name = registry.backend(run.provider).display_name
+            expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
+            run.publish(Finished("error", error=expired))
 
     async def _flush_loop(self, run: Run, stop: asyncio.Event, write_lock: asyncio.Lock) -> None:
         while not stop.is_set():
@@ -333,14 +369,21 @@ class Runner:
                 repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
             if final and run.turn.finished is not None and not self._stopping:
                 outcome = health.from_finished(registry.backend(run.provider), run.turn.finished,
-                                               had_login=run.had_login, state=run.turn.state)
+                                               had_login=run.had_login, state=run.turn.state, drift=run.turn.drift)
                 if outcome is not None:
                     health_store.record(s, run.owner_id, run.provider, outcome)
         run._flushed_seq = seq
 
     def _forget(self, message_id: int) -> None:
+        """Drop a finished run once its grace for late readers is over, and free its events.
+
+        A reader still holding the run after that reads the reply from storage (pages do on their next
+        rerun; the REST stream reads the accumulated text, which the run keeps).
+        """
         with self._runs_lock:
-            self._runs.pop(message_id, None)
+            run = self._runs.pop(message_id, None)
+        if run is not None:
+            run.release()
 
 
 _runner: Runner | None = None

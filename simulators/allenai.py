@@ -288,6 +288,8 @@ class AllenAISimulator(RecordingSimulator):
         for index in range(len(chunks) + 1):
             if index == script.disconnect_after:
                 raise Abort
+            if index == script.garbled_after:
+                yield script.garbled + b"\n"
             if index == script.error_after:
                 failed = True
                 break
@@ -344,6 +346,8 @@ class AllenAISimulator(RecordingSimulator):
         for index in range(len(chunks) + 1):
             if index == script.disconnect_after:
                 raise Abort
+            if index == script.garbled_after:
+                yield script.garbled + b"\n"
             if index == script.error_after or index == len(chunks):
                 break
             if index:

@@ -56,6 +56,8 @@ async def thread_lines(
     for index in range(len(chunks) + 1):
         if index == script.disconnect_after:
             raise Abort
+        if index == script.garbled_after:
+            yield script.garbled + b"\n"
         if index == script.error_after or index == len(chunks):
             break
         if index:

@@ -37,6 +37,9 @@ NGINX_403 = (
 )
 
 
+GARBLED = b'{"type": "stream", "token": "a line cut off by a broken proxy'  # not JSON: unreadable
+
+
 # --- script: what the next requests get ---------------------------------------------------------
 
 
@@ -96,6 +99,8 @@ class BaseScript:
     extra_fields: bool = False  # unknown keys on every line and unknown line types (drift tolerance)
     rename: tuple[str, str, str] | None = None  # (line kind, old key, new key): drift detection
     html_200: bool = False  # answer 200 text/html instead of a stream
+    garbled_after: int | None = None  # one unreadable line (``garbled``) after N text chunks: the drift policy
+    garbled: bytes = GARBLED  # that line, without its framing
 
     def answer_chunks(self, prompt: str, backend: str) -> list[str]:
         """The answer's text chunks: ``chunks``, else ``reply`` (or ``default_reply``) split up."""

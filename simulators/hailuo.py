@@ -122,6 +122,8 @@ class HailuoSimulator(RecordingSimulator):
         for index in range(len(chunks) + 1):
             if index == script.disconnect_after:
                 raise Abort
+            if index == script.garbled_after:
+                yield b"event:message_result\ndata:" + script.garbled + b"\n\n"
             if index == script.error_after:
                 yield sse("message_result", payload(3, {}, script.error_code, script.error_text))
                 break

@@ -72,6 +72,8 @@ async def answer_lines(
     for index, chunk in enumerate(chunks):
         if index == script.disconnect_after:
             raise Abort
+        if index == script.garbled_after:
+            yield script.garbled + b"\n"
         if index == script.error_after:
             yield update("status", {"type": "status", "status": "error", "message": script.error_text})
             return

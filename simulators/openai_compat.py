@@ -40,6 +40,7 @@ images and markdown tricks, see simulators/hostile.py).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -86,6 +87,8 @@ class Script(BaseScript):
     send_done: bool = True  # end with data: [DONE]
     usage: bool = True  # a usage chunk when the client asks for one
     context_size: int | None = None  # tokens (words here) a request may hold; more answers HTTP 400
+    hostile: str | None = None  # one of HOSTILE: a backend that never ends (see _hostile_sse)
+    hostile_bytes: int | None = None  # stop a hostile stream after about this many bytes (None: never)
 
 
 class OpenAICompatSimulator(RecordingSimulator):
@@ -101,6 +104,7 @@ class OpenAICompatSimulator(RecordingSimulator):
         self.models = {m.id: m for m in (models or DEFAULT_MODELS)}
         self.tokens = tokens if tokens is not None else {SIM_TOKEN}
         self.require_auth = require_auth
+        self.hostile_sent = 0  # bytes a hostile stream has written (script.hostile)
         self.app = Starlette(
             routes=[
                 Route("/v1/models", self._models, methods=["GET"]),
@@ -158,6 +162,8 @@ class OpenAICompatSimulator(RecordingSimulator):
         if not body.get("stream"):
             return self._finish(record, JSONResponse(self._completion(body, prompt, model)))
         usage = script.usage and bool((body.get("stream_options") or {}).get("include_usage"))
+        if script.hostile:
+            return self._finish(record, self._stream(self._hostile_sse(body), "text/event-stream", record))
         return self._finish(record, self._stream(self._sse(body, prompt, model, usage, record), "text/event-stream",
                                                  record))
 
@@ -215,6 +221,8 @@ class OpenAICompatSimulator(RecordingSimulator):
         for index in range(len(chunks) + 1):
             if index == script.disconnect_after:
                 raise Abort
+            if index == script.garbled_after:
+                yield b"data: " + script.garbled + b"\n\n"
             if index == script.error_after:
                 yield _data({"error": {"message": script.error_text, "type": "server_error", "code": 500}})
                 return
@@ -238,6 +246,38 @@ class OpenAICompatSimulator(RecordingSimulator):
             yield _data(last)
         if script.send_done:
             yield b"data: [DONE]\n\n"
+
+
+    # --- hostile backends (issue 14): streams that never end, for the reply cap and the deadlines ---------
+
+    async def _hostile_sse(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """A stream that never ends by itself, as ``script.hostile`` says (its bytes counted in ``hostile_sent``):
+
+        * ``endless``: answer text in 64 KiB chunks, as fast as the client reads;
+        * ``endless_line``: one ``data:`` line that never gets its newline, as fast as the client reads;
+        * ``keepalive``: only SSE comments (``: keep-alive``), one every ``chunk_delay`` seconds;
+        * ``trickle``: one word of answer every ``chunk_delay`` seconds.
+        """
+        script, base = self.script, {"id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": body["model"]}
+        text_block = ("All work and no play makes Jack a dull boy. " * 1490)[:65536]
+        pieces = {
+            "endless": _data({**base, "choices": [{"index": 0, "delta": {"content": text_block}}]}),
+            "endless_line": b"x" * 65536,
+            "keepalive": b": keep-alive\n\n",
+            "trickle": _data({**base, "choices": [{"index": 0, "delta": {"content": "word "}}]}),
+        }
+        piece = pieces[script.hostile or ""]
+        first = _data({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Before. "}}]})
+        if script.hostile == "endless_line":
+            first += b'data: {"choices": [{"index": 0, "delta": {"content": "'
+        yield first
+        while script.hostile_bytes is None or self.hostile_sent < script.hostile_bytes:
+            if script.hostile in ("keepalive", "trickle"):
+                await pause(script.chunk_delay or 0.05)
+            else:
+                await asyncio.sleep(0)  # let the client's disconnect be noticed
+            self.hostile_sent += len(piece)
+            yield piece
 
 
 def error(status: int, message: str, kind: str, code: str | int | None = None) -> JSONResponse:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import BackendHealth, utcnow
@@ -30,23 +31,36 @@ class Outcome(Protocol):
 def record(s: Session, owner_id: int, backend: str, outcome: Outcome, *, probe: bool = False) -> None:
     """Fold an outcome into the backend's row: a success clears the error; a failure replaces it."""
     now = utcnow()
-    row = s.scalar(select(BackendHealth).where(BackendHealth.owner_id == owner_id, BackendHealth.backend == backend))
-    if row is None:
-        row = BackendHealth(owner_id=owner_id, backend=backend, state=outcome.state)
-        s.add(row)
+    row = _row(s, owner_id, backend, outcome.state)
     row.state = outcome.state
     if outcome.protocol:
         row.protocol = outcome.protocol
     if probe:
         row.checked_at = now
-    if outcome.ok:
+    if outcome.ok:  # a success may carry a note: part of the answer could not be read (drift)
         row.last_success_at = now
-        row.message, row.fix, row.snippet, row.retry_until = "", "", "", None
+        row.message, row.fix, row.snippet, row.retry_until = outcome.message, outcome.fix, outcome.snippet, None
     else:
         row.last_failure_at = now
         row.message, row.fix, row.snippet = outcome.message, outcome.fix, outcome.snippet
         row.retry_until = now + timedelta(seconds=outcome.retry_after) if outcome.retry_after is not None else None
     s.flush()
+
+
+def _row(s: Session, owner_id: int, backend: str, state: str) -> BackendHealth:
+    """The (user, backend) row, created if missing. Two replies finishing at once may both find none:
+    the second insert then fails inside its savepoint and the first one's row is used."""
+    where = (BackendHealth.owner_id == owner_id, BackendHealth.backend == backend)
+    row = s.scalar(select(BackendHealth).where(*where))
+    if row is not None:
+        return row
+    try:
+        with s.begin_nested():
+            row = BackendHealth(owner_id=owner_id, backend=backend, state=state)
+            s.add(row)
+    except IntegrityError:
+        row = s.scalars(select(BackendHealth).where(*where)).one()
+    return row
 
 
 def for_owner(s: Session, owner_id: int) -> dict[str, BackendHealth]:

@@ -132,6 +132,7 @@ class ContractAdapter:
     script_unknown_fields: Callable[[Any, list[str]], None]  # normal answer plus unknown keys / event types
     script_renamed_field: Callable[[Any, list[str]], None]  # answer whose text field has another name
     disconnects: Callable[[Any], int]  # how many streams the client abandoned mid-answer
+    script_garbled: Callable[[Any, list[str], int], None]  # (sim, chunks, one unreadable line after N chunks)
     # expected ProviderError subclass per HTTP status of a scripted error
     error_classes: dict[int, type[ProviderError]] = field(
         default_factory=lambda: {
@@ -169,11 +170,15 @@ def script_adapter(
     def rename(sim: Any, chunks: list[str]) -> None:
         sim.script.chunks, sim.script.rename = chunks, renamed
 
+    def garbled(sim: Any, chunks: list[str], after: int) -> None:
+        sim.script.chunks, sim.script.garbled_after = chunks, after
+
     extra = {"error_classes": error_classes} if error_classes is not None else {}
     return ContractAdapter(
         backend=backend, sim_fixture=sim_fixture, make_provider=make_provider, request=request,
         script_answer=answer, script_http_error=http_error, script_disconnect=disconnect,
         script_unknown_fields=unknown, script_renamed_field=rename, disconnects=lambda sim: sim.disconnects,
+        script_garbled=garbled,
         **extra,
     )
 

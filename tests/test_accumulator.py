@@ -4,6 +4,7 @@ import pytest
 
 from providers.errors import HTTPStatusError
 from providers.events import (
+    Drift,
     Finished,
     Image,
     Notice,
@@ -80,3 +81,16 @@ def test_notices_are_kept_with_the_turn() -> None:
         turn.apply(event)
     assert turn.fields()["extra"]["notices"] == ["A new backend conversation was started."]
     assert "notices" not in Accumulator().fields()["extra"]
+
+
+def test_unreadable_lines_mark_the_answer_without_their_snippet() -> None:
+    turn = Accumulator()
+    for event in [TextDelta("Kept"), Drift("a line that is not JSON", "{secret-ish"), TextDelta(" all"),
+                  Drift("a line longer than 10 bytes", "xxxxxxxxxx"), Finished("stop")]:
+        turn.apply(event)
+    fields = turn.fields()
+    assert (fields["content"], fields["status"]) == ("Kept all", "complete")
+    assert fields["extra"]["unreadable"] == {"lines": 2, "note": "Part of this answer could not be read."}
+    assert "secret-ish" not in str(fields)  # the snippet goes to the Backends page only, redacted
+    assert turn.drift == Drift("a line that is not JSON", "{secret-ish")
+    assert "unreadable" not in Accumulator().fields()["extra"]

@@ -106,6 +106,22 @@ def test_backend_errors_appear_inline_and_keep_the_partial_text(app: AppTest, al
     assert [m.name for m in app.chat_message] == ["user", "assistant", "user", "assistant"]
 
 
+def test_an_answer_cut_at_the_cap_and_read_only_in_part_says_both(
+    app: AppTest, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issues 13 and 14: the notes under the answer, live and after a reload."""
+    monkeypatch.setenv("CHATDECK_MAX_REPLY_CHARS", "12")
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.garbled_after = ["Twelve ", "chars ", "and more"], 1
+    app.run()
+    app.chat_input(key="prompt").set_value("Say a lot").run()
+    for _ in range(2):  # as the reply finished live, then drawn from storage
+        captions = [c.value for c in app.caption]
+        assert "Twelve chars" in " ".join(texts(app)) and "and more" not in " ".join(texts(app))
+        assert any("Answer cut at 12 characters" in c for c in captions), captions
+        assert any("Part of this answer could not be read." in c for c in captions), captions
+        app.run()
+
+
 def test_switching_conversations_from_the_sidebar(app: AppTest, allenai_sim: SimHandle) -> None:
     app.run()
     app.chat_input(key="prompt").set_value("Alpha topic").run()

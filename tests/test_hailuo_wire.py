@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
-from providers.events import ChatMessage, ChatRequest, Event, Finished, StateUpdate, TextDelta, Title
+from providers.events import ChatMessage, ChatRequest, Drift, Event, Finished, StateUpdate, TextDelta, Title
 from providers.hailuo import HailuoAI, Login
 from providers.hailuo_sign import CHAT_PATH, body_to_yy, device_query, encode_path, form_encode, md5_hex, yy
 from providers.hailuo_stream import ReplyParser, parse_stream, sse_events
@@ -180,8 +180,11 @@ def test_sse_reader_spacing_comments_crlf_multiline_data_and_stop_at_close_chunk
     assert all(read_sse(body, size) == expected for size in (1, 2, 3, len(body)))
 
 
-def test_sse_reader_keeps_a_last_event_without_blank_line_and_skips_lines_that_are_not_utf8() -> None:
-    assert read_sse(b"event:a\ndata:\xff\xfe\ndata:ok", 4) == [("a", "ok")]
+def test_sse_reader_keeps_a_last_event_without_blank_line_and_marks_one_that_is_not_utf8() -> None:
+    assert read_sse(b"event:a\ndata:ok", 4) == [("a", "ok")]
+    assert read_sse(b"event:a\ndata:\xff\xfe\ndata:ok\n\nevent:b\ndata:1", 4) == [
+        Drift("a line that is not UTF-8", "data:\ufffd\ufffd"), ("b", "1"),
+    ]
 
 
 def test_fixture_x1_from_any_network_split() -> None:
@@ -273,12 +276,15 @@ def test_a_body_ending_before_close_chunk_is_unavailable_after_its_text() -> Non
     assert seen == [TextDelta("Half")]
 
 
-def test_a_numeric_chat_id_and_unknown_events_and_bad_json_are_taken_in_stride() -> None:
+def test_a_numeric_chat_id_and_unknown_events_are_taken_in_stride_and_bad_json_is_marked() -> None:
     body = (
         b"event:send_result\ndata:{\"statusInfo\":{\"code\":0},\"data\":{\"sendResult\":{\"chatID\":42}}}\n\n"
         b"event:message_result\ndata:{broken\n\n" + sse("sim_new_event", "ignored") + sse("message_result", "ok") + CLOSE
     )
-    assert parse(body) == [StateUpdate({"characterID": "1", "chatID": "42"}), TextDelta("ok"), Finished("stop")]
+    assert parse(body) == [
+        StateUpdate({"characterID": "1", "chatID": "42"}), Drift("a line that is not JSON", "{broken"),
+        TextDelta("ok"), Finished("stop"),
+    ]
 
 
 # --- the fixture bodies over loopback HTTP -------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
@@ -17,6 +18,7 @@ from simulators.common import ForcedError
 from storage import health as health_store
 from storage import repository as repo
 from storage.db import reset_engines, session
+from storage.models import BackendHealth, utcnow
 from tests.sim_fixtures import SimHandle, free_port
 
 AI2 = registry.backend("allenai")
@@ -96,6 +98,27 @@ def reply_state(runner: Runner, engine: Engine) -> object:
         return health_store.for_owner(s, owner)["allenai"]
 
 
+def test_two_replies_finishing_at_once_share_one_row(engine: Engine) -> None:
+    """The row is missing when both look, and the other reply inserts it first: no lost final save."""
+    with session(engine) as s:
+        owner = repo.local_user(s).id
+    raced = []
+
+    def other_reply_inserts_first(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not raced and statement.lstrip().upper().startswith("SELECT") and "backend_health" in statement:
+            raced.append(True)
+            conn.execute(insert(BackendHealth).values(owner_id=owner, backend="allenai", state=health.FAILING,
+                                                      message="the other reply", updated_at=utcnow()))
+
+    with session(engine) as s:
+        event.listen(s.connection(), "after_cursor_execute", other_reply_inserts_first)
+        health_store.record(s, owner, "allenai", health.Outcome(True, health.READY))
+    assert raced
+    with session(engine) as s:
+        rows = health_store.for_owner(s, owner)
+    assert rows["allenai"].state == health.READY and rows["allenai"].message == ""
+
+
 def test_replies_record_what_they_saw(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
     allenai_sim.sim.script.http_error = ForcedError(429, "Too many requests", headers={"Retry-After": "120"})
     row = reply_state(runner, engine)
@@ -147,6 +170,24 @@ def test_the_backends_page_shows_state_cause_and_fix(app: AppTest, allenai_sim: 
     app.run()
     app.run()
     assert len(allenai_sim.sim.requests) == requests  # reruns ask nothing of the backend
+
+
+def test_the_backends_page_shows_an_answer_read_only_in_part(app: AppTest, allenai_sim: SimHandle) -> None:
+    """Issue 13: the drift (a line that was not JSON) is recorded with its redacted snippet; still ready."""
+    allenai_sim.sim.script.garbled_after = 1
+    from storage.db import get_engine
+
+    with session(get_engine()) as s:
+        owner = repo.local_user(s).id
+        cid = repo.create_conversation(s, owner, provider="allenai", model="olmo-3.1-32b-instruct").id
+    assert get_runner().start(owner_id=owner, conversation_id=cid, provider="allenai",
+                              model="olmo-3.1-32b-instruct", prompt="Hi").saved.wait(10)
+    app.run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "Part of the last answer could not be read:** a line that is not JSON" in text and "ready" in text
+    assert [c.value for c in app.code if "cut off by a broken proxy" in c.value]
+    assert all("[redacted]" in c.value for c in app.code)  # the snippet went through the redaction
 
 
 PAGES = ["chat", "compare", "leaderboard", "backends", "settings"]

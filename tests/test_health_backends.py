@@ -19,12 +19,18 @@ from storage.db import session
 from tests.sim_fixtures import ADAPTERS, ContractAdapter, free_port
 
 WORDS = ["one ", "two ", "three"]
-SCENARIOS = ["ok", "unknown fields", "renamed field", "429", "401", "503", "refused"]
+SCENARIOS = ["ok", "unknown fields", "garbled line", "renamed field", "429", "401", "503", "refused"]
+
+
+def _reply(engine: Engine, owner: int, conversation_id: str) -> repo.Message:
+    with session(engine) as s:
+        return repo.recent_messages(s, owner, conversation_id)[-1]
 
 
 def expected(backend: str, scenario: str) -> str:
     return {
-        "ok": health.READY, "unknown fields": health.READY, "renamed field": health.PROTOCOL_CHANGED,
+        "ok": health.READY, "unknown fields": health.READY, "garbled line": health.READY,
+        "renamed field": health.PROTOCOL_CHANGED,
         "429": health.RATE_LIMITED, "503": health.UNREACHABLE, "refused": health.UNREACHABLE,
         "401": health.CREDENTIALS_REJECTED if registry.backend(backend).credential_fields else health.FAILING,
     }[scenario]
@@ -45,6 +51,7 @@ def test_each_backend_reaches_each_state(
         "ok": lambda: adapter.script_answer(handle.sim, WORDS, 0.0),
         "unknown fields": lambda: adapter.script_unknown_fields(handle.sim, WORDS),
         "renamed field": lambda: adapter.script_renamed_field(handle.sim, WORDS),
+        "garbled line": lambda: adapter.script_garbled(handle.sim, WORDS, 1),
         "429": lambda: adapter.script_http_error(handle.sim, 429, "Slow down"),
         "401": lambda: adapter.script_http_error(handle.sim, 401, "Unauthorized"),
         "503": lambda: adapter.script_http_error(handle.sim, 503, "Overloaded"),
@@ -68,6 +75,13 @@ def test_each_backend_reaches_each_state(
         assert row.state == expected(backend, scenario), row.message
         if row.state != health.READY:
             assert row.message and row.fix and row.last_failure_at is not None
+        if scenario == "garbled line":  # issue 13: the answer is kept and marked; the drift is recorded
+            assert "not JSON" in row.message and "cut off by a broken proxy" in row.snippet
+            reply = _reply(engine, owner, cid)
+            assert reply.content == "".join(WORDS) and reply.status == "complete"
+            assert reply.extra["unreadable"] == {"lines": 1, "note": "Part of this answer could not be read."}
+        else:
+            assert not row.snippet or row.state == health.PROTOCOL_CHANGED
     finally:
         runner.shutdown()
         engine.dispose()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from providers.base import JsonLines
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
-from providers.events import Event, Image, ReasoningDelta, Sources, TextDelta, Title
+from providers.events import Drift, Event, Image, ReasoningDelta, Sources, TextDelta, Title
 from providers.huggingchat_lines import (
     ConversationGone,
     StreamParser,
@@ -29,7 +29,7 @@ CONVERSATION = "67ed0c3f8a1b2c3d4e5f6a7b"
 
 
 def parse(body: str) -> list[Event]:
-    """A whole body through the provider's reader: JSON lines (non-JSON skipped) into the parser."""
+    """A whole body through the provider's reader: JSON lines into the parser (unreadable ones as Drift)."""
     parser = StreamParser(file_url=lambda sha: f"https://huggingface.co/chat/conversation/{CONVERSATION}/output/{sha}")
 
     async def chunks() -> Any:
@@ -39,8 +39,8 @@ def parse(body: str) -> list[Event]:
 
     async def go() -> list[Event]:
         events: list[Event] = []
-        async for _, line in JsonLines("HuggingChat", skip_invalid=True).lines(chunks()):
-            events += parser.feed(line)
+        async for _, line in JsonLines("HuggingChat").lines(chunks()):
+            events += [line] if isinstance(line, Drift) else parser.feed(line)
             if parser.done:
                 break
         return events

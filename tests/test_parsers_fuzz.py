@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from providers.allenai_lines import V4MessageParser, V5Parser, parse_stream
 from providers.errors import ProviderError
-from providers.events import Finished, ReasoningDelta, StateUpdate, TextDelta
+from providers.events import Drift, Finished, ReasoningDelta, StateUpdate, TextDelta
 
-EVENT_TYPES = (TextDelta, ReasoningDelta, StateUpdate, Finished)
+EVENT_TYPES = (TextDelta, ReasoningDelta, StateUpdate, Drift, Finished)
 PARSERS = [V5Parser, V4MessageParser]
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

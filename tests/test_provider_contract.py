@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from providers.errors import ProviderError, UnavailableError, UnexpectedResponseError
-from providers.events import Event, Finished, StateUpdate, TextDelta
+from providers.events import Drift, Event, Finished, StateUpdate, TextDelta
 from providers.registry import BACKENDS
 from tests.sim_fixtures import ADAPTERS, ContractAdapter, SimHandle, collect, free_port, run, text_of, wait_for
 
@@ -93,7 +93,22 @@ def test_unknown_fields_and_event_types_are_tolerated(adapter: ContractAdapter, 
     adapter.script_unknown_fields(handle.sim, CHUNKS)
     events = stream(adapter, handle.url)
     assert text_of(events) == "".join(CHUNKS)
+    assert not [e for e in events if isinstance(e, Drift)], "unknown kinds are no drift: they stay silent"
     assert assert_one_final(events).reason == "stop"
+
+
+def test_an_unreadable_line_mid_stream_is_marked_and_reading_goes_on(
+    adapter: ContractAdapter, handle: SimHandle
+) -> None:
+    """Issue 13's one drift policy, the same for every backend: all text kept, one Drift, a normal end."""
+    adapter.script_garbled(handle.sim, CHUNKS, 3)
+    events = stream(adapter, handle.url)
+    assert text_of(events) == "".join(CHUNKS)
+    drifts = [e for e in events if isinstance(e, Drift)]
+    assert len(drifts) == 1, events
+    assert drifts[0].what == "a line that is not JSON" and "cut off by a broken proxy" in drifts[0].snippet
+    final = assert_one_final(events)
+    assert final.reason == "stop" and final.error is None
 
 
 def test_renamed_required_field_is_reported_as_drift(adapter: ContractAdapter, handle: SimHandle) -> None:

@@ -18,7 +18,7 @@ from providers.errors import (
     redact_secrets,
     without_secrets,
 )
-from providers.events import Finished
+from providers.events import Drift, Finished
 from providers.registry import BACKENDS
 from simulators.common import ForcedError
 from simulators.hailuo import DEMO_TOKEN as HAILUO_TOKEN
@@ -79,6 +79,13 @@ def test_an_unknown_answer_quoting_the_token_leaves_it_out_of_the_snippet(huggin
     final = run(collect(provider.stream(ADAPTERS["huggingface"].request())))[-1]
     assert isinstance(final, Finished) and isinstance(final.error, UnexpectedResponseError)
     assert final.error.snippet == f"<html><p>Signed in with {REDACTED}</p></html>"
+
+
+def test_an_unreadable_line_quoting_the_token_leaves_it_out_of_the_drift_snippet(huggingface_sim: SimHandle) -> None:
+    huggingface_sim.sim.script.garbled_after, huggingface_sim.sim.script.garbled = 1, f"{{oops {SIM_TOKEN}".encode()
+    provider = ADAPTERS["huggingface"].make_provider(huggingface_sim.url, None)
+    drifts = [e for e in run(collect(provider.stream(ADAPTERS["huggingface"].request()))) if isinstance(e, Drift)]
+    assert drifts == [Drift("a line that is not JSON", f"{{oops {REDACTED}")]
 
 
 def test_a_model_list_error_quoting_the_token_does_not_carry_it(huggingface_sim: SimHandle) -> None:
