@@ -91,6 +91,7 @@ INFO = BackendInfo(
         "**Make calls to Inference Providers**, or a read token) and paste it here. Usage is billed "
         "to your account's credits."
     ),
+    system_prompt="message",
 )
 
 
@@ -170,6 +171,7 @@ def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]
         needs_credentials=False,  # the key, if any, is the server's, set by an admin
         fallback_models=fallback,
         description=f"An OpenAI-compatible server at {base_url}, added by an admin.",
+        system_prompt="message",
     )
 
 
@@ -211,10 +213,11 @@ class OpenAICompatible:
         options = request.options
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [_wire_message(m) for m in request.messages if m.content or m.attachments],
+            "messages": [{"role": "system", "content": request.system.strip()}] if request.system.strip() else [],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        body["messages"] += [_wire_message(m) for m in request.messages if m.content or m.attachments]
         for key, value in (("temperature", options.temperature), ("top_p", options.top_p),
                            ("max_tokens", options.max_tokens)):
             if value is not None:
