@@ -165,6 +165,15 @@ def shared_messages(s: Session, viewer_id: int, share_id: str, *, limit: int = S
     return _visible_messages(s, view.item_id, limit)
 
 
+def shared_system_prompt(s: Session, viewer_id: int, share_id: str) -> str:
+    """The system prompt of a shared conversation ("" if none, or if the share is not open to them)."""
+    view = open_share(s, viewer_id, share_id)
+    if view is None or view.kind != "conversation":
+        return ""
+    conversation = s.get(Conversation, view.item_id)
+    return conversation.system_prompt if conversation is not None else ""
+
+
 @dataclass(frozen=True)
 class SharedRound:
     number: int
