@@ -54,8 +54,10 @@ def test_a_share_opens_for_its_viewer_only_and_revoking_ends_it(engine: Engine) 
         reply = messages[1]
         assert reply.reasoning == "weather" and reply.ttft_ms == 120 and reply.extra["sources"][0]["title"] == "Ex"
         assert "ann-anon-id" not in repr(messages)  # the backend's ids never travel
+        assert sharing.shared_system_prompt(s, bob, share_id) == "Answer as a travel agent."
         # Cat was not named: nothing at all
         assert sharing.open_share(s, cat, share_id) is None
+        assert sharing.shared_system_prompt(s, cat, share_id) == ""
         assert sharing.shared_messages(s, cat, share_id) == []
         assert sharing.shared_with_me(s, cat) == []
         with pytest.raises(LookupError):
@@ -65,6 +67,9 @@ def test_a_share_opens_for_its_viewer_only_and_revoking_ends_it(engine: Engine) 
         assert repo.recent_messages(s, bob, chat_id) == []
         assert transfer.conversation_json(s, bob, chat_id) is None
         assert b"zanzibar" not in transfer.all_conversations_json(s, bob)
+        anns_export = transfer.conversation_json(s, ann, chat_id)
+    with session(engine) as s, pytest.raises(transfer.ImportProblem, match="another account"):
+        transfer.import_file(s, bob, anns_export or b"")  # a shared conversation's id is still Ann's alone
     with session(engine) as s:
         assert sharing.revoke(s, ann, share_id)
     with session(engine) as s:
