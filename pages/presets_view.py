@@ -23,7 +23,7 @@ def system_prompt_box(owner: int, conversation: Conversation | None, backend: Ba
     backend receives it. Returns the prompt for a new chat ("" when a conversation is open)."""
     with st.sidebar.expander("System prompt", icon=":material/settings_suggest:",
                              expanded=bool(conversation and conversation.system_prompt)):
-        st.caption(f"{plain(backend.display_name)}: {backend.system_prompt_help}.")
+        note(f"{plain(backend.display_name)}: {plain(backend.system_prompt_help)}.")
         if conversation is None:
             return str(st.text_area("System prompt for the new chat", key=NEW_CHAT_SYSTEM, height=100,
                                     placeholder="e.g. Answer briefly, in British English."))
@@ -34,8 +34,13 @@ def system_prompt_box(owner: int, conversation: Conversation | None, backend: Ba
             st.button("Save system prompt", key=f"save_{key}", icon=":material/save:",
                       on_click=service.set_system_prompt, args=(owner, conversation.id, st.session_state[key]))
             if backend.system_prompt != "message":
-                st.caption("It applies to the next new backend chat: the backend keeps the one this chat began with.")
+                note("It applies to the next new backend chat: the backend keeps the one this chat began with.")
     return ""
+
+
+def note(text: str) -> None:
+    """A quiet line inside a sidebar box (Markdown, not a caption: the sidebar's captions head the library)."""
+    st.markdown(f":gray[{text}]")
 
 
 def presets_box(owner: int, provider: str, model: str, options: dict[str, float], system_prompt: str) -> None:
@@ -44,7 +49,7 @@ def presets_box(owner: int, provider: str, model: str, options: dict[str, float]
     with st.sidebar.expander("Presets", icon=":material/bookmarks:"):
         items = service.visible_presets(owner)
         if not items:
-            st.caption("No presets yet.")
+            note("No presets yet.")
         for preset in items:
             start, remove = st.columns([5, 1], vertical_alignment="center")
             label = (":material/groups: " if preset.team else "") + plain(preset.name)
