@@ -224,3 +224,16 @@ def test_team_presets_are_seen_by_everyone_and_curated_by_admins(engine: Engine)
         assert presets.get(s, bob, team).system_prompt == "Be very brief."  # type: ignore[union-attr]
         assert presets.delete(s, cat, team, is_admin=True)
         assert [p.id for p in presets.visible(s, ann)] == []
+
+
+def test_a_system_prompt_survives_export_and_import(engine: Engine) -> None:
+    ann, _, _ = _people(engine)
+    chat_id = _anns_chat(engine, ann)
+    with session(engine) as s:
+        exported = transfer.all_conversations_json(s, ann)
+        assert repo.delete_conversation(s, ann, chat_id)
+    with session(engine) as s:
+        assert transfer.import_file(s, ann, exported).imported == 1
+    with session(engine) as s:
+        conversation = repo.get_conversation(s, ann, chat_id)
+        assert conversation is not None and conversation.system_prompt == "Answer as a travel agent."
