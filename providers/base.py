@@ -162,9 +162,10 @@ class BackendInfo:
     # prompt, set when its conversation is created), "prepended" (no such thing in the protocol: the text goes
     # before the first prompt of the backend's chat as a "System:" line).
     system_prompt: str = "prepended"
-    # Whether a conversation's saved backend state (its ids) may be copied into another user's conversation
-    # ("continue as my copy"). None of today's backends allows it: their ids belong to the login or anonymous
-    # id that created them, so a copy sends the history as its first turn instead.
+    # Whether a conversation's saved backend state may be copied into another user's conversation ("continue as
+    # my copy"). Not for backends whose ids belong to the login or anonymous id that created them (Ai2 threads,
+    # HuggingChat and HailuoAI chats): a copy sends the history as its first turn instead. The OpenAI-compatible
+    # backends keep no ids at all (only the model), so theirs may travel.
     state_travels: bool = False
 
     @property

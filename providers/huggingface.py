@@ -92,6 +92,7 @@ INFO = BackendInfo(
         "to your account's credits."
     ),
     system_prompt="message",
+    state_travels=True,  # stateless: the only state is the model name, nobody's id
 )
 
 
@@ -172,6 +173,7 @@ def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]
         fallback_models=fallback,
         description=f"An OpenAI-compatible server at {base_url}, added by an admin.",
         system_prompt="message",
+        state_travels=True,
     )
 
 

@@ -92,11 +92,13 @@ def open_shared(viewer: int, share_id: str) -> OpenedConversation | OpenedCompar
 def continue_as_copy(viewer: int, share_id: str, column_id: int | None = None) -> str:
     """Fork the shared conversation (or comparison column) into the viewer's own; returns its id.
 
-    The copy has no backend state (no backend's ids travel between users, ``BackendInfo.state_travels``), so
-    its next message sends the history as a first turn. Raises LookupError if the share is not theirs to open.
+    Backend state goes with it only where ``BackendInfo.state_travels`` (state naming no login or anonymous id:
+    the OpenAI-compatible backends, which keep only the model); elsewhere the copy's next message sends the
+    history as a first turn. Raises LookupError if the share is not theirs to open.
     """
+    travelling = frozenset(name for name, info in registry.all_backends().items() if info.state_travels)
     with session(get_engine()) as s:
-        return store.fork(s, viewer, share_id, column_id=column_id).id
+        return store.fork(s, viewer, share_id, column_id=column_id, travelling=travelling).id
 
 
 # --- presets ----------------------------------------------------------------------------------------

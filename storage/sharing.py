@@ -18,6 +18,7 @@ turn sends the history the way each backend takes a first turn (runner: an empty
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from storage import comparisons
 from storage import repository as repo
-from storage.models import Comparison, ComparisonColumn, Conversation, Message, User, utcnow
+from storage.models import BackendState, Comparison, ComparisonColumn, Conversation, Message, User, utcnow
 from storage.team_models import Share
 
 PRIVATE_EXTRA = frozenset({"backend_state", "state_before"})  # the backend's ids: never shown, never copied
@@ -208,9 +209,14 @@ def shared_comparison(s: Session, viewer_id: int, share_id: str) -> SharedCompar
     return SharedComparison(comparison.title, comparison.blind, columns, rounds)
 
 
-def fork(s: Session, viewer_id: int, share_id: str, *, column_id: int | None = None) -> Conversation:
+def fork(
+    s: Session, viewer_id: int, share_id: str, *, column_id: int | None = None,
+    travelling: Collection[str] = frozenset(),
+) -> Conversation:
     """"Continue as my copy": the shared conversation (or a shared comparison's column) copied into a new
-    conversation of the viewer, with its system prompt and visible messages but no backend state.
+    conversation of the viewer, with its system prompt and visible messages. Backend state is copied only for
+    the backends named in ``travelling`` (``BackendInfo.state_travels``: state that names no login or
+    anonymous id); every other backend starts a new chat of the viewer's with the history.
 
     Raises LookupError when the share is not open to the viewer or the column is not part of it.
     """
@@ -238,6 +244,10 @@ def fork(s: Session, viewer_id: int, share_id: str, *, column_id: int | None = N
                 updated_at=now)
         for m in _visible_messages(s, source_id, SHARED_MESSAGES)
     )
+    if travelling:
+        for row in s.scalars(select(BackendState).where(BackendState.conversation_id == source_id,
+                                                        BackendState.provider.in_(list(travelling))).limit(100)):
+            repo.save_backend_state(s, copy.id, row.provider, row.model, row.state)
     s.flush()
     return copy
 

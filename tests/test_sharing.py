@@ -237,3 +237,19 @@ def test_a_system_prompt_survives_export_and_import(engine: Engine) -> None:
     with session(engine) as s:
         conversation = repo.get_conversation(s, ann, chat_id)
         assert conversation is not None and conversation.system_prompt == "Answer as a travel agent."
+
+
+def test_a_copy_takes_backend_state_only_where_it_names_nobody(engine: Engine) -> None:
+    from providers import registry
+
+    assert {n: registry.BACKENDS[n].state_travels for n in registry.BACKENDS} == {
+        "allenai": False, "hailuo": False, "huggingchat": False, "huggingface": True}
+    ann, bob, _ = _people(engine)
+    chat_id = _anns_chat(engine, ann)  # Ai2 state with Ann's anonymous id
+    with session(engine) as s:
+        repo.save_backend_state(s, chat_id, "huggingface", "x", {"model": "x"})
+        share_id = sharing.share(s, ann, "conversation", chat_id, viewer_id=bob).id
+    with session(engine) as s:
+        copy = sharing.fork(s, bob, share_id, travelling={"huggingface"})
+        assert repo.get_backend_state(s, copy.id, "huggingface", "x") == {"model": "x"}
+        assert repo.get_backend_state(s, copy.id, "allenai", "m") == {}
