@@ -11,7 +11,7 @@ import string
 
 import streamlit as st
 
-from pages import chat, components, share_view, sidebar
+from pages import chat, components, presets_view, share_view, sidebar
 from pages.compare_view import figures
 from pages.share_view import plain
 from providers import registry
@@ -98,8 +98,9 @@ def _labels(shown: service.SharedComparison, reveal: bool) -> dict[int, str]:
 
 def _fork(viewer: int, share_id: str, column_id: int | None) -> None:
     try:
-        conversation_id = service.continue_as_copy(viewer, share_id, column_id)
+        conversation_id, provider, model = service.continue_as_copy(viewer, share_id, column_id)
     except LookupError:
         st.warning(NOT_FOUND, icon=":material/link_off:")
         return
+    presets_view.apply_choice(provider, model)  # the chat page's pickers: the copy's backend and model
     st.switch_page(st.Page(chat.render, title="Chat", url_path="chat"), query_params={"c": conversation_id})

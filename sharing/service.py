@@ -89,8 +89,9 @@ def open_shared(viewer: int, share_id: str) -> OpenedConversation | OpenedCompar
                                   store.shared_system_prompt(s, viewer, share_id))
 
 
-def continue_as_copy(viewer: int, share_id: str, column_id: int | None = None) -> str:
-    """Fork the shared conversation (or comparison column) into the viewer's own; returns its id.
+def continue_as_copy(viewer: int, share_id: str, column_id: int | None = None) -> tuple[str, str, str]:
+    """Fork the shared conversation (or comparison column) into the viewer's own; returns its id, backend
+    and model.
 
     Backend state goes with it only where ``BackendInfo.state_travels`` (state naming no login or anonymous id:
     the OpenAI-compatible backends, which keep only the model); elsewhere the copy's next message sends the
@@ -98,7 +99,8 @@ def continue_as_copy(viewer: int, share_id: str, column_id: int | None = None) -
     """
     travelling = frozenset(name for name, info in registry.all_backends().items() if info.state_travels)
     with session(get_engine()) as s:
-        return store.fork(s, viewer, share_id, column_id=column_id, travelling=travelling).id
+        copy = store.fork(s, viewer, share_id, column_id=column_id, travelling=travelling)
+        return copy.id, copy.provider, copy.model
 
 
 # --- presets ----------------------------------------------------------------------------------------
