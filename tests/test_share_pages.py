@@ -162,3 +162,20 @@ def test_a_preset_fills_a_compare_column_with_its_system_prompt(
     body: Any = huggingface_sim.sim.chat_requests()[-1].json_body
     assert body["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
     assert "System:" not in allenai_sim.sim.chat_requests()[-1].form["content"]  # the other column has none
+
+
+def test_a_shared_view_draws_hostile_content_exactly_as_the_owners_page(pages_env: None) -> None:
+    hostile = "Look ![pixel](https://evil.example/track.png?c=1) and [click](javascript:alert(1)) <img src=x>"
+    with session(get_engine()) as s:
+        me = repo.local_user(s).id
+        chat = repo.create_conversation(s, me, provider="allenai", model="m", title="Hostile")
+        repo.add_message(s, me, chat.id, role="user", content="hi")
+        repo.add_message(s, me, chat.id, role="assistant", content=hostile, provider="allenai", model="m")
+        share_id = sharing.share(s, me, "conversation", chat.id, viewer_id=None).id
+
+    def drawn(at: AppTest) -> list[str]:
+        return [m.value for m in at.markdown if "evil.example" in m.value or "javascript" in m.value]
+
+    owners = drawn(page(CHAT, c=chat.id).run())
+    shared = drawn(page(SHARED, id=share_id).run())
+    assert owners and shared == owners  # one rendering function: whatever it makes safe, it makes safe here

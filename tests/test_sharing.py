@@ -163,6 +163,7 @@ def test_bob_cannot_share_revoke_or_list_anything_of_anns(engine: Engine) -> Non
         assert sharing.shared_with_me(s, bob) == []
         assert sharing.open_share(s, bob, anns_share) is None
         assert sharing.shared_messages(s, bob, anns_share) == []
+        assert sharing.shared_system_prompt(s, bob, anns_share) == ""
         assert sharing.shared_comparison(s, bob, anns_share) is None
         with pytest.raises(LookupError):
             sharing.fork(s, bob, anns_share)
