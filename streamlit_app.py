@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from pages import admin, backends, chat, compare, leaderboard, settings, signin
+from pages import admin, backends, chat, compare, leaderboard, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -38,6 +38,7 @@ def main() -> None:
             # The default page lives at "/"; "/chat" is kept as a link-friendly alias.
             st.Page(chat.render, title="Chat", url_path="chat", visibility="hidden"),
             st.Page(compare.render, title="Compare", icon=":material/view_column:", url_path="compare"),
+            st.Page(shared.render, title="Shared", icon=":material/share:", url_path="shared"),
             st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
             st.Page(backends.render, title="Backends", icon=":material/dns:", url_path="backends"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
@@ -64,7 +65,7 @@ def _ignore_legacy_pages_folder() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "imaging", "pages", "providers", "runner", "simulators", "storage")
+OWN_PACKAGES = ("access", "api", "imaging", "pages", "providers", "runner", "sharing", "simulators", "storage")
 
 
 def _configure_logging() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from access import limits
-from pages import components, refusals, sidebar, turn_controls, uploads
+from pages import components, presets_view, refusals, share_view, sidebar, turn_controls, uploads
 from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Attachment
@@ -29,6 +29,10 @@ def render() -> None:
     choice = sidebar.backend_picker(conversation)
     backend = registry.backend(choice.provider)
     runner = get_runner()
+    new_system = presets_view.system_prompt_box(owner, conversation, backend)
+    presets_view.presets_box(owner, choice.provider, choice.model,
+                             {"temperature": choice.options.temperature, "top_p": choice.options.top_p},
+                             conversation.system_prompt if conversation else new_system)
 
     stop_slot = st.bottom.empty()  # a Stop button above the input while a reply is written
     notice_slot = st.bottom.empty()  # why the last message was not sent (rate limit, disabled backend)
@@ -46,7 +50,7 @@ def render() -> None:
                 if conversation is None:
                     title = prompt.strip().splitlines()[0][:60]
                     conversation = repo.create_conversation(
-                        s, owner, provider=choice.provider, model=choice.model, title=title
+                        s, owner, provider=choice.provider, model=choice.model, title=title, system_prompt=new_system
                     )
                 elif (conversation.provider, conversation.model) != (choice.provider, choice.model):
                     repo.set_conversation_model(s, owner, conversation.id, choice.provider, choice.model)
@@ -68,6 +72,7 @@ def render() -> None:
         return
 
     st.subheader(plain(conversation.title or "Untitled"), anchor=False)  # titles come from backends and imports
+    share_view.share_button(owner, "conversation", conversation.id)
     rows, more, turn = turn_controls.window(owner, conversation.id)
     with st.container():  # always drawn, so the messages keep their places when the button comes or goes
         if more:

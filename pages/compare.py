@@ -11,11 +11,12 @@ import streamlit as st
 
 from access import limits
 from pages import compare_view as view
-from pages import refusals, sidebar
+from pages import refusals, share_view, sidebar
 from pages.safe_markdown import outside_markdown, plain
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons
+from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import Comparison
 
@@ -47,7 +48,13 @@ def render() -> None:
             with session(get_engine()) as s:
                 limits.admit(s, owner, backends)  # every column or none, before anything is saved
                 if comparison is None:
-                    comparison = comparisons.create(s, owner, view.order_for(picked, blind), blind=blind)
+                    systems = [str(st.session_state.get(f"cmp_system_{i}") or "") for i in range(len(picked))]
+                    ordered = view.order_for([(p, m, system) for (p, m), system in zip(picked, systems, strict=True)],
+                                             blind)
+                    comparison = comparisons.create(s, owner, [(p, m) for p, m, _ in ordered], blind=blind)
+                    for column, (_, _, system) in zip(comparison.columns, ordered, strict=True):
+                        if system.strip():  # from a preset or typed: each column's conversation keeps its own
+                            repo.set_system_prompt(s, owner, column.conversation_id, system)
                 columns = list(comparison.columns)
         except refusals.REFUSED as refusal:
             refusals.refuse("compare", "compare_prompt", prompt, refusal)
@@ -70,6 +77,7 @@ def render() -> None:
     if comparison is None:
         st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
         return
+    share_view.share_button(owner, "comparison", comparison.id)
     _rounds(owner, comparison)
 
 

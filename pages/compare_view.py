@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages import components, health_badges
+from pages import components, health_badges, presets_view
 from pages.safe_markdown import outside_markdown, plain
 from providers import registry
 from runner import health
@@ -64,16 +64,27 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
     picked = []
     catalog = get_runner().catalog
     for i, col in enumerate(cols):
+        presets_view.compare_preset_picker(owner, i, col)
         default = usable.names[i % len(usable.names)]
-        provider = col.selectbox(f"Backend {i + 1}", usable.names, index=usable.names.index(default),
-                                 key=f"cmp_backend_{i}", format_func=lambda n: backends[n].display_name)
+        provider = col.selectbox(f"Backend {i + 1}", usable.names, key=f"cmp_backend_{i}",
+                                 format_func=lambda n: backends[n].display_name,
+                                 **_default_index(f"cmp_backend_{i}", usable.names.index(default)))
         models = [m.id for m in catalog.models(provider)]
+        model_key = f"cmp_model_{i}_{provider}"
+        if st.session_state.get(model_key) not in (None, *models):  # a preset's model the list does not show
+            models.insert(0, st.session_state[model_key])
         # the same backend twice: offer different models by default
         model_index = (i // len(usable.names)) % len(models) if models else 0
-        model = col.selectbox(f"Model {i + 1}", models, index=model_index, key=f"cmp_model_{i}_{provider}")
+        model = col.selectbox(f"Model {i + 1}", models, key=model_key, **_default_index(model_key, model_index))
+        presets_view.column_system_prompt(i, col)
         picked.append((provider, model))
     blind = st.toggle("Blind: hide backend and model names until I vote", key="cmp_blind")
     return picked, blind
+
+
+def _default_index(key: str, index: int) -> dict[str, int]:
+    """``index`` for a picker, unless a preset already set its value (Streamlit warns when both are given)."""
+    return {} if key in st.session_state else {"index": index}
 
 
 def column_labels(comparison: Comparison, reveal: bool) -> dict[int, str]:
@@ -88,7 +99,7 @@ def column_labels(comparison: Comparison, reveal: bool) -> dict[int, str]:
     return labels
 
 
-def order_for(columns: list[tuple[str, str]], blind: bool) -> list[tuple[str, str]]:
+def order_for(columns: list[tuple[str, ...]], blind: bool) -> list[tuple[str, ...]]:
     """Blind comparisons shuffle the columns, so position gives nothing away."""
     if not blind:
         return columns

@@ -43,6 +43,7 @@ from providers.base import (
     last_user_message,
     new_attachments,
     new_client,
+    with_system,
 )
 from providers.errors import ProviderError, UnexpectedResponseError, raise_for_status, transport_errors
 from providers.events import Attachment, ChatRequest, Event, Options
@@ -158,7 +159,9 @@ class AllenAI:
         state = request.state or {}
         anonymous_id = as_str(state.get("anonymous_user_id")) or str(uuid.uuid4())
         parent = as_str(state.get("parent")) or None
-        content = last_user_message(request.messages) if parent else format_prompt(request.messages)
+        # a new thread gets the history, and the system prompt marked "System:" (the Playground takes no system role)
+        first = format_prompt(with_system(request.messages, request.system))
+        content = last_user_message(request.messages) if parent else first
         model = INFO.resolve_model(request.model)
         turn = _Turn(model, content, parent, request.options, new_attachments(request.messages))
         headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}

@@ -141,6 +141,21 @@ class BackendInfo:
     credential_fields: tuple[CredentialField, ...] = ()
     setup_help: str = ""  # where a user finds the credential values (Markdown)
     tool_servers: bool = False  # the backend lists tool servers (MCP) a request may select: Options.tool_servers
+    # How a conversation's system prompt (ChatRequest.system) reaches the backend, one of SYSTEM_PROMPT_WAYS:
+    # "message" (a system message in every request), "preprompt" (the backend's own per-conversation system
+    # prompt, set when its conversation is created), "prepended" (no such thing in the protocol: the text goes
+    # before the first prompt of the backend's chat as a "System:" line).
+    system_prompt: str = "prepended"
+    # Whether a conversation's saved backend state may be copied into another user's conversation ("continue as
+    # my copy"). Not for backends whose ids belong to the login or anonymous id that created them (Ai2 threads,
+    # HuggingChat and HailuoAI chats): a copy sends the history as its first turn instead. The OpenAI-compatible
+    # backends keep no ids at all (only the model), so theirs may travel.
+    state_travels: bool = False
+
+    @property
+    def system_prompt_help(self) -> str:
+        """How this backend receives a system prompt, in words for the UI."""
+        return SYSTEM_PROMPT_WAYS.get(self.system_prompt, SYSTEM_PROMPT_WAYS["prepended"])
 
     def resolve_model(self, model: str) -> str:
         return self.aliases.get(model, model)
@@ -151,7 +166,21 @@ class BackendInfo:
         return values if values and all(values.values()) else None
 
 
+SYSTEM_PROMPT_WAYS = {
+    "message": "sent as a system message with every request",
+    "preprompt": "set as the backend conversation's own system prompt when Chatdeck creates it",
+    "prepended": "this backend has no system prompt: it is put before the first message of each new backend "
+                 "chat, marked \"System:\"",
+}
+
+
 # --- prompt formatting as the seeds do it (web-backends.md §4.1, §4.2) -------------
+
+
+def with_system(messages: tuple[ChatMessage, ...] | list[ChatMessage], system: str) -> list[ChatMessage]:
+    """The history with the system prompt as a leading system message (for :func:`format_prompt`, which
+    marks it ``System:``), or unchanged when there is none."""
+    return [ChatMessage("system", system.strip()), *messages] if system.strip() else list(messages)
 
 
 def format_prompt(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> str:

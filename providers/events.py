@@ -47,12 +47,15 @@ class Options:
 class ChatRequest:
     """One turn: the whole visible history (last item is the new user message),
     the options, and the backend state saved after the previous turn with this
-    backend and model (empty on a first turn)."""
+    backend and model (empty on a first turn). ``system`` is the conversation's system prompt ("" for
+    none): each backend sends it the way its protocol allows (``BackendInfo.system_prompt``), never as a
+    message in ``messages``."""
 
     model: str
     messages: tuple[ChatMessage, ...]
     options: Options = Options()
     state: Mapping[str, Any] = field(default_factory=dict)
+    system: str = ""
 
 
 # --- events -----------------------------------------------------------------

@@ -37,6 +37,7 @@ from providers.base import (
     guarded,
     last_user_message,
     new_client,
+    with_system,
 )
 from providers.errors import (
     CredentialsError,
@@ -159,7 +160,9 @@ class HailuoAI:
             character_id = str(state.get("characterID") or CHARACTER_ID)
             content = last_user_message(request.messages)
         else:
-            chat_id, character_id, content = "0", CHARACTER_ID, format_prompt(request.messages)
+            # a new chat: the history, with the system prompt marked "System:" (HailuoAI has no system prompt)
+            content = format_prompt(with_system(request.messages, request.system))
+            chat_id, character_id = "0", CHARACTER_ID
         async with AsyncExitStack() as stack:
             client = self._client or await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(self._post(client, login, character_id, content, chat_id))

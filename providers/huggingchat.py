@@ -5,7 +5,7 @@ relative to the base URL:
 
 * ``GET /api/v2/models``: the model list (superjson; ``multimodal`` marks vision models; whether a model
   reasons is not to be trusted there: it is learned from the reasoning it sends);
-* ``POST /conversation`` (JSON ``{"model"}``) → ``conversationId``, once per (our conversation, model);
+* ``POST /conversation`` (JSON ``{"model", "preprompt"?}``) → ``conversationId``, once per (our conversation, model);
 * the parent message id: the last message of ``GET /api/v2/conversations/{id}``, or, where that route
   answers 404 and ``__data.json`` still has the messages (servers before June 2025), of that; when it
   has none (``nodes: [null, null]``, today's server for any id) the conversation is gone;
@@ -181,7 +181,7 @@ class HuggingChat:
             inputs = last_user_text(request.messages)
             parent = parent or await self._message_id(http, conversation)
         else:
-            conversation, parent = await self._create(http, model)
+            conversation, parent = await self._create(http, model, request.system)
             inputs = format_prompt(request.messages)
         data: dict[str, Any] = {"inputs": inputs, "id": parent, "is_retry": False}  # web_search, tools: gone
         if request.options.tool_servers:
@@ -226,11 +226,11 @@ class HuggingChat:
                 "pick a vision model (marked \"vision\") or send the message without images.", backend=DISPLAY_NAME,
             )
 
-    async def _create(self, http: AsyncSession, model: str) -> tuple[str, str]:
-        """A new conversation with ``model``: its id and its root message id (the first parent)."""
-        response = await http.request(
-            "POST", self._url("/conversation"), json={"model": model}, **self._options("/conversation")
-        )
+    async def _create(self, http: AsyncSession, model: str, system: str = "") -> tuple[str, str]:
+        """A new conversation with ``model`` (and chat-ui's ``preprompt``, the conversation's system prompt, when
+        there is one): its id and its root message id (the first parent)."""
+        body = {"model": model} | ({"preprompt": system.strip()} if system.strip() else {})
+        response = await http.request("POST", self._url("/conversation"), json=body, **self._options("/conversation"))
         body = await self._checked(response, "creating a conversation", model=model)
         try:
             created = json.loads(body)

@@ -16,6 +16,7 @@ INFO = BackendInfo(
     display_name=DISPLAY_NAME,
     needs_credentials=True,
     tool_servers=True,  # the MCP servers chat-ui lists (GET /api/mcp/servers), chosen per request
+    system_prompt="preprompt",  # POST /conversation {"model", "preprompt"}: the root system message's content
     fallback_models=[  # the seed's list (web-backends.md §1.4), vision models marked
         ModelInfo("Qwen/Qwen2.5-72B-Instruct", "Qwen 2.5 72B Instruct"),
         ModelInfo("meta-llama/Llama-3.3-70B-Instruct", "Llama 3.3 70B Instruct"),

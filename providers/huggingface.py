@@ -92,6 +92,8 @@ INFO = BackendInfo(
         "**Make calls to Inference Providers**, or a read token) and paste it here. Usage is billed "
         "to your account's credits."
     ),
+    system_prompt="message",
+    state_travels=True,  # stateless: the only state is the model name, nobody's id
 )
 
 
@@ -171,6 +173,8 @@ def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]
         needs_credentials=False,  # the key, if any, is the server's, set by an admin
         fallback_models=fallback,
         description="An OpenAI-compatible server added by an admin.",  # never its URL: hosts are for admins
+        system_prompt="message",
+        state_travels=True,
     )
 
 
@@ -212,10 +216,11 @@ class OpenAICompatible:
         options = request.options
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [_wire_message(m) for m in request.messages if m.content or m.attachments],
+            "messages": [{"role": "system", "content": request.system.strip()}] if request.system.strip() else [],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        body["messages"] += [_wire_message(m) for m in request.messages if m.content or m.attachments]
         for key, value in (("temperature", options.temperature), ("top_p", options.top_p),
                            ("max_tokens", options.max_tokens)):
             if value is not None:

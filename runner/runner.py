@@ -84,6 +84,12 @@ def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] |
     return server
 
 
+def system_prompt_of(s: Session, owner_id: int, conversation_id: str) -> str:
+    """The conversation's system prompt ("" for none), sent with every turn (ChatRequest.system)."""
+    conversation = repo.get_conversation(s, owner_id, conversation_id)
+    return conversation.system_prompt if conversation is not None else ""
+
+
 class Runner:
     def __init__(
         self,
@@ -154,6 +160,7 @@ class Runner:
                 provider=provider, model=model, attachments=stored,
             )
             history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
+            system = system_prompt_of(s, owner_id, conversation_id)
             state = repo.get_backend_state(s, conversation_id, provider, model)
             reply = repo.add_message(
                 s, owner_id, conversation_id, role="assistant", content="",
@@ -161,7 +168,8 @@ class Runner:
             )
             login = credentials_for(s, owner_id, provider)
         messages = [*context_messages(history[:-1]), ChatMessage("user", prompt, tuple(attachments))]
-        request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
+        request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
+                              system=system)
         return self.launch(Run(reply.id, conversation_id, owner_id, provider, model), request, login)
 
     def launch(self, run: Run, request: ChatRequest, login: Mapping[str, str] | None) -> Run:

@@ -27,7 +27,7 @@ from access import limits, policy
 from imaging import intake
 from providers import registry
 from providers.events import Attachment, ChatMessage, ChatRequest, Options
-from runner.runner import HISTORY_LIMIT, Run, Runner, credentials_for
+from runner.runner import HISTORY_LIMIT, Run, Runner, credentials_for, system_prompt_of
 from runner.versions import (
     MAX_VERSIONS,
     PROMPT_ID,
@@ -100,9 +100,11 @@ def regenerate(
         base_extra = {VERSION_OF: turn.root, PROMPT_ID: user.id, "state_before": state}
         repo.update_message(s, reply.id, extra=base_extra)
         login = credentials_for(s, owner_id, provider)
+        system = system_prompt_of(s, owner_id, conversation_id)
         attachments = _resent(user.attachments or [])
         messages = [*context_messages(history), ChatMessage("user", user.content, attachments)]
-    request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state)
+    request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
+                          system=system)
     run = Run(reply.id, conversation_id, owner_id, provider, model)
     run.base_extra = dict(base_extra)
     return runner.launch(run, request, login)

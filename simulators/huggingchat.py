@@ -202,11 +202,12 @@ class HuggingChatSimulator(RecordingSimulator):
             return self._finish(record, HTMLResponse(LOGIN_PAGE))
         body = record.json_body if isinstance(record.json_body, dict) else {}
         model = self.models.get(str(body.get("model")))
-        if model is None:
+        preprompt = body.get("preprompt", "")
+        if model is None or not isinstance(preprompt, str):  # zod: preprompt is an optional string
             return self._finish(record, route_error(400, "Invalid request"))
         if model.unlisted:
             return self._finish(record, route_error(400, "Can't start a conversation with an unlisted model"))
-        conversation = SimConversation.new(uuid.uuid4().hex[:24], str(session), model.id)
+        conversation = SimConversation.new(uuid.uuid4().hex[:24], str(session), model.id, preprompt)
         self.conversations[conversation.id] = conversation
         answer: dict[str, Any] = {"conversationId": conversation.id}
         if self.script.include_conversation:

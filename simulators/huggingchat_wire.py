@@ -88,8 +88,9 @@ class SimConversation:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # sha -> (mime, bytes): generated files
 
     @classmethod
-    def new(cls, conversation_id: str, session: str, model: str) -> SimConversation:
-        return cls(conversation_id, session, model, [SimMessage(str(uuid.uuid4()), "system", "", [])])
+    def new(cls, conversation_id: str, session: str, model: str, preprompt: str = "") -> SimConversation:
+        """chat-ui's new conversation: one root system message holding the preprompt (the system prompt)."""
+        return cls(conversation_id, session, model, [SimMessage(str(uuid.uuid4()), "system", preprompt, [])])
 
     def find(self, message_id: str) -> SimMessage | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -102,7 +103,8 @@ class SimConversation:
 
     def payload(self) -> dict[str, Any]:
         return {"messages": [m.wire() for m in self.messages], "title": self.title, "model": self.model,
-                "preprompt": "", "rootMessageId": self.messages[0].id, "id": self.id, "updatedAt": now(),
+                "preprompt": self.messages[0].content, "rootMessageId": self.messages[0].id, "id": self.id,
+                "updatedAt": now(),
                 "modelId": self.model, "modelTools": False, "shared": False}
 
 

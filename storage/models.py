@@ -15,6 +15,8 @@ needs no redesign. The tables:
 - ``backend_health``: what each user's replies and checks last saw of each backend.
 - ``api_tokens``: the REST API tokens users issued (their ids, expiry and revocation; never the tokens).
 - ``custom_endpoints``: OpenAI-compatible servers an admin added as backends (the key encrypted).
+- ``shares``, ``presets`` (storage/team_models.py): what a user shared with a teammate or everyone, and saved
+  backend, model, sampling and system prompt settings, personal or the team's.
 
 Rules that keep the data portable between SQLite and PostgreSQL:
 
@@ -196,6 +198,8 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
     archived: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Sent to every backend in its own way (BackendInfo.system_prompt); "" for none.
+    system_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     owner: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -412,3 +416,7 @@ class BackendHealth(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column()
     checked_at: Mapped[datetime | None] = mapped_column()  # last "Check now"
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Shares and presets (issue 17) live in their own module; importing it here registers their tables.
+from storage import team_models  # noqa: E402, F401

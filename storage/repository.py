@@ -78,12 +78,14 @@ def sign_in(s: Session, external_id: str, *, email: str | None, display_name: st
 
 
 def create_conversation(
-    s: Session, owner_id: int, *, provider: str, model: str, title: str = "", conversation_id: str | None = None
+    s: Session, owner_id: int, *, provider: str, model: str, title: str = "", conversation_id: str | None = None,
+    system_prompt: str = "",
 ) -> Conversation:
     """A new conversation; ``conversation_id`` (32 lowercase hex characters) picks its id, else a random one."""
     if conversation_id is not None and not is_conversation_id(conversation_id):
         raise ValueError(f"malformed conversation id {conversation_id!r}")
-    conversation = Conversation(owner_id=owner_id, provider=provider, model=model, title=_title(title))
+    conversation = Conversation(owner_id=owner_id, provider=provider, model=model, title=_title(title),
+                                system_prompt=system_prompt.strip())
     if conversation_id is not None:
         conversation.id = conversation_id
     s.add(conversation)
@@ -151,6 +153,18 @@ def set_conversation_model(s: Session, owner_id: int, conversation_id: str, prov
     conversation.provider = provider
     conversation.model = model
     s.flush()
+
+
+def set_system_prompt(s: Session, owner_id: int, conversation_id: str, system_prompt: str) -> bool:
+    """Set the conversation's system prompt (for its next turns). ``False`` if the conversation is not found."""
+    if not is_conversation_id(conversation_id):
+        return False
+    result = s.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
+        .values(system_prompt=system_prompt.strip())
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def delete_conversation(s: Session, owner_id: int, conversation_id: str) -> bool:

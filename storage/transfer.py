@@ -65,6 +65,7 @@ class NewConversation:
     pinned: bool = False
     archived: bool = False
     messages: list[NewMessage] = field(default_factory=list)
+    system_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _record(conversation: Conversation, messages: list[Message], reasoning: bool
         "id": conversation.id, "title": conversation.title, "provider": conversation.provider,
         "model": conversation.model, "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(), "pinned": conversation.pinned,
-        "archived": conversation.archived,
+        "archived": conversation.archived, "system_prompt": conversation.system_prompt,
         "messages": [
             {
                 "role": m.role, "content": m.content, "created_at": m.created_at.isoformat(),
@@ -211,7 +212,8 @@ def write(s: Session, owner_id: int, conversations: list[NewConversation]) -> Im
     if new:
         s.execute(insert(Conversation), [
             {"id": c.id, "owner_id": owner_id, "title": c.title, "provider": c.provider, "model": c.model,
-             "created_at": c.created_at, "updated_at": c.updated_at, "pinned": c.pinned, "archived": c.archived}
+             "created_at": c.created_at, "updated_at": c.updated_at, "pinned": c.pinned, "archived": c.archived,
+             "system_prompt": c.system_prompt}
             for c in new
         ])
     rows = [
@@ -259,6 +261,7 @@ def parse_chatdeck(document: Mapping[str, Any]) -> list[NewConversation]:
                 model=text(record.get("model"), where, "model", 255, required=True),
                 created_at=created, updated_at=timestamp(record.get("updated_at", created.isoformat()), where),
                 pinned=record.get("pinned") is True, archived=record.get("archived") is True,
+                system_prompt=text(record.get("system_prompt", ""), where, "system_prompt", MAX_TEXT_CHARS),
                 messages=[_message(m, f"{where}, message {n + 1}") for n, m in enumerate(messages)],
             )
         )

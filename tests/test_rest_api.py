@@ -159,6 +159,24 @@ def test_chat_ids_are_scoped_to_the_token_owner(env: Env) -> None:
     assert again.headers["x-conversation-id"] == alice_conversation
 
 
+
+def test_a_conversation_shared_with_bob_stays_alices_for_rest(env: Env) -> None:
+    """Sharing widens nothing but the read-only view: Bob's REST chat_id naming it is a new chat of his."""
+    from storage import sharing
+
+    alice, bob = env.token(env.alice).token, env.token(env.bob).token
+    first = env.post(alice, "shared-plan", {"messages": [{"role": "user", "content": "Alice's shared plan"}]})
+    alice_conversation = first.headers["x-conversation-id"]
+    with session(env.engine) as s:
+        share_id = sharing.share(s, env.alice, "conversation", alice_conversation, viewer_id=env.bob).id
+    for chat_id in (alice_conversation, share_id):
+        response = env.post(bob, chat_id, {"messages": [{"role": "user", "content": "Bob continues"}]})
+        assert response.status_code == 200 and response.headers["x-conversation-id"] != alice_conversation
+        assert env.sim.chat_requests()[-1].json_body["messages"] == [{"role": "user", "content": "Bob continues"}]
+    assert [m[1] for m in env.messages(env.alice, alice_conversation)][:1] == ["Alice's shared plan"]
+    assert len(env.messages(env.alice, alice_conversation)) == 2
+
+
 @pytest.mark.parametrize("header", [None, "Basic abc", "Bearer", "Bearer not-a-jwt", "Bearer a.b.c"])
 def test_missing_or_malformed_token_is_401(env: Env, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
