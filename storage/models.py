@@ -334,6 +334,10 @@ class Comparison(Base):
     blind: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The team arena (arena/): a private comparison's votes stay off the team board; the category is the
+    # tag chosen when the comparison was made, a slice of the board.
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     columns: Mapped[list[ComparisonColumn]] = relationship(
         back_populates="comparison", order_by="ComparisonColumn.position", cascade="all, delete-orphan"
@@ -391,6 +395,32 @@ class Vote(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ArenaBattle(Base):
+    """One battle imported from an exported battles file (arena/battles.py): a pairwise verdict without
+    the answers. The team board counts these beside the votes of this install's own comparisons.
+    ``key`` is a digest of the whole record, so importing a file twice adds nothing.
+    """
+
+    __tablename__ = "arena_battles"
+    __table_args__ = (
+        CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')", name="winner"),
+        Index(None, "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    model_a: Mapped[str] = mapped_column(String(400))
+    model_b: Mapped[str] = mapped_column(String(400))
+    winner: Mapped[str] = mapped_column(String(16))
+    judge: Mapped[str] = mapped_column(String(320), default="")
+    timestamp: Mapped[datetime] = mapped_column()
+    category: Mapped[str] = mapped_column(String(64), default="")
+    blind: Mapped[bool] = mapped_column(default=False)
+    identity_leak: Mapped[bool] = mapped_column(default=False)
+    style: Mapped[dict[str, Any]] = mapped_column(default=dict)  # len_a, len_b, markdown_a, markdown_b
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BackendHealth(Base):
