@@ -146,6 +146,8 @@ def _battle(row: dict[str, Any], number: int) -> Battle:
     if model_a == model_b or max(len(model_a), len(model_b)) > MAX_NAME:
         raise BattleFileError(f"{where}: model_a and model_b must be two different names of up to {MAX_NAME}")
     try:
+        if row.get("tie") not in (None, "") and _flag(row["tie"]) != winner.startswith("tie"):
+            raise ValueError(f"tie says {row['tie']!r} but the winner is {winner!r}")
         timestamp = _timestamp(row["timestamp"])
         values: dict[str, Any] = {k: row[k] for k in names if k in row and row[k] not in (None, "")}
         return Battle(

@@ -114,8 +114,8 @@ def add_battles(s: Session, battles: Sequence[StoredBattle]) -> int:
             key=b.key, model_a=b.model_a, model_b=b.model_b, winner=b.winner, judge=b.judge,
             timestamp=b.timestamp, category=b.category, blind=b.blind, identity_leak=b.identity_leak,
             style=dict(b.style),
-        ).on_conflict_do_nothing(index_elements=["key"])
-        added += s.execute(insert).rowcount or 0  # type: ignore[attr-defined]
+        ).on_conflict_do_nothing(index_elements=["key"]).returning(ArenaBattle.id)
+        added += len(s.execute(insert).all())  # rowcount is not reliable here on every driver
     return added
 
 
