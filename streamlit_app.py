@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from pages import admin, backends, chat, compare, leaderboard, settings, signin
+from pages import admin, arena, backends, chat, compare, leaderboard, settings, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -39,6 +39,7 @@ def main() -> None:
             st.Page(chat.render, title="Chat", url_path="chat", visibility="hidden"),
             st.Page(compare.render, title="Compare", icon=":material/view_column:", url_path="compare"),
             st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
+            st.Page(arena.render, title="Team arena", icon=":material/groups:", url_path="arena"),
             st.Page(backends.render, title="Backends", icon=":material/dns:", url_path="backends"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
             # Listed for admins only (the page itself also refuses anyone else).

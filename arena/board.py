@@ -189,3 +189,18 @@ def import_battles(battles: Sequence[Battle]) -> int:
 def set_blind_only(value: bool) -> None:
     with session(get_engine()) as s:
         store.set_blind_only(s, value)
+
+
+def table(shown: Board) -> list[dict[str, Any]]:
+    """The board's table: each model's rating, interval, rank band and battles, with its speed beside it."""
+    speed = {s["model_key"]: s for s in shown.speed}
+    rows = []
+    for r in shown.ratings:
+        s = speed.get(r.model, {})
+        rows.append({
+            "rank": r.rank, "model": r.model, "rating": r.rating, "lower": r.lower, "upper": r.upper,
+            "battles": r.battles, "too_few": r.too_few, "ttft_median_ms": s.get("ttft_median_ms"),
+            "ttft_p90_ms": s.get("ttft_p90_ms"), "chars_per_s_median": s.get("chars_per_s_median"),
+            "chars_per_s_p90": s.get("chars_per_s_p90"), "failure_rate": s.get("failure_rate"),
+        })
+    return rows

@@ -46,7 +46,10 @@ def render() -> None:
             with session(get_engine()) as s:
                 limits.admit(s, owner, backends)  # every column or none, before anything is saved
                 if comparison is None:
-                    comparison = comparisons.create(s, owner, view.order_for(picked, blind), blind=blind)
+                    comparison = comparisons.create(
+                        s, owner, view.order_for(picked, blind), blind=blind,
+                        private=bool(st.session_state.get("cmp_private")),
+                        category=str(st.session_state.get("cmp_category") or ""))
                 columns = list(comparison.columns)
         except refusals.REFUSED as refusal:
             refusals.refuse("compare", "compare_prompt", prompt, refusal)

@@ -72,6 +72,10 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
         model = col.selectbox(f"Model {i + 1}", models, index=model_index, key=f"cmp_model_{i}_{provider}")
         picked.append((provider, model))
     blind = st.toggle("Blind: hide backend and model names until I vote", key="cmp_blind")
+    # The team arena (pages/arena.py): a category to slice the board by, and keeping one's votes off it.
+    tag, private = st.columns([1, 2], vertical_alignment="bottom")
+    tag.text_input("Category (optional)", key="cmp_category", max_chars=64, placeholder="e.g. code")
+    private.toggle("Private: keep my votes off the team arena", key="cmp_private")
     return picked, blind
 
 
