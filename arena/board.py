@@ -186,6 +186,12 @@ def import_battles(battles: Sequence[Battle]) -> int:
         return store.add_battles(s, [to_stored(b) for b in battles])
 
 
+def set_private(owner_id: int, comparison_id: str, private: bool) -> bool:
+    """Keep one of this user's comparisons off the team board, or share it again."""
+    with session(get_engine()) as s:
+        return store.set_private(s, owner_id, comparison_id, private)
+
+
 def set_blind_only(value: bool) -> None:
     with session(get_engine()) as s:
         store.set_blind_only(s, value)

@@ -72,6 +72,7 @@ def render() -> None:
     if comparison is None:
         st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
         return
+    view.privacy_switch(owner, comparison)
     _rounds(owner, comparison)
 
 

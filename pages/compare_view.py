@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from arena import board
 from pages import components, health_badges
 from providers import registry
 from runner import health
@@ -208,3 +209,10 @@ def past_comparisons(owner: int, current: str | None) -> None:
         st.sidebar.button(c.title or "Untitled", key=f"cmp_{c.id}", width="stretch",
                           type="primary" if c.id == current else "tertiary",
                           on_click=st.query_params.from_dict, args=({"cmp": c.id},))
+
+
+def privacy_switch(owner: int, comparison: Comparison) -> None:
+    """Whether this comparison's votes count on the team arena (its owner can change their mind)."""
+    key = f"cmp_private_{comparison.id}"
+    st.sidebar.toggle("Private: keep my votes off the team arena", value=comparison.private, key=key,
+                      on_change=lambda: board.set_private(owner, comparison.id, bool(st.session_state[key])))

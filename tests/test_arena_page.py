@@ -92,3 +92,7 @@ def test_a_comparison_can_be_kept_private_and_tagged_at_compare_time(
     best[0].click().run()
     arena = page(ARENA).run()
     assert "No shared votes in this period yet" in arena.info[0].value  # private: not on the team board
+
+    assert at.toggle(key=f"cmp_private_{stored.id}").value
+    at.toggle(key=f"cmp_private_{stored.id}").set_value(False).run()  # shared after all
+    assert "1 battles counted" in " ".join(c.value for c in page(ARENA).run().caption)
