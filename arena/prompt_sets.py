@@ -89,13 +89,16 @@ def sets(owner: int) -> list[SetView]:
         return [SetView(p.id, p.name, list(p.prompts)) for p in store.list_sets(s, owner)]
 
 
-def start(owner: int, set_id: str, columns: Sequence[tuple[str, str]], *, blind: bool, private: bool) -> str:
-    """Start a batch of the set against ``columns``; the worker picks it up at once. Returns its id."""
+def start(owner: int, set_id: str, columns: Sequence[tuple[str, str]], *, blind: bool, private: bool,
+          category: str = "") -> str:
+    """Start a batch of the set against ``columns`` (``category`` for prompts without one of their own);
+    the worker picks it up at once. Returns its id."""
     with session(get_engine()) as s:
         prompt_set = store.get_set(s, owner, set_id)
         if prompt_set is None:
             raise LookupError("that prompt set was not found")
-        batch_id = store.start_batch(s, owner, prompt_set, columns, blind=blind, private=private).id
+        batch_id = store.start_batch(s, owner, prompt_set, columns, blind=blind, private=private,
+                                     category=category).id
     get_worker().wake()
     return batch_id
 

@@ -51,7 +51,7 @@ def list_sets(s: Session, owner_id: int, *, limit: int = 50) -> list[PromptSet]:
 
 
 def start_batch(s: Session, owner_id: int, prompt_set: PromptSet, columns: Sequence[tuple[str, str]], *,
-                blind: bool = False, private: bool = False) -> Batch:
+                blind: bool = False, private: bool = False, category: str = "") -> Batch:
     """A batch of the set's prompts against ``columns``, every item pending; the worker picks it up."""
     if len(columns) < 2:
         raise ValueError("a batch needs at least two columns")
@@ -61,7 +61,8 @@ def start_batch(s: Session, owner_id: int, prompt_set: PromptSet, columns: Seque
                   columns=[list(c) for c in columns], blind=blind, private=private, status="running", waiting="")
     s.add(batch)
     s.flush()
-    s.add_all(BatchItem(batch_id=batch.id, number=i, prompt=p["prompt"], category=p.get("category", ""),
+    s.add_all(BatchItem(batch_id=batch.id, number=i, prompt=p["prompt"],
+                        category=(p.get("category") or category).strip()[:64],
                         status="pending", restarts=0) for i, p in enumerate(prompt_set.prompts))
     s.flush()
     return batch
