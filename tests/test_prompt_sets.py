@@ -181,3 +181,21 @@ def test_a_batch_resumes_after_its_server_stops_half_way_through_a_prompt(
         assert s.scalar(select(Comparison.id).where(Comparison.id == cut)) is None
         assert len(list(s.scalars(select(Comparison)))) == 5
         assert len(repo.list_conversations(s, owner, limit=100)) == 15
+
+
+def test_prompt_sets_and_batches_are_their_owners_alone(engine: Engine) -> None:
+    with session(engine) as s:
+        ann = repo.get_or_create_user(s, "ann@example.com").id
+        bob = repo.get_or_create_user(s, "bob@example.com").id
+        prompt_set = store.save_set(s, ann, "Ann's", PROMPTS)
+        batch = store.start_batch(s, ann, prompt_set, COLUMNS)
+        assert store.get_set(s, bob, prompt_set.id) is None and store.list_sets(s, bob) == []
+        assert store.get_batch(s, bob, batch.id) is None and store.list_batches(s, bob) == []
+        assert not store.cancel(s, bob, batch.id)
+        with pytest.raises(LookupError):
+            store.start_batch(s, bob, prompt_set, COLUMNS)
+        assert store.save_set(s, bob, "Bob's", [{"prompt": "x"}], set_id=prompt_set.id).id != prompt_set.id
+        assert store.get_set(s, ann, prompt_set.id).name == "Ann's"
+        with pytest.raises(ValueError, match="at least one prompt"):
+            store.save_set(s, ann, "empty", [{"prompt": "  "}])
+        assert store.get_batch(s, ann, batch.id).status == "running"
