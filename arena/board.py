@@ -17,7 +17,7 @@ from arena import ratings
 from arena.battles import Battle, identity_names, markdown_count, names_itself, to_csv, to_json
 from providers import registry
 from storage import arena as store
-from storage import comparisons
+from storage import comparisons, team_votes
 from storage.db import get_engine, session
 
 
@@ -26,47 +26,56 @@ def model_key(provider: str, model: str) -> str:
     return f"{provider}/{model}"
 
 
-def battles_from_answers(answers: Sequence[store.TeamAnswer]) -> list[Battle]:
-    """Each voted round's battles: "best" beats every other column; "tie" and "all bad" tie every pair.
+def battles_from_answers(answers: Sequence[store.TeamAnswer],
+                         team: Sequence[team_votes.Judgment] = ()) -> list[Battle]:
+    """Each judgment's battles: "best" beats every other column; "tie" and "all bad" tie every pair.
 
-    A blind round in which any answer names its own model or backend is flagged ``identity_leak``:
-    the vote is kept, but a blind-only board leaves it out.
+    The judgments are each round's owner's vote (in ``answers``) and other members' ``team`` votes
+    on the same rounds. A blind round in which any answer names its own model or backend is flagged
+    ``identity_leak``: its votes are kept, but a blind-only board leaves them out.
     """
     rounds: dict[int, list[store.TeamAnswer]] = {}
     for answer in answers:
-        if answer.row.verdict is not None:
-            rounds.setdefault(answer.round_id, []).append(answer)
-    backends = registry.all_backends()
-    battles = []
+        rounds.setdefault(answer.round_id, []).append(answer)
     for members in rounds.values():
         members.sort(key=lambda a: a.row.column)
+    owners = [team_votes.Judgment(m[0].round_id, m[0].judge, m[0].row.verdict, m[0].winner_column_id)
+              for m in rounds.values() if m[0].row.verdict is not None]
+    backends = registry.all_backends()
+    leaks: dict[int, bool] = {}
+    battles = []
+    for judgment in [*owners, *team]:
+        members = rounds.get(judgment.round_id)
+        if not members:
+            continue  # a round outside the period or its answer limit
         first = members[0]
-        leak = first.blind and any(
-            names_itself(a.row.answer, identity_names(
-                a.row.provider, backends[a.row.provider].display_name if a.row.provider in backends else "",
-                a.row.model))
-            for a in members
-        )
+        if judgment.round_id not in leaks:
+            leaks[judgment.round_id] = first.blind and any(
+                names_itself(a.row.answer, identity_names(
+                    a.row.provider, backends[a.row.provider].display_name if a.row.provider in backends else "",
+                    a.row.model))
+                for a in members
+            )
         for i, a in enumerate(members):
             for b in members[i + 1:]:
-                if first.row.verdict == "best" and first.winner_column_id not in (a.column_id, b.column_id):
+                if judgment.verdict == "best" and judgment.winner_column_id not in (a.column_id, b.column_id):
                     continue  # two losers of a "best" vote: the vote says nothing between them
                 battles.append(Battle(
                     model_a=model_key(a.row.provider, a.row.model), model_b=model_key(b.row.provider, b.row.model),
-                    winner=_winner(first, a, b), judge=first.judge, timestamp=first.row.asked_at,
-                    category=first.category, blind=first.blind, identity_leak=leak,
+                    winner=_winner(judgment, a, b), judge=judgment.judge, timestamp=first.row.asked_at,
+                    category=first.category, blind=first.blind, identity_leak=leaks[judgment.round_id],
                     length_a=len(a.row.answer or ""), length_b=len(b.row.answer or ""),
                     markdown_a=markdown_count(a.row.answer), markdown_b=markdown_count(b.row.answer),
                 ))
     return [b for b in battles if b.model_a != b.model_b]
 
 
-def _winner(voted: store.TeamAnswer, a: store.TeamAnswer, b: store.TeamAnswer) -> str:
-    if voted.row.verdict == "tie":
+def _winner(judgment: team_votes.Judgment, a: store.TeamAnswer, b: store.TeamAnswer) -> str:
+    if judgment.verdict == "tie":
         return "tie"
-    if voted.row.verdict == "all_bad":
+    if judgment.verdict == "all_bad":
         return "tie (bothbad)"
-    return "model_a" if voted.winner_column_id == a.column_id else "model_b"
+    return "model_a" if judgment.winner_column_id == a.column_id else "model_b"
 
 
 def from_stored(b: store.StoredBattle) -> Battle:
@@ -142,9 +151,10 @@ def load(*, since: datetime, until: datetime | None = None, view: Slice = Slice(
     """Everything the team board shows for a period and slice."""
     with session(get_engine()) as s:
         answers = store.team_answers(s, since=since, until=until)
+        team = team_votes.judgments(s, since=since, until=until)
         imported = store.imported_battles(s, since=since, until=until)
         blind_only = store.blind_only(s)
-    battles = _pooled(battles_from_answers(answers), [from_stored(b) for b in imported])
+    battles = _pooled(battles_from_answers(answers, team), [from_stored(b) for b in imported])
     counted = counted_battles(battles, view, blind_only)
     rated, matrix, effects = rate(counted, style_control=style_control)
     leaks = sum(1 for b in battles if b.blind and b.identity_leak

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from arena.batch_worker import get_worker
-from storage import comparisons
+from storage import comparisons, team_votes
 from storage import prompt_sets as store
 from storage.db import get_engine, session
 from storage.models import Batch
@@ -174,3 +174,26 @@ def _view(s: Session, owner: int, b: Batch, *, detail: bool) -> BatchView:
         views.append(ItemView(item.number, item.prompt, item.category, item.status, item.comparison_id, statuses,
                               item.restarts))
     return BatchView(b.id, b.name, b.status, b.waiting, [(c[0], c[1]) for c in b.columns], b.blind, views)
+
+
+# --- the team's votes on other members' shared batches -------------------------------------------
+
+
+def team_batches(viewer: int) -> list[team_votes.SharedBatch]:
+    """Other members' shared (not private) batches this member can vote on."""
+    with session(get_engine()) as s:
+        return team_votes.shared_batches(s, viewer)
+
+
+def team_rounds(viewer: int, batch_id: str) -> tuple[team_votes.SharedBatch | None, list[team_votes.VoteRound]]:
+    """A shared batch and its answered prompts with this member's verdicts (``None``: not shared, or own)."""
+    with session(get_engine()) as s:
+        shared = next((b for b in team_votes.shared_batches(s, viewer, limit=1000) if b.id == batch_id), None)
+        rounds = team_votes.batch_rounds(s, viewer, batch_id) if shared else None
+    return shared, rounds or []
+
+
+def team_vote(viewer: int, round_id: int, verdict: str, column_id: int | None) -> None:
+    with session(get_engine()) as s:
+        team_votes.cast(s, viewer, round_id, verdict, column_id)
+VoteRound = team_votes.VoteRound  # what pages/team_vote.py draws

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from arena import prompt_sets as service
-from pages import compare_view, sidebar
+from pages import compare_view, sidebar, team_vote
 
 STATUS = {"running": "Running", "done": "Finished", "cancelled": "Cancelled"}
 
@@ -21,6 +21,9 @@ STATUS = {"running": "Running", "done": "Finished", "cancelled": "Cancelled"}
 def render() -> None:
     owner = sidebar.owner_id()
     service.ensure_worker()
+    if st.query_params.get("vote"):
+        team_vote.render(owner, st.query_params["vote"])
+        return
     wanted = st.query_params.get("batch")
     if wanted:
         shown = service.batch(owner, wanted)
@@ -39,6 +42,7 @@ def render() -> None:
     if sets:
         _runner(owner, sets, saved)
     _past(owner)
+    _team(owner)
 
 
 def _editor(owner: int) -> str | None:
@@ -138,3 +142,16 @@ def _batch(owner: int, batch_id: str) -> None:
             st.rerun()  # finished: draw once more, without the timer
 
     live()
+
+
+def _team(owner: int) -> None:
+    """Other members' shared batches, to vote on prompt by prompt (blind ones stay blind until each vote)."""
+    shared = service.team_batches(owner)
+    if not shared:
+        return
+    st.subheader("The team's batches to vote on", anchor=False)
+    st.dataframe(
+        pd.DataFrame([{"vote": f"?vote={b.id}", "name": b.name, "by": b.owner, "prompts": b.prompts,
+                       "blind": b.blind, "status": STATUS.get(b.status, b.status)} for b in shared]),
+        hide_index=True, column_config={"vote": st.column_config.LinkColumn("Vote", display_text="Vote")},
+    )

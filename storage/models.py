@@ -423,6 +423,24 @@ class ArenaBattle(Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TeamVote(Base):
+    """Another member's verdict on a round of a shared comparison (a prompt-set batch voted by the team).
+
+    The owner's own verdict stays in ``votes``; each other member has at most one here per round.
+    """
+
+    __tablename__ = "team_votes"
+    __table_args__ = (UniqueConstraint("round_id", "voter_id"),
+                      CheckConstraint("verdict IN ('best', 'tie', 'all_bad')", name="verdict"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("comparison_rounds.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class PromptSet(Base):
     """A saved list of prompts (each with an optional category) to run as a batch against chosen columns."""
 

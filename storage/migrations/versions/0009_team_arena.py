@@ -1,4 +1,4 @@
-"""team arena: private and category on comparisons, imported battles, prompt sets and their batches
+"""team arena: private and category on comparisons, imported battles, team votes, prompt sets and batches
 
 Revision ID: 0009
 Revises: 0008
@@ -44,6 +44,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_arena_battles_timestamp"), ["timestamp"], unique=False)
 
 
+    op.create_table(
+        "team_votes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("voter_id", sa.Integer(), nullable=False),
+        sa.Column("verdict", sa.String(length=16), nullable=False),
+        sa.Column("column_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("verdict IN ('best', 'tie', 'all_bad')", name=op.f("ck_team_votes_verdict")),
+        sa.ForeignKeyConstraint(["column_id"], ["comparison_columns.id"],
+                                name=op.f("fk_team_votes_column_id_comparison_columns"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["round_id"], ["comparison_rounds.id"],
+                                name=op.f("fk_team_votes_round_id_comparison_rounds"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["voter_id"], ["users.id"], name=op.f("fk_team_votes_voter_id_users"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_team_votes")),
+        sa.UniqueConstraint("round_id", "voter_id", name=op.f("uq_team_votes_round_id_voter_id")),
+    )
     _prompt_sets()
 
 
@@ -113,6 +131,7 @@ def downgrade() -> None:
     op.drop_table("batch_items")
     op.drop_table("batches")
     op.drop_table("prompt_sets")
+    op.drop_table("team_votes")
     op.drop_table("arena_battles")
     with op.batch_alter_table("comparisons", schema=None) as batch_op:
         batch_op.drop_column("category")
