@@ -15,7 +15,8 @@ How it holds up:
 * **Restarts.** On a normal stop the worker lets go first, then the runner marks the replies it cut off
   "interrupted"; after a crash the runner's sweep does. A prompt found cut off like that is asked again
   from scratch (its half-answered comparison is deleted, ``restarts`` counts it). Backend failures are
-  not redone: they stay in their column.
+  not redone (they stay in their column), except a column refused because its backend asked to slow
+  down: that prompt is asked again once the backend's wait is over (at most :data:`MAX_RESTARTS` times).
 * **Cancel.** A cancelled batch's pending prompts are not asked, and the replies being written are stopped.
 """
 
@@ -27,8 +28,9 @@ import random
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -46,6 +48,9 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
+# What time it is for backends' own "retry after" times; tests replace it to step past one instead of waiting.
+clock: Callable[[], datetime] = utcnow
+
 MAX_RESTARTS = 3  # a prompt cut off this often is kept as it is (its columns show what happened)
 POLL = 1.0  # seconds between looks: at the lease, at a cancel, at a rate limit that may have passed
 
@@ -136,9 +141,7 @@ class BatchWorker:
             try:
                 with session(self.engine) as s:
                     limits.admit(s, batch.owner_id, backends)
-                    states = health_store.for_owner(s, batch.owner_id)
-                limited = [b for b in backends if b in states and states[b].state == health.RATE_LIMITED
-                           and states[b].retry_until is not None and states[b].retry_until > utcnow()]
+                limited = self._limited(batch, backends)
                 if limited:
                     why = "Waiting: " + ", ".join(limited) + " asked to slow down."
             except (limits.RateLimitedError, policy.BackendDisabledError) as refusal:
@@ -150,6 +153,13 @@ class BatchWorker:
                 return True
             self._stop.wait(self.poll)
         return False
+
+    def _limited(self, batch: Claimed, backends: list[str]) -> list[str]:
+        """The backends that told this user to slow down, until a time still to come."""
+        with session(self.engine) as s:
+            states = health_store.for_owner(s, batch.owner_id)
+        return [b for b in dict.fromkeys(backends) if b in states and states[b].state == health.RATE_LIMITED
+                and states[b].retry_until is not None and states[b].retry_until > clock()]
 
     def _ask(self, batch: Claimed, item_id: int, prompt: str, category: str) -> None:
         if not self._room(batch):
@@ -173,10 +183,11 @@ class BatchWorker:
         with session(self.engine) as s:
             comparisons.add_round(s, batch.owner_id, comparison_id, prompt,
                                   {c: r.message_id for c, r in runs.items()})
-        self._follow(batch, item_id, list(runs.values()))
+        self._follow(batch, item_id, list(runs.values()), comparison_id)
 
-    def _follow(self, batch: Claimed, item_id: int, runs: list[Run]) -> None:
-        """Wait for the prompt's replies; then the item is done (failures and all), unless we were stopped."""
+    def _follow(self, batch: Claimed, item_id: int, runs: list[Run], comparison_id: str) -> None:
+        """Wait for the prompt's replies; then the item is done (failures and all), unless we were stopped
+        or a column failed because its backend asked to slow down: then it is asked again after the wait."""
         for run in runs:
             while not run.saved.wait(self.poll):
                 if self._stop.is_set():
@@ -187,8 +198,16 @@ class BatchWorker:
                     break
         if self._stop.is_set():
             return
+        limited = self._limited(batch, [r.provider for r in runs])
         with session(self.engine) as s:
-            store.set_item(s, item_id, status="done")
+            restarts = store.restarts(s, item_id)
+            answers = comparisons.rounds(s, batch.owner_id, comparison_id, limit=1)
+            failed = {m.provider for m in (answers[0].answers.values() if answers else []) if m.status == "error"}
+            if failed & set(limited) and restarts < MAX_RESTARTS and self._renew(batch) == "running":
+                store.discard_comparison(s, batch.owner_id, comparison_id)
+                store.set_item(s, item_id, status="pending", restarted=True)
+            else:
+                store.set_item(s, item_id, status="done")
 
     def _resume(self, batch: Claimed, item_id: int, comparison_id: str, restarts: int) -> None:
         """A prompt found half-way: follow replies this process still writes, wait for others' writers to
@@ -198,7 +217,7 @@ class BatchWorker:
         answers: list[Any] = list(rounds[0].answers.values()) if rounds else []
         live = [r for r in (self.runner.get(m.id) for m in answers if m.status == "streaming") if r is not None]
         if live:
-            self._follow(batch, item_id, live)
+            self._follow(batch, item_id, live, comparison_id)
         elif any(m.status == "streaming" for m in answers):
             self._stop.wait(self.poll)  # another process is writing it, or its sweep will end it
             self._renew(batch)

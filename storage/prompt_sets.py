@@ -135,6 +135,10 @@ def finish(s: Session, batch_id: str) -> None:
               .values(status="done", finished_at=utcnow(), waiting=""))
 
 
+def restarts(s: Session, item_id: int) -> int:
+    return s.scalar(select(BatchItem.restarts).where(BatchItem.id == item_id)) or 0
+
+
 def set_item(s: Session, item_id: int, *, status: str, comparison_id: str | None = None,
              restarted: bool = False) -> None:
     item = s.get(BatchItem, item_id)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from access import limits, policy
+from arena import batch_worker
 from arena.batch_worker import BatchWorker
 from runner.runner import Runner
 from simulators.common import ForcedError
@@ -199,3 +200,26 @@ def test_prompt_sets_and_batches_are_their_owners_alone(engine: Engine) -> None:
         with pytest.raises(ValueError, match="at least one prompt"):
             store.save_set(s, ann, "empty", [{"prompt": "  "}])
         assert store.get_batch(s, ann, batch.id).status == "running"
+
+
+def test_a_backend_that_asks_to_slow_down_is_waited_for_and_its_prompt_asked_again(
+    engine: Engine, server: Server, sims: list[SimHandle], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sims[1].sim.script.http_error = ForcedError(429, "Slow down", headers={"Retry-After": "120"})
+    owner, batch_id = start_batch(engine)
+
+    def waiting_for_the_backend() -> bool:
+        batch, items = state(engine, batch_id)
+        return "asked to slow down" in batch.waiting and items[0].restarts == 1
+
+    assert wait_for(waiting_for_the_backend, timeout=30)
+    batch, items = state(engine, batch_id)
+    assert batch.status == "running" and "huggingface" in batch.waiting
+    assert items[0].status == "pending" and items[0].comparison_id is None  # to be asked again, not failed
+    assert [i.status for i in items[1:]] == ["pending"] * 4
+    sims[1].sim.script.http_error = None
+    monkeypatch.setattr(batch_worker, "clock", lambda: utcnow() + timedelta(hours=1))  # its wait is over
+    assert wait_for(lambda: state(engine, batch_id)[0].status == "done", timeout=60)
+    items = state(engine, batch_id)[1]
+    assert [i.restarts for i in items] == [1, 0, 0, 0, 0]
+    assert all(answers(engine, owner, i.comparison_id) == ["complete"] * 3 for i in items)
