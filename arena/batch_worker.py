@@ -52,7 +52,8 @@ LEASE = timedelta(seconds=30)
 clock: Callable[[], datetime] = utcnow
 
 MAX_RESTARTS = 3  # a prompt cut off this often is kept as it is (its columns show what happened)
-POLL = 1.0  # seconds between looks: at the lease, at a cancel, at a rate limit that may have passed
+POLL = 1.0  # seconds between looks while working: at the lease, at a cancel, at a rate limit that may have passed
+IDLE = 5.0  # seconds between looks for a batch to work when there is none (a start here wakes it at once)
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ class Claimed:
 
 
 class BatchWorker:
-    def __init__(self, engine: Engine, runner: Runner, *, poll: float = POLL, lease: timedelta = LEASE) -> None:
-        self.engine, self.runner, self.poll, self.lease = engine, runner, poll, lease
+    def __init__(self, engine: Engine, runner: Runner, *, poll: float = POLL, idle: float = IDLE,
+                 lease: timedelta = LEASE) -> None:
+        self.engine, self.runner, self.poll, self.idle, self.lease = engine, runner, poll, idle, lease
         replica = os.environ.get("CHATDECK_REPLICA") or socket.gethostname()
         self.name = f"{replica[:40]}-{uuid.uuid4().hex[:12]}"
         self._stop = threading.Event()
@@ -94,7 +96,7 @@ class BatchWorker:
                 log.exception("batch worker: a batch failed; trying again shortly")
                 worked = False
             if not worked:
-                self._wake.wait(self.poll)
+                self._wake.wait(self.idle)
                 self._wake.clear()
 
     def _work_one(self) -> bool:

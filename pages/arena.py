@@ -7,7 +7,7 @@ dataframes and Altair charts (plain text), never as markdown.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import altair as alt
 import pandas as pd
@@ -16,7 +16,6 @@ import streamlit as st
 from arena import board, ratings
 from arena.battles import BattleFileError, parse
 from pages import settings_api, sidebar
-from storage.models import utcnow
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365, "All time": 36500}
 EVERYONE = "Everyone"
@@ -34,7 +33,7 @@ def render() -> None:
     judge = st.session_state.get("arena_judge", EVERYONE)
     category = st.session_state.get("arena_category", ALL)
     shown = board.load(
-        since=utcnow() - timedelta(days=PERIODS[period]),
+        since=datetime.now(UTC) - timedelta(days=PERIODS[period]),
         view=board.Slice(judge=None if judge == EVERYONE else judge, category=None if category == ALL else category),
         style_control=bool(st.session_state.get("arena_style")),
     )

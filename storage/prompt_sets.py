@@ -131,8 +131,9 @@ def release(s: Session, batch_id: str, worker: str) -> None:
 
 
 def finish(s: Session, batch_id: str) -> None:
+    """Every item is answered: the batch is done, and nobody holds it any more (in the same write)."""
     s.execute(update(Batch).where(Batch.id == batch_id, Batch.status == "running")
-              .values(status="done", finished_at=utcnow(), waiting=""))
+              .values(status="done", finished_at=utcnow(), waiting="", lease_owner=None, lease_until=None))
 
 
 def restarts(s: Session, item_id: int) -> int:
