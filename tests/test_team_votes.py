@@ -3,6 +3,7 @@ who may vote on what, one verdict per member and round, and those verdicts poole
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from arena import board
+from arena.batch_worker import stop_worker
 from storage import arena as arena_store
 from storage import comparisons, team_votes
 from storage import prompt_sets as store
@@ -79,7 +81,13 @@ def test_members_vote_on_a_shared_batch_and_the_board_pools_their_verdicts(engin
                                                             ("bob@example.com", "model_b")]
 
 
-def test_the_vote_page_hides_names_of_a_blind_batch_until_the_vote(pages_env: None) -> None:
+@pytest.fixture
+def page_env(pages_env: None) -> Iterator[None]:
+    yield
+    stop_worker()  # the prompt sets page starts it; stopped before pages_env stops the runner
+
+
+def test_the_vote_page_hides_names_of_a_blind_batch_until_the_vote(page_env: None) -> None:
     with session(get_engine()) as s:
         ann = repo.get_or_create_user(s, "ann@example.com")
         ann.email = "ann@example.com"
