@@ -80,28 +80,36 @@ def make_battles(
     return Battles(models, a, b, score, x.reshape(len(pairs), -1))
 
 
-def _design(battles: Battles) -> Array:
-    n, k = battles.n, len(battles.models)
-    x = np.zeros((n, k + battles.covariates.shape[1]))
-    rows = np.arange(n)
-    x[rows, battles.a] += 1.0
-    x[rows, battles.b] -= 1.0
-    x[:, k:] = battles.covariates
-    return x
+@dataclass(frozen=True)
+class _Rows:
+    """Distinct battles (identical ones folded into one weighted row: the fit is a sum over battles, so
+    this changes nothing but the time): model indices, style covariates and score per row."""
+
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    cov: Array
+    y: Array
+    k: int
 
 
-def _compressed(battles: Battles) -> tuple[Array, Array, NDArray[np.int64]]:
-    """Identical battles folded into one weighted row (the fit is a sum over battles, so this changes
-    nothing but the time): the distinct design rows, their scores, and each battle's row."""
-    x = _design(battles)
-    rows, inverse = np.unique(np.column_stack([x, battles.score]), axis=0, return_inverse=True)
-    return rows[:, :-1], rows[:, -1], inverse.reshape(-1)
+def _compressed(battles: Battles) -> tuple[_Rows, NDArray[np.int64]]:
+    """The distinct rows, and each battle's row."""
+    key = np.column_stack([battles.a, battles.b, battles.covariates, battles.score])
+    rows, inverse = np.unique(key, axis=0, return_inverse=True)
+    folded = _Rows(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2:-1], rows[:, -1],
+                   len(battles.models))
+    return folded, inverse.reshape(-1)
 
 
-def _objective(x: Array, y: Array, w: Array, theta: Array) -> float:
-    d = x @ theta
+def _margin(rows: _Rows, theta: Array) -> Array:
+    """``beta_a - beta_b + gamma . x`` for every row."""
+    return theta[rows.a] - theta[rows.b] + rows.cov @ theta[rows.k:]
+
+
+def _objective(rows: _Rows, w: Array, theta: Array) -> float:
+    d = _margin(rows, theta)
     # log sigmoid(d) = -logaddexp(0, -d); log(1 - sigmoid(d)) = -logaddexp(0, d)
-    ll = -(w * (y * np.logaddexp(0.0, -d) + (1 - y) * np.logaddexp(0.0, d))).sum()
+    ll = -(w * (rows.y * np.logaddexp(0.0, -d) + (1 - rows.y) * np.logaddexp(0.0, d))).sum()
     return float(ll - RIDGE / 2 * theta @ theta)
 
 
@@ -110,25 +118,41 @@ def fit(battles: Battles, weights: Array | None = None) -> tuple[Array, Array]:
 
     ``weights`` count each battle (a bootstrap resample) and default to one each.
     """
-    x, y, inverse = _compressed(battles)
+    rows, inverse = _compressed(battles)
     counts = np.ones(battles.n) if weights is None else weights
-    theta = _newton(x, y, np.bincount(inverse, weights=counts, minlength=y.shape[0]))
-    k = len(battles.models)
+    theta = _newton(rows, np.bincount(inverse, weights=counts, minlength=rows.y.shape[0]))
+    k = rows.k
     return theta[:k] - theta[:k].mean(), theta[k:]
 
 
-def _newton(x: Array, y: Array, w: Array) -> Array:
+def _derivatives(rows: _Rows, w: Array, theta: Array) -> tuple[Array, Array]:
+    """The gradient and the negated Hessian of the penalised log-likelihood, assembled from each row's
+    two models and covariates (a design matrix would cost rows x parameters^2)."""
+    k, c = rows.k, rows.cov.shape[1]
+    p = 1.0 / (1.0 + np.exp(-_margin(rows, theta)))
+    r, d = w * (rows.y - p), w * p * (1 - p)
+    gradient = np.concatenate([np.bincount(rows.a, r, k) - np.bincount(rows.b, r, k), rows.cov.T @ r])
+    hessian = np.zeros((k + c, k + c))
+    pairs = np.bincount(rows.a * k + rows.b, d, k * k).reshape(k, k)
+    hessian[:k, :k] = np.diag(pairs.sum(axis=1) + pairs.sum(axis=0)) - pairs - pairs.T
+    if c:
+        weighted = rows.cov * d[:, None]
+        cross = np.stack([np.bincount(rows.a, weighted[:, j], k) - np.bincount(rows.b, weighted[:, j], k)
+                          for j in range(c)], axis=1)
+        hessian[:k, k:], hessian[k:, :k], hessian[k:, k:] = cross, cross.T, rows.cov.T @ weighted
+    return gradient - RIDGE * theta, hessian + RIDGE * np.eye(k + c)
+
+
+def _newton(rows: _Rows, w: Array) -> Array:
     """Newton's method with step halving on the concave penalised log-likelihood."""
-    theta = np.zeros(x.shape[1])
-    current = _objective(x, y, w, theta)
-    ridge = RIDGE * np.eye(x.shape[1])
+    theta = np.zeros(rows.k + rows.cov.shape[1])
+    current = _objective(rows, w, theta)
     for _ in range(200):
-        p = 1.0 / (1.0 + np.exp(-(x @ theta)))
-        gradient = x.T @ (w * (y - p)) - RIDGE * theta
-        step = np.linalg.solve((x * (w * p * (1 - p))[:, None]).T @ x + ridge, gradient)
+        gradient, hessian = _derivatives(rows, w, theta)
+        step = np.linalg.solve(hessian, gradient)
         size = 1.0
         while size > 1e-8:
-            value = _objective(x, y, w, theta + size * step)
+            value = _objective(rows, w, theta + size * step)
             if value >= current - 1e-12:
                 break
             size /= 2
@@ -148,13 +172,13 @@ def to_scale(beta: Array) -> Array:
 def bootstrap(battles: Battles, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> Array:
     """Ratings refitted on ``rounds`` resamples of the battles, shape (rounds, models)."""
     rng = np.random.default_rng(seed)
-    x, y, inverse = _compressed(battles)
-    k = len(battles.models)
+    rows, inverse = _compressed(battles)
+    k = rows.k
     samples = np.empty((rounds, k))
     for r in range(rounds):
         drawn = rng.integers(0, battles.n, size=battles.n)
-        weights = np.bincount(inverse[drawn], minlength=y.shape[0]).astype(np.float64)
-        beta = _newton(x, y, weights)[:k]
+        weights = np.bincount(inverse[drawn], minlength=rows.y.shape[0]).astype(np.float64)
+        beta = _newton(rows, weights)[:k]
         samples[r] = to_scale(beta - beta.mean())
     return samples
 
