@@ -215,3 +215,15 @@ def test_a_backend_that_asks_to_slow_down_is_waited_for_and_its_prompt_asked_aga
     items = state(engine, batch_id)[1]
     assert [i.restarts for i in items] == [1, 0, 0, 0, 0]
     assert all(answers(engine, owner, i.comparison_id) == ["complete"] * 3 for i in items)
+
+
+def test_two_workers_on_one_database_never_ask_a_prompt_twice(engine: Engine, server: Server, sims: list[SimHandle]) -> None:
+    other = BatchWorker(engine, server.runner, poll=0.05, idle=0.05)  # a second replica's worker
+    try:
+        owner, batch_id = start_batch(engine)
+        assert wait_for(lambda: state(engine, batch_id)[0].status == "done", timeout=60)
+    finally:
+        other.stop()
+    for handle in sims:
+        assert len(handle.sim.chat_requests()) == len(PROMPTS)
+    assert all(answers(engine, owner, i.comparison_id) == ["complete"] * 3 for i in state(engine, batch_id)[1])
