@@ -30,13 +30,11 @@ def render() -> None:
                "Bradley–Terry estimates with 95% intervals: at tens or hundreds of votes they are wide.")
     period = st.segmented_control("Period", list(PERIODS), default="Last 90 days", key="arena_period") or "Last 90 days"
     filters = st.container()
-    judge = st.session_state.get("arena_judge", EVERYONE)
-    category = st.session_state.get("arena_category", ALL)
-    shown = board.load(
-        since=datetime.now(UTC) - timedelta(days=PERIODS[period]),
-        view=board.Slice(judge=None if judge == EVERYONE else judge, category=None if category == ALL else category),
-        style_control=bool(st.session_state.get("arena_style")),
-    )
+    shown = _load(PERIODS[period])
+    if st.session_state.get("arena_judge", EVERYONE) not in [EVERYONE, *shown.judges] or \
+            st.session_state.get("arena_category", ALL) not in [ALL, *shown.categories]:
+        st.session_state.update(arena_judge=EVERYONE, arena_category=ALL)  # not in this period: show everyone's
+        shown = _load(PERIODS[period])
     with filters:
         left, middle, right = st.columns([2, 2, 3])
         left.selectbox("Judge", [EVERYONE, *shown.judges], key="arena_judge")
@@ -58,6 +56,16 @@ def render() -> None:
         _heatmap(shown)
     _exports(shown)
     _import(admin)
+
+
+def _load(days: int) -> board.Board:
+    judge = st.session_state.get("arena_judge", EVERYONE)
+    category = st.session_state.get("arena_category", ALL)
+    return board.load(
+        since=datetime.now(UTC) - timedelta(days=days),
+        view=board.Slice(judge=None if judge == EVERYONE else judge, category=None if category == ALL else category),
+        style_control=bool(st.session_state.get("arena_style")),
+    )
 
 
 def _summary(shown: board.Board) -> None:

@@ -64,6 +64,12 @@ def test_two_members_votes_pool_with_intervals_and_blind_only_leaves_leaks_out(p
     at.selectbox(key="arena_judge").select("bob@example.com").run()
     assert list(at.dataframe[0].value["battles"]) == [2, 2]
 
+    fresh = page(ARENA)
+    fresh.session_state["arena_judge"] = "gone@example.com"  # a judge with no votes in this period
+    fresh.run()
+    assert list(fresh.dataframe[0].value["battles"]) == [5, 5]  # everyone's, as the picker then says
+    assert fresh.selectbox(key="arena_judge").value == "Everyone"
+
     at.selectbox(key="arena_judge").select("Everyone").run()
     at.toggle(key="arena_blind_only").set_value(True).run()
     captions = " ".join(c.value for c in at.caption)

@@ -217,7 +217,8 @@ def test_a_backend_that_asks_to_slow_down_is_waited_for_and_its_prompt_asked_aga
     assert all(answers(engine, owner, i.comparison_id) == ["complete"] * 3 for i in items)
 
 
-def test_two_workers_on_one_database_never_ask_a_prompt_twice(engine: Engine, server: Server, sims: list[SimHandle]) -> None:
+def test_two_workers_on_one_database_never_ask_a_prompt_twice(engine: Engine, server: Server,
+                                                              sims: list[SimHandle]) -> None:
     other = BatchWorker(engine, server.runner, poll=0.05, idle=0.05)  # a second replica's worker
     try:
         owner, batch_id = start_batch(engine)
