@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from pages import admin, backends, chat, compare, leaderboard, settings, shared, signin
+from pages import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -40,6 +40,8 @@ def main() -> None:
             st.Page(compare.render, title="Compare", icon=":material/view_column:", url_path="compare"),
             st.Page(shared.render, title="Shared", icon=":material/share:", url_path="shared"),
             st.Page(leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard"),
+            st.Page(arena.render, title="Team arena", icon=":material/groups:", url_path="arena"),
+            st.Page(prompt_sets.render, title="Prompt sets", icon=":material/checklist:", url_path="prompt-sets"),
             st.Page(backends.render, title="Backends", icon=":material/dns:", url_path="backends"),
             st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
             # Listed for admins only (the page itself also refuses anyone else).
@@ -65,7 +67,8 @@ def _ignore_legacy_pages_folder() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "imaging", "pages", "providers", "runner", "sharing", "simulators", "storage")
+OWN_PACKAGES = ("access", "api", "arena", "imaging", "pages", "providers", "runner", "sharing", "simulators",
+                "storage")
 
 
 def _configure_logging() -> None:
@@ -84,14 +87,17 @@ def _configure_logging() -> None:
 
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
+    from arena.batch_worker import get_worker, stop_worker
     from runner.runner import get_runner
 
     _configure_logging()
     _ignore_legacy_pages_folder()
     runner = get_runner()  # migrates the database and marks replies a restart cut off
+    get_worker()  # resumes prompt-set batches a stop left unfinished
     try:
         yield
     finally:
+        stop_worker()  # first: a reply the runner's stop cuts off must not count as answered
         runner.shutdown()
 
 

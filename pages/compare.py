@@ -51,7 +51,10 @@ def render() -> None:
                     systems = [str(st.session_state.get(f"cmp_system_{i}") or "") for i in range(len(picked))]
                     ordered = view.order_for([(p, m, system) for (p, m), system in zip(picked, systems, strict=True)],
                                              blind)
-                    comparison = comparisons.create(s, owner, [(p, m) for p, m, _ in ordered], blind=blind)
+                    comparison = comparisons.create(
+                        s, owner, [(p, m) for p, m, _ in ordered], blind=blind,
+                        private=bool(st.session_state.get("cmp_private")),
+                        category=str(st.session_state.get("cmp_category") or ""))
                     for column, (_, _, system) in zip(comparison.columns, ordered, strict=True):
                         if system.strip():  # from a preset or typed: each column's conversation keeps its own
                             repo.set_system_prompt(s, owner, column.conversation_id, system)
@@ -78,6 +81,7 @@ def render() -> None:
         st.caption("Pick the backends and models to compare, then type a prompt: every column answers at once.")
         return
     share_view.share_button(owner, "comparison", comparison.id)
+    view.privacy_switch(owner, comparison)
     _rounds(owner, comparison)
 
 

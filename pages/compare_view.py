@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from arena import board
 from pages import components, health_badges, presets_view
 from pages.safe_markdown import outside_markdown, plain
 from providers import registry
@@ -79,6 +80,10 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
         presets_view.column_system_prompt(i, col)
         picked.append((provider, model))
     blind = st.toggle("Blind: hide backend and model names until I vote", key="cmp_blind")
+    # The team arena (pages/arena.py): a category to slice the board by, and keeping one's votes off it.
+    tag, private = st.columns([1, 2], vertical_alignment="bottom")
+    tag.text_input("Category (optional)", key="cmp_category", max_chars=64, placeholder="e.g. code")
+    private.toggle("Private: keep my votes off the team arena", key="cmp_private")
     return picked, blind
 
 
@@ -216,3 +221,10 @@ def past_comparisons(owner: int, current: str | None) -> None:
         st.sidebar.button(plain(c.title or "Untitled"), key=f"cmp_{c.id}", width="stretch",
                           type="primary" if c.id == current else "tertiary",
                           on_click=st.query_params.from_dict, args=({"cmp": c.id},))
+
+
+def privacy_switch(owner: int, comparison: Comparison) -> None:
+    """Whether this comparison's votes count on the team arena (its owner can change their mind)."""
+    key = f"cmp_private_{comparison.id}"
+    st.sidebar.toggle("Private: keep my votes off the team arena", value=comparison.private, key=key,
+                      on_change=lambda: board.set_private(owner, comparison.id, bool(st.session_state[key])))

@@ -31,12 +31,17 @@ VERDICTS = ("best", "tie", "all_bad")
 
 
 def create(
-    s: Session, owner_id: int, columns: Sequence[tuple[str, str]], *, title: str = "", blind: bool = False
+    s: Session, owner_id: int, columns: Sequence[tuple[str, str]], *, title: str = "", blind: bool = False,
+    private: bool = False, category: str = "",
 ) -> Comparison:
-    """A comparison with one new conversation per (provider, model) column, in the given order."""
+    """A comparison with one new conversation per (provider, model) column, in the given order.
+
+    ``private`` keeps its votes off the team board; ``category`` tags it for the board's slices.
+    """
     if len(columns) < 2:
         raise ValueError("a comparison needs at least two columns")
-    comparison = Comparison(owner_id=owner_id, title=title[:500], blind=blind)
+    comparison = Comparison(owner_id=owner_id, title=title[:500], blind=blind, private=private,
+                            category=category.strip()[:64])
     s.add(comparison)
     for position, (provider, model) in enumerate(columns):
         conversation = repo.create_conversation(s, owner_id, provider=provider, model=model, title=title)

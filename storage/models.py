@@ -338,6 +338,10 @@ class Comparison(Base):
     blind: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The team arena (arena/): a private comparison's votes stay off the team board; the category is the
+    # tag chosen when the comparison was made, a slice of the board.
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     columns: Mapped[list[ComparisonColumn]] = relationship(
         back_populates="comparison", order_by="ComparisonColumn.position", cascade="all, delete-orphan"
@@ -395,6 +399,109 @@ class Vote(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ArenaBattle(Base):
+    """One battle imported from an exported battles file (arena/battles.py): a pairwise verdict without
+    the answers. The team board counts these beside the votes of this install's own comparisons.
+    ``key`` is a digest of the whole record, so importing a file twice adds nothing.
+    """
+
+    __tablename__ = "arena_battles"
+    __table_args__ = (
+        CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')", name="winner"),
+        Index(None, "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    model_a: Mapped[str] = mapped_column(String(400))
+    model_b: Mapped[str] = mapped_column(String(400))
+    winner: Mapped[str] = mapped_column(String(16))
+    judge: Mapped[str] = mapped_column(String(320), default="")
+    timestamp: Mapped[datetime] = mapped_column()
+    category: Mapped[str] = mapped_column(String(64), default="")
+    blind: Mapped[bool] = mapped_column(default=False)
+    identity_leak: Mapped[bool] = mapped_column(default=False)
+    style: Mapped[dict[str, Any]] = mapped_column(default=dict)  # len_a, len_b, markdown_a, markdown_b
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamVote(Base):
+    """Another member's verdict on a round of a shared comparison (a prompt-set batch voted by the team).
+
+    The owner's own verdict stays in ``votes``; each other member has at most one here per round.
+    """
+
+    __tablename__ = "team_votes"
+    __table_args__ = (UniqueConstraint("round_id", "voter_id"),
+                      CheckConstraint("verdict IN ('best', 'tie', 'all_bad')", name="verdict"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("comparison_rounds.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    column_id: Mapped[int | None] = mapped_column(ForeignKey("comparison_columns.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PromptSet(Base):
+    """A saved list of prompts (each with an optional category) to run as a batch against chosen columns."""
+
+    __tablename__ = "prompt_sets"
+    __table_args__ = (Index(None, "owner_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    prompts: Mapped[list[dict[str, Any]]] = mapped_column(default=list)  # [{"prompt": ..., "category": ...}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Batch(Base):
+    """One run of a prompt set against chosen (backend, model) columns: each prompt a comparison of its own.
+
+    Worked through by one process at a time (arena/batch_worker.py), which holds a lease on it
+    (``lease_owner`` until ``lease_until``) and renews it; a lease left by a process that stopped
+    lapses, and another process (or the same one restarted) resumes the batch.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (Index(None, "owner_id", "created_at"), Index(None, "status"),
+                      CheckConstraint("status IN ('running', 'done', 'cancelled')", name="status"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    prompt_set_id: Mapped[str | None] = mapped_column(ForeignKey("prompt_sets.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    columns: Mapped[list[Any]] = mapped_column(JSON(), default=list)  # [[backend, model], ...]
+    blind: Mapped[bool] = mapped_column(default=False)
+    private: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    waiting: Mapped[str] = mapped_column(Text, default="")  # why it is waiting now (a rate limit), or ""
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class BatchItem(Base):
+    """One prompt of a batch and the comparison that answered it (``pending``, ``running``, ``done``,
+    ``cancelled``). Failures stay in the comparison's answers, one per column."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (UniqueConstraint("batch_id", "number"),
+                      CheckConstraint("status IN ('pending', 'running', 'done', 'cancelled')", name="status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    comparison_id: Mapped[str | None] = mapped_column(ForeignKey("comparisons.id", ondelete="SET NULL"))
+    restarts: Mapped[int] = mapped_column(Integer, default=0)  # times a server stop cut it off and it was redone
 
 
 class BackendHealth(Base):

@@ -33,7 +33,7 @@ from storage.models import SEARCH_TABLE_PREFIXES, Base, is_search_object
 APP_TABLES = {
     "users", "conversations", "messages", "backend_states", "credentials", "api_tokens", "custom_endpoints",
     "comparisons", "comparison_columns", "comparison_rounds", "comparison_answers", "votes", "backend_health",
-    "app_settings", "shares", "presets",
+    "app_settings", "shares", "presets", "arena_battles", "team_votes", "prompt_sets", "batches", "batch_items",
 }
 
 WORKER = """
