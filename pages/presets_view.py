@@ -54,7 +54,7 @@ def presets_box(owner: int, provider: str, model: str, options: dict[str, float]
             start, remove = st.columns([5, 1], vertical_alignment="center")
             label = (":material/groups: " if preset.team else "") + plain(preset.name)
             start.button(label, key=f"preset_{preset.id}", width="stretch", on_click=_start, args=(owner, preset.id),
-                         help=f"New chat: {preset.provider} · {preset.model}"
+                         help=f"New chat: {plain(preset.provider)} · {plain(preset.model)}"
                               + (" · with a system prompt" if preset.system_prompt else ""))
             if (preset.team and is_admin) or (not preset.team and preset.owner_id == owner):
                 remove.button("", key=f"preset_delete_{preset.id}", icon=":material/delete:", type="tertiary",

@@ -87,7 +87,7 @@ def shared_with_me(viewer: int) -> None:
     for view in theirs:
         to = "everyone" if view.audience == "team" else "you"
         st.button(plain(view.title), key=f"open_{view.id}", icon=":material/visibility:",
-                  help=f"A {view.kind} {view.owner_name} shared with {to}",
+                  help=f"A {view.kind} {plain(view.owner_name)} shared with {to}",
                   on_click=st.query_params.from_dict, args=({"id": view.id},))
         st.caption(f"{view.kind.capitalize()} shared by {plain(view.owner_name)} with {to}, "
                    f"{view.created_at:%Y-%m-%d %H:%M} UTC")
