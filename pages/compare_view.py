@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from pages import components, health_badges
-from pages.safe_markdown import outside_markdown, plain
+from pages.safe_markdown import plain
 from providers import registry
 from runner import health
 from runner.runner import Run, get_runner
@@ -126,9 +126,9 @@ def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) ->
         st.caption(f"**{label}**")
         if message.reasoning:
             with st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(outside_markdown(message.reasoning))
+                st.markdown(components.reasoning_markdown(message.reasoning, None))
         for block in components.split_blocks(message.content or ""):
-            st.markdown(outside_markdown(block))
+            st.markdown(components.block_markdown(block))
         _status_and_figures(message)
 
 
