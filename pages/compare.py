@@ -11,7 +11,7 @@ import streamlit as st
 
 from access import limits
 from pages import compare_view as view
-from pages import components, refusals, sidebar
+from pages import components, keyboard, refusals, sidebar
 from pages.safe_markdown import plain
 from providers.events import Options
 from runner.runner import get_runner
@@ -29,6 +29,9 @@ def render() -> None:
     if wanted and comparison is None:
         st.warning("That comparison was not found.")
     view.past_comparisons(owner, comparison.id if comparison else None)
+    keyboard.shortcuts_help()
+    with st.sidebar:
+        keyboard.install()
     title, setup = st.empty(), st.empty()
     picked, blind = [], False
     if comparison is None:

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,13 @@ class BaseScript:
     extra_fields: bool = False  # unknown keys on every line and unknown line types (drift tolerance)
     rename: tuple[str, str, str] | None = None  # (line kind, old key, new key): drift detection
     html_200: bool = False  # answer 200 text/html instead of a stream
+    hold_at: int | None = None  # the answer stops before this text chunk until ``release`` is set
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def hold(self, index: int) -> None:
+        """Before text chunk ``index``: wait while the test holds the answer there (a reply mid-stream)."""
+        while index == self.hold_at and not self.release.is_set():  # noqa: ASYNC110 - set by the test thread
+            await asyncio.sleep(0.01)
 
     def answer_chunks(self, prompt: str, backend: str) -> list[str]:
         """The answer's text chunks: ``chunks``, else ``reply`` (or ``default_reply``) split up."""
