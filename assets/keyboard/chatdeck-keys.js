@@ -122,9 +122,14 @@
     }
     return null;
   }
+  // A reply is being written: the chat page shows its Stop button; the compare page has none, but its
+  // run lasts as long as its columns stream (a rerun after a click is over well within the second).
+  var runningSince = 0;
   function writing() {
-    return !!query('[data-testid="stApp"][data-test-script-state="running"]') &&
-      !!query('[data-testid="stChatMessage"]');
+    var running = !!query('[data-testid="stApp"][data-test-script-state="running"]');
+    if (!running) runningSince = 0; else if (!runningSince) runningSince = Date.now();
+    if (!query('[data-testid="stChatMessage"]')) return false;
+    return !!query('[class*="st-key-stop_"] button') || (running && Date.now() - runningSince > 1000);
   }
   function followScroll() {
     var box = scroller();
