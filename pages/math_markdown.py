@@ -42,7 +42,8 @@ _BACKTICKS = re.compile(r"`+")
 _DOLLARS = re.compile(r"\$+")
 _TEX_TOKEN = re.compile(r"\\|\n|\$+")  # what matters while looking for the end of a formula
 _TEX_SIGNAL = re.compile(r"\\[A-Za-z]|[\^_=+<>{}|]")  # a command or an operator: this is math
-_PROSE = re.compile(r"[A-Za-z]{3}")  # a word: "\(see above\)" is an escaped parenthesis, "\(x, y\)" math
+# Words: "\(see above\)" is an escaped parenthesis; "\(x, y\)", "\(ABC\)" and "\(log n\)" are math.
+_PROSE = re.compile(r"[A-Za-z]{3,}[^A-Za-z]+[A-Za-z]{3,}")
 _SPACES = re.compile(r"[ \t]*")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _HOLD = -1

@@ -21,6 +21,7 @@ TABLE = [
     # the notations
     (r"Euler: \(e^{i\pi} + 1 = 0\).", r"Euler: $e^{i\pi} + 1 = 0$."),
     (r"where \( x \) is the input", r"where $x$ is the input"),
+    (r"triangle \(ABC\), \(log n\) steps, the point \(x, y\)", r"triangle $ABC$, $log n$ steps, the point $x, y$"),
     ("The formula:\n\\[\nE = mc^2\n\\]\nwhere", "The formula:\n$$\nE = mc^2\n$$\nwhere"),
     ("\\[ a^2 + b^2 = c^2 \\]", "$$\na^2 + b^2 = c^2\n$$"),
     ("so \\[x^2\\] holds", "so $$\\displaystyle x^2$$ holds"),  # display math inside a line
