@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from access import limits
-from pages import components, presets_view, refusals, share_view, sidebar, turn_controls, uploads
+from pages import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
 from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Attachment
@@ -64,8 +64,11 @@ def render() -> None:
         refusals.forget()
     refusals.show("chat", notice_slot)
     sidebar.conversation_list(owner, conversation)  # after sending, so a new chat is listed at once
+    keyboard.shortcuts_help()
 
     if conversation is None:
+        with st.sidebar:
+            keyboard.install()
         st.title("Chatdeck")
         st.caption(f"Start a conversation with **{plain(backend.display_name)}** · {plain(choice.model)}. "
                    "Your chats are saved and stay here after a reload.")
@@ -77,8 +80,11 @@ def render() -> None:
     with st.container():  # always drawn, so the messages keep their places when the button comes or goes
         if more:
             turn_controls.load_earlier_button(conversation.id)
+    visible = versions.visible(rows)
+    with st.sidebar:  # before any live reply, so the shortcuts (Esc: stop) work while it is written
+        keyboard.install(_last_answer(visible))
     redraw = False  # a reply finished here: draw it again as stored, with its actions and the new title
-    for message in versions.visible(rows):
+    for message in visible:
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
             turn_controls.stop_button(stop_slot, message.id)
@@ -92,6 +98,14 @@ def render() -> None:
                                                       choice))
     if redraw:
         st.rerun()
+
+
+def _last_answer(messages: list[Any]) -> str | None:
+    """The text of the last finished answer on screen (what Alt+C copies), as received."""
+    for message in reversed(messages):
+        if message.role == "assistant" and message.status != "streaming":
+            return message.content or None
+    return None
 
 
 def _submitted(value: Any) -> tuple[str, list[Attachment]]:

@@ -11,8 +11,8 @@ import streamlit as st
 
 from access import limits
 from pages import compare_view as view
-from pages import refusals, share_view, sidebar
-from pages.safe_markdown import outside_markdown, plain
+from pages import components, keyboard, refusals, share_view, sidebar
+from pages.safe_markdown import plain
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons
@@ -30,6 +30,9 @@ def render() -> None:
     if wanted and comparison is None:
         st.warning("That comparison was not found.")
     view.past_comparisons(owner, comparison.id if comparison else None)
+    keyboard.shortcuts_help()
+    with st.sidebar:
+        keyboard.install()
     title, setup = st.empty(), st.empty()
     picked, blind = [], False
     if comparison is None:
@@ -95,7 +98,7 @@ def _rounds(owner: int, comparison: Comparison) -> None:
         header.link_button("Continue in chat", f"./?c={column.conversation_id}", icon=":material/chat:")
     for round_ in rounds:
         with st.chat_message("user"):
-            st.markdown(outside_markdown(round_.prompt))
+            st.markdown(components.block_markdown(round_.prompt))
         live = {c: runner.get(m.id) for c, m in round_.answers.items() if m.status == "streaming"}
         round_runs = [r for r in live.values() if r is not None]
         for column, cell in zip(comparison.columns, st.columns(len(comparison.columns)), strict=True):

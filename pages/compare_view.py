@@ -15,7 +15,7 @@ import streamlit as st
 
 from arena import board
 from pages import components, health_badges, presets_view
-from pages.safe_markdown import outside_markdown, plain
+from pages.safe_markdown import plain
 from providers import registry
 from runner import health
 from runner.runner import Run, get_runner
@@ -142,9 +142,9 @@ def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) ->
         st.caption(f"**{label}**")
         if message.reasoning:
             with st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(outside_markdown(message.reasoning))
+                st.markdown(components.reasoning_markdown(message.reasoning, None))
         for block in components.split_blocks(message.content or ""):
-            st.markdown(outside_markdown(block))
+            st.markdown(components.block_markdown(block))
         _status_and_figures(message)
 
 

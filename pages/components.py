@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from pages import stored_images
+from pages.math_markdown import MathStream, math_markdown
 from pages.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
@@ -87,6 +88,7 @@ def live_text(
     pending: list[str] = [text_now] if text_now else []
     reasoning_slot = None
     splitter = BlockSplitter()
+    math = MathStream()  # \(…\) and \[…\] as Streamlit's $ math; an unfinished formula is held back
     neutraliser = StreamNeutraliser()  # the backend's text is hostile: no image or tag may form as it arrives
     last_emit = 0.0
     emitted_any = False
@@ -109,17 +111,17 @@ def live_text(
             if reasoning_slot is None:
                 with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
                     reasoning_slot = st.empty()
-            reasoning_slot.markdown(reasoning_markdown(reasoning, status))
+            reasoning_slot.markdown(reasoning_markdown(reasoning, status, final=done))
         due = done or not emitted_any or time.monotonic() - last_emit >= interval
         if pending and due:
             if not emitted_any:
                 on_first_text()
             for piece in splitter.feed("".join(pending)):
                 if piece is None:
-                    if held := neutraliser.flush():  # (a block ends with a blank line: nothing is held)
+                    if held := neutraliser.feed(math.flush()) + neutraliser.flush():
                         yield held
                     yield _finish_block
-                elif safe := neutraliser.feed(piece):
+                elif safe := neutraliser.feed(math.feed(piece)):
                     yield safe
             pending.clear()
             last_emit = time.monotonic()
@@ -127,14 +129,23 @@ def live_text(
         elif not events:
             st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
         if done and not pending:
-            if rest := neutraliser.flush():
+            if rest := neutraliser.feed(math.flush()) + neutraliser.flush():
                 yield rest
             return
 
 
-def reasoning_markdown(reasoning: str, status: str | None) -> str:
-    """The reasoning text with the backend's latest status line about it (e.g. "Done in 3s."), both made safe."""
-    return outside_markdown(reasoning) + (f"\n\n*{plain(status)}*" if status else "")
+def block_markdown(text: str) -> str:
+    """Stored answer text as drawn: math in Streamlit's notation, then made safe (safe_markdown runs last)."""
+    return outside_markdown(math_markdown(text))
+
+
+def reasoning_markdown(reasoning: str, status: str | None, *, final: bool = True) -> str:
+    """The reasoning text with the backend's latest status line about it (e.g. "Done in 3s."), both made safe.
+
+    While the reasoning still arrives (``final=False``), a formula not yet closed is left out until it is.
+    """
+    text = outside_markdown(math_markdown(reasoning, final=final))
+    return text + (f"\n\n*{plain(status)}*" if status else "")
 
 
 def message_caption(message: Any) -> str:
@@ -209,7 +220,7 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
             stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
                                width=320, missing=f":material/attach_file: {name}")
         for block in split_blocks(message.content or ""):
-            st.markdown(outside_markdown(block))
+            st.markdown(block_markdown(block))
         with st.container():
             _footer(message)
             if actions is not None:

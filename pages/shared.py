@@ -13,7 +13,7 @@ import streamlit as st
 
 from pages import chat, components, presets_view, share_view, sidebar
 from pages.compare_view import figures
-from pages.safe_markdown import outside_markdown, plain
+from pages.safe_markdown import plain
 from providers import registry
 from sharing import service
 
@@ -67,7 +67,7 @@ def _comparison(viewer: int, opened: service.OpenedComparison) -> None:
             _fork(viewer, opened.share.id, column_id)
     for round_ in shown.rounds:
         with st.chat_message("user"):
-            st.markdown(outside_markdown(round_.prompt))  # another person's text
+            st.markdown(components.block_markdown(round_.prompt))  # another person's text
         for (column_id, _, _), cell in zip(shown.columns, st.columns(len(shown.columns)), strict=True):
             message = round_.answers.get(column_id)
             with cell:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from arena import prompt_sets as service
 from pages import components
-from pages.safe_markdown import outside_markdown, plain
+from pages.safe_markdown import plain
 
 
 def render(owner: int, batch_id: str) -> None:
@@ -44,7 +44,7 @@ def _round(owner: int, r: service.VoteRound) -> None:
                 st.text(labels[cid])
                 status, text = r.answers.get(cid, ("missing", ""))
                 for block in components.split_blocks(text or ""):
-                    st.markdown(outside_markdown(block))  # a backend's answer
+                    st.markdown(components.block_markdown(block))  # a backend's answer
                 if status != "complete":
                     st.caption(f"Status: {status}")
         if r.verdict is not None:

@@ -297,6 +297,7 @@ class AllenAISimulator(RecordingSimulator):
                 break
             if index or thinking:
                 await pause(script.chunk_delay)
+            await script.hold(index)
             record.first_text_at = record.first_text_at or time.monotonic()
             if not announced:
                 yield announce(chunks[index], None)

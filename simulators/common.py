@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,13 @@ class BaseScript:
     html_200: bool = False  # answer 200 text/html instead of a stream
     garbled_after: int | None = None  # one unreadable line (``garbled``) after N text chunks: the drift policy
     garbled: bytes = GARBLED  # that line, without its framing
+    hold_at: int | None = None  # the answer stops before this text chunk until ``release`` is set
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def hold(self, index: int) -> None:
+        """Before text chunk ``index``: wait while the test holds the answer there (a reply mid-stream)."""
+        while index == self.hold_at and not self.release.is_set():  # noqa: ASYNC110 - set by the test thread
+            await asyncio.sleep(0.01)
 
     def answer_chunks(self, prompt: str, backend: str) -> list[str]:
         """The answer's text chunks: ``chunks``, else ``reply`` (or ``default_reply``) split up."""

@@ -179,3 +179,35 @@ def test_streamed_pieces_never_join_into_an_image_or_a_tag(text: str) -> None:
             drawn += neutraliser.flush()
             assert drawn.replace(ZWSP, "") == text
             assert "![" not in drawn and not re.search(r"<[A-Za-z/!?]", drawn), drawn
+
+
+# Math (pages/math_markdown.py runs before safe_markdown): turning \(…\) and \[…\] into dollars must not
+# open a hole. KaTeX runs with trust off, so \href, \url and \includegraphics load nothing
+# (tests/test_browser_math.py checks that in the browser); here: no image or tag forms around them.
+MATH_HOSTILE = [
+    f"!\\(x\\)[a]({EVIL})",  # the "!" before a formula, a link after it
+    f"!\\[x^2\\]({EVIL})",  # an escaped image is no display formula
+    f"\\(![x]({EVIL})\\)",  # an image inside a formula
+    f"$$\n![x]({EVIL})\n$$",
+    f'\\(<img src="{EVIL}">\\)',  # a tag inside a formula
+    f'$<img src="{EVIL}">$ and \\[<svg><image href="{EVIL}"/></svg>\\]',
+    f"\\(\\href{{{EVIL}}}{{click}}\\) \\[\\url{{{EVIL}}}\\] \\(\\includegraphics{{{EVIL}}}\\)",
+    f"!$x$[y]({EVIL}) !\\(\\)[z]({EVIL})",
+    f"\\(x\\)![y]({EVIL})\\(z\\)",
+]
+
+
+@pytest.mark.parametrize("text", MATH_HOSTILE)
+def test_math_opens_no_hole(text: str) -> None:
+    from pages.components import block_markdown
+    from pages.math_markdown import MathStream
+
+    safe = block_markdown(text)
+    assert _leftover_images(safe) == [] and "![" not in safe, safe
+    assert not re.search(r"<[A-Za-z/!?]", safe), safe
+    for cut in range(len(text) + 1):  # live: the math stream, then the neutraliser, as live_text chains them
+        math, neutraliser, drawn = MathStream(), StreamNeutraliser(), ""
+        for piece in (text[:cut], text[cut:]):
+            drawn += neutraliser.feed(math.feed(piece))
+        drawn += neutraliser.feed(math.flush()) + neutraliser.flush()
+        assert "![" not in drawn and not re.search(r"<[A-Za-z/!?]", drawn), drawn

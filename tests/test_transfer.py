@@ -69,6 +69,24 @@ def test_markdown_export_with_and_without_reasoning(db: SessionFactory) -> None:
     assert "<details><summary>Reasoning</summary>" in full and "Think about gravity." in full
 
 
+def test_markdown_export_writes_math_in_dollars_and_json_keeps_the_text(db: SessionFactory) -> None:
+    answer = "Euler: \\(e^{i\\pi} + 1 = 0\\), and\n\\[\na^2 + b^2 = c^2\n\\]\nfor $5, not `\\(code\\)`."
+    with db() as s:
+        owner = repo.get_or_create_user(s, "math").id
+        conversation = repo.create_conversation(s, owner, provider="allenai", model="olmo", title="Euler")
+        reply = repo.add_message(s, owner, conversation.id, role="assistant", content=answer, provider="allenai",
+                                 model="olmo")
+        repo.update_message(s, reply.id, reasoning="so \\(x < 1\\)", status="complete")
+        markdown = transfer.conversation_markdown(s, owner, conversation.id, reasoning=True)
+        document = transfer.conversation_json(s, owner, conversation.id)
+    assert markdown is not None and document is not None
+    assert ("Euler: $e^{i\\pi} + 1 = 0$, and\n$$\na^2 + b^2 = c^2\n$$\nfor \\$5, not `\\(code\\)`."
+            in markdown)
+    assert "so $x < 1$" in markdown  # the TeX itself is untouched (no "\\lt" outside Chatdeck)
+    message = json.loads(document)["conversations"][0]["messages"][0]
+    assert message["content"] == answer and message["reasoning"] == "so \\(x < 1\\)"
+
+
 def test_json_export_round_trip_into_another_database_user(db: SessionFactory) -> None:
     owner, conversation_id = _seed(db)
     with db() as s:
