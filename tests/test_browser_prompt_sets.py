@@ -129,4 +129,4 @@ def test_a_batch_survives_a_server_restart_and_reopens(
     expect(page.get_by_role("heading", name=PROMPTS[cut.number][:80])).to_be_visible(timeout=20_000)  # type: ignore[attr-defined]
     for word in ("ai2-15", "hf-15", "hailuo-15"):
         expect(page.get_by_text(word, exact=False)).to_be_visible()  # type: ignore[attr-defined]
-    assert page.get_by_role("button", name="This one is best").count() == 3  # type: ignore[attr-defined]  # voteable
+    expect(page.get_by_role("button", name="This one is best")).to_have_count(3)  # type: ignore[attr-defined]  # voteable
