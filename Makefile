@@ -16,7 +16,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers: most of the suite waits on servers and browsers
 
 demo: $(STAMP)
 	$(BIN)/python -m simulators.demo
