@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from storage import spreadsheet
+
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 FIELDS = ("model_a", "model_b", "winner", "tie", "judge", "timestamp", "category", "blind",
           "identity_leak", "length_a", "length_b", "markdown_a", "markdown_b")
@@ -107,7 +109,8 @@ def to_csv(battles: Sequence[Battle]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(FIELDS), lineterminator="\n")
     writer.writeheader()
     for b in battles:
-        writer.writerow({k: (str(v).lower() if isinstance(v, bool) else v) for k, v in record(b).items()})
+        writer.writerow({k: spreadsheet.guard(str(v).lower() if isinstance(v, bool) else v)
+                         for k, v in record(b).items()})
     return out.getvalue()
 
 
@@ -127,7 +130,8 @@ def parse(data: bytes) -> list[Battle]:
         if not all(isinstance(r, dict) for r in rows):
             raise BattleFileError("a JSON battles file is a list of objects")
     else:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = [{k: spreadsheet.unguard(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(text))]
     if len(rows) > MAX_IMPORT_BATTLES:
         raise BattleFileError(f"more than {MAX_IMPORT_BATTLES:,} battles in one file")
     return [_battle(row, number) for number, row in enumerate(rows, start=1)]

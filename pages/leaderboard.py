@@ -17,7 +17,7 @@ import streamlit as st
 
 from pages import sidebar
 from providers import registry
-from storage import comparisons
+from storage import comparisons, spreadsheet
 from storage.db import get_engine, session
 from storage.models import utcnow
 
@@ -94,7 +94,7 @@ def _csv(rows: list[comparisons.AnswerRow]) -> str:
     records = _records(rows)
     writer = csv.DictWriter(out, fieldnames=list(records[0]))
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({k: spreadsheet.guard(v) for k, v in r.items()} for r in records)  # model ids from outside
     return out.getvalue()
 
 
