@@ -35,6 +35,8 @@ class Run:
         self._flushed_seq = 0
         self.had_login = False  # whether a login was sent (tells "needs a login" from "login rejected")
         self.base_extra: dict[str, Any] = {}  # kept in the reply's extra beside the turn's (runner/turns.py)
+        self.failed_saves = 0  # failed attempts at the final save (runner/saving.py retries them)
+        self.save_abandoned = False  # the final save failed in a way no retry can mend
 
     @property
     def done(self) -> bool:
@@ -86,6 +88,9 @@ class Run:
                 self.events = []
                 self._flushed_seq = 0
                 self._cond.notify_all()
+
+    def note_failed_save(self, _exc: BaseException) -> None:
+        self.failed_saves += 1
 
     @property
     def dirty(self) -> bool:

@@ -42,7 +42,7 @@ from providers.events import (
     Image,
     Options,
 )
-from runner import custom_backends, health
+from runner import custom_backends, health, saving
 from runner import liveness as reply_liveness
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.bounds import Bounds, ReplyCap, is_content
@@ -227,13 +227,15 @@ class Runner:
             return sum(1 for r in self._runs.values() if not r.done)
 
     def _writing(self) -> list[int]:
-        """Ids of the replies this runner is generating now.
+        """Ids of the replies this runner is generating or still saving now.
 
-        A finished one is left out even before its final save: should that save fail (the database away),
-        the reply stops being touched and a sweep marks it interrupted, instead of it streaming for ever.
+        A finished reply whose final save is being retried (runner/saving.py) stays touched, so no sweep
+        marks it interrupted meanwhile; one whose save failed for good is left out, and a sweep marks it
+        interrupted instead of it streaming for ever.
         """
         with self._runs_lock:
-            return [message_id for message_id, run in self._runs.items() if not run.done]
+            return [message_id for message_id, run in self._runs.items()
+                    if not run.saved.is_set() and not run.save_abandoned]
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
@@ -301,11 +303,13 @@ class Runner:
             stop_flushing.set()
             if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
-            await asyncio.shield(flusher)
+            await saving.shielded(flusher)  # a shutdown's cancellation must not skip the final save
             try:
-                async with write_lock:
-                    await asyncio.to_thread(self._save, run, final=True)
-                run.saved.set()
+                if await saving.save_until_stored(lambda: self._save_locked(run, write_lock),
+                                                  f"final save of reply {run.message_id}", run.note_failed_save):
+                    run.saved.set()
+                else:
+                    run.save_abandoned = True
             finally:  # even when the final save failed: a finished run never stays in memory for good
                 self._loop.call_later(self._keep_finished, self._forget, run.message_id)
 
@@ -350,6 +354,10 @@ class Runner:
                         await asyncio.to_thread(self._save, run, final=False)
                     except Exception:  # a failed partial save must not end the reply
                         log.exception("partial save of reply %s failed", run.message_id)
+
+    async def _save_locked(self, run: Run, write_lock: asyncio.Lock) -> None:
+        async with write_lock:
+            await asyncio.to_thread(self._save, run, final=True)
 
     def _save(self, run: Run, *, final: bool) -> None:
         seq, fields = run.snapshot()
