@@ -83,14 +83,18 @@ def _configure_logging() -> None:
 
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
+    from runner.metrics import LoopLag
     from runner.runner import get_runner
 
     _configure_logging()
     _ignore_legacy_pages_folder()
     runner = get_runner()  # migrates the database and marks replies a restart cut off
+    server_lag = LoopLag("server")  # this loop serves every HTTP request and websocket (GET /metrics)
+    server_lag.start()
     try:
         yield
     finally:
+        server_lag.stop()
         runner.shutdown()
 
 

@@ -89,6 +89,15 @@ class Run:
                 self._flushed_seq = 0
                 self._cond.notify_all()
 
+    def outcome(self) -> str:
+        """The stored status the reply finished with (complete, partial, cancelled, error)."""
+        with self._cond:
+            return self.turn.status
+
+    def chars(self) -> int:
+        with self._cond:
+            return len(self.turn.text) + len(self.turn.reasoning)
+
     def note_failed_save(self, _exc: BaseException) -> None:
         self.failed_saves += 1
 

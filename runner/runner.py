@@ -20,6 +20,7 @@ import base64
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -42,7 +43,7 @@ from providers.events import (
     Image,
     Options,
 )
-from runner import custom_backends, health, saving
+from runner import custom_backends, health, metrics, saving
 from runner import liveness as reply_liveness
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.bounds import Bounds, ReplyCap, is_content
@@ -109,6 +110,9 @@ class Runner:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatdeck-runner", daemon=True)
         self._thread.start()
+        metrics.watch_engine(engine)
+        self._lag = metrics.LoopLag("runner")
+        self._lag.start(self._loop)
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
@@ -170,6 +174,7 @@ class Runner:
         run.base_extra.setdefault("state_before", dict(request.state))
         with self._runs_lock:
             self._runs[run.message_id] = run
+        metrics.STARTED.inc(run.provider)
         run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request, login), self._loop)
         return run
 
@@ -241,6 +246,7 @@ class Runner:
         """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
         self._stopping = True
         self.liveness.stop(timeout)
+        self._lag.stop()
         with self._runs_lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -308,6 +314,8 @@ class Runner:
                 if await saving.save_until_stored(lambda: self._save_locked(run, write_lock),
                                                   f"final save of reply {run.message_id}", run.note_failed_save):
                     run.saved.set()
+                    metrics.reply_finished(run.provider, run.outcome(), run.started_at, run.first_token_at,
+                                           run.finished_at, run.chars())
                 else:
                     run.save_abandoned = True
             finally:  # even when the final save failed: a finished run never stays in memory for good
@@ -360,6 +368,16 @@ class Runner:
             await asyncio.to_thread(self._save, run, final=True)
 
     def _save(self, run: Run, *, final: bool) -> None:
+        kind, started = ("final" if final else "partial"), time.perf_counter()
+        try:
+            self._write(run, final=final)
+        except Exception:
+            metrics.SAVE_FAILURES.inc(kind)
+            raise
+        finally:
+            metrics.SAVE_SECONDS.observe(time.perf_counter() - started, kind)
+
+    def _write(self, run: Run, *, final: bool) -> None:
         seq, fields = run.snapshot()
         fields["extra"] = {**run.base_extra, **fields["extra"]}
         if run.turn.state is not None:  # what switching back to this version restores
