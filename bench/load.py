@@ -120,7 +120,7 @@ def database(kind: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def app(env: dict[str, str], database_url: str) -> Iterator[tuple[str, int]]:
+def app(env: dict[str, str], database_url: str, profile: Path | None = None) -> Iterator[tuple[str, int]]:
     """``streamlit run streamlit_app.py`` on a free loopback port (a team server); yields (URL, pid)."""
     port = free_port()
     full_env = {**os.environ, **env, "CHATDECK_DATABASE_URL": database_url,
@@ -131,6 +131,8 @@ def app(env: dict[str, str], database_url: str) -> Iterator[tuple[str, int]]:
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port",
                str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
+    if profile is not None:  # the same process, sampled (bench/sampler.py)
+        command[1:1] = ["-m", "bench.sampler", str(profile), "--"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     url = f"http://127.0.0.1:{port}"
@@ -328,7 +330,8 @@ def ratios(loaded: dict[str, Any], base: dict[str, Any]) -> list[str]:
 
 
 async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
-    with database(args.database) as database_url, simulators(args) as env, app(env, database_url) as (url, pid):
+    with database(args.database) as database_url, simulators(args) as env, \
+            app(env, database_url, args.profile) as (url, pid):
         numbers = Counter()
         await run_level(url, pid, 1, args, numbers, database_url)  # warm-up: imports, model lists, connections
         base = await run_level(url, pid, args.baseline, args, numbers, database_url)
@@ -350,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-byte-delay", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a chat may take at most")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--profile", type=Path, help="sample the app's stacks (bench/sampler.py) into this file")
     args = parser.parse_args(argv)
     args.chats = max(1, min(args.chats, MAX_CHATS))
     rows = asyncio.run(measure(args))

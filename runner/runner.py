@@ -4,7 +4,7 @@ One background asyncio loop per process runs each generation as a task:
 
     start() ── saves the user message and an empty "streaming" reply, then schedules
     _drive()  ── provider.stream(request) → within the bounds (runner/bounds.py) → run.publish(event) → accumulator
-    _flush_loop ── writes the partial reply to storage at least every 250 ms
+    _flush_all ── writes every running reply's text so far to storage every 250 ms (one batch)
     final save ── text, status, timings and the backend's ids for the next turn
     liveness  ── touches the replies being written; interrupts those whose writer died (runner/liveness.py)
 
@@ -20,7 +20,6 @@ import base64
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -45,7 +44,6 @@ from providers.events import (
 )
 from runner import custom_backends, health, metrics, saving
 from runner import liveness as reply_liveness
-from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.bounds import Bounds, ReplyCap, is_content
 from runner.catalog import ModelCatalog
 from runner.run import Run
@@ -113,6 +111,7 @@ class Runner:
         metrics.watch_engine(engine)
         self._lag = metrics.LoopLag("runner")
         self._lag.start(self._loop)
+        self._flusher = asyncio.run_coroutine_threadsafe(self._flush_all(), self._loop)
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
@@ -255,6 +254,8 @@ class Runner:
         for run in runs:
             run.saved.wait(timeout)
 
+        self._flusher.cancel()
+
         async def close_clients() -> None:
             for client in self._clients.values():
                 await client.aclose()
@@ -286,9 +287,6 @@ class Runner:
         return self._factory(name, client, None)
 
     async def _drive(self, run: Run, request: ChatRequest, credentials: Mapping[str, str] | None) -> None:
-        stop_flushing = asyncio.Event()
-        write_lock = asyncio.Lock()
-        flusher = asyncio.create_task(self._flush_loop(run, stop_flushing, write_lock))
         try:
             stream = self._provider(run.provider, credentials).stream(request)
             try:
@@ -306,12 +304,10 @@ class Runner:
                 run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
             if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
                 self.catalog.learn_reasoning(run.provider, run.model)
-            stop_flushing.set()
             if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
-            await saving.shielded(flusher)  # a shutdown's cancellation must not skip the final save
-            try:
-                if await saving.save_until_stored(lambda: self._save_locked(run, write_lock),
+            try:  # (a partial save racing with this one cannot overwrite it: runner/saving.py)
+                if await saving.save_until_stored(lambda: self._save_final(run),
                                                   f"final save of reply {run.message_id}", run.note_failed_save):
                     run.saved.set()
                     metrics.reply_finished(run.provider, run.outcome(), run.started_at, run.first_token_at,
@@ -352,53 +348,25 @@ class Runner:
             expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
             run.publish(Finished("error", error=expired))
 
-    async def _flush_loop(self, run: Run, stop: asyncio.Event, write_lock: asyncio.Lock) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._flush_interval)
-            if run.dirty and not stop.is_set():
-                async with write_lock:
-                    try:
-                        await asyncio.to_thread(self._save, run, final=False)
-                    except Exception:  # a failed partial save must not end the reply
-                        log.exception("partial save of reply %s failed", run.message_id)
+    async def _flush_all(self) -> None:
+        """Every ``flush_interval``, the text so far of every running reply, in one transaction.
 
-    async def _save_locked(self, run: Run, write_lock: asyncio.Lock) -> None:
-        async with write_lock:
-            await asyncio.to_thread(self._save, run, final=True)
+        One writer for all replies, not one per reply: a hundred replies streaming at once cost one
+        statement every 250 ms instead of a hundred transactions contending for SQLite's single write lock
+        (where the busy ones starved the others and their final saves met "database is locked").
+        """
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            with self._runs_lock:
+                dirty = [run for run in self._runs.values() if not run.done and run.dirty]
+            if dirty:
+                try:
+                    await asyncio.to_thread(saving.timed, "partial", saving.write_partials, self.engine, dirty)
+                except Exception:  # a failed partial save must not end the replies; the next one catches up
+                    log.exception("partial save of %d replies failed", len(dirty))
 
-    def _save(self, run: Run, *, final: bool) -> None:
-        kind, started = ("final" if final else "partial"), time.perf_counter()
-        try:
-            self._write(run, final=final)
-        except Exception:
-            metrics.SAVE_FAILURES.inc(kind)
-            raise
-        finally:
-            metrics.SAVE_SECONDS.observe(time.perf_counter() - started, kind)
-
-    def _write(self, run: Run, *, final: bool) -> None:
-        seq, fields = run.snapshot()
-        fields["extra"] = {**run.base_extra, **fields["extra"]}
-        if run.turn.state is not None:  # what switching back to this version restores
-            fields["extra"]["backend_state"] = dict(run.turn.state)
-        if not final:
-            fields["status"] = "streaming"
-        elif self._stopping and fields["status"] == CANCELLED:  # cut off by a shutdown, not by the user
-            fields["status"] = PARTIAL
-            fields["error"] = INTERRUPTED
-        with session(self.engine) as s:
-            repo.update_message(s, run.message_id, **fields)
-            if final and run.turn.state is not None:
-                repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
-            if final and run.turn.title:
-                repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
-            if final and run.turn.finished is not None and not self._stopping:
-                outcome = health.from_finished(registry.backend(run.provider), run.turn.finished,
-                                               had_login=run.had_login, state=run.turn.state, drift=run.turn.drift)
-                if outcome is not None:
-                    health_store.record(s, run.owner_id, run.provider, outcome)
-        run._flushed_seq = seq
+    async def _save_final(self, run: Run) -> None:
+        await asyncio.to_thread(saving.timed, "final", saving.write_final, self.engine, run, self._stopping)
 
     def _forget(self, message_id: int) -> None:
         """Drop a finished run once its grace for late readers is over, and free its events.

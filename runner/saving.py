@@ -1,4 +1,5 @@
-"""The final save of a reply, retried until it is in storage: nothing a user watched finish may be lost.
+"""Writing replies to storage: the partial saves of all running replies at once, and the final save of
+each, retried until it is in storage: nothing a user watched finish may be lost.
 
 Under load SQLite answers "database is locked" once its busy timeout runs out, and a PostgreSQL connection
 can drop (a restart, a failover). Either used to lose the reply: the exception ended the runner's task
@@ -13,10 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from providers import registry
+from runner import health, metrics
+from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
+from runner.run import Run
+from storage import health as health_store
+from storage import liveness
+from storage import repository as repo
+from storage.db import session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,3 +82,58 @@ async def _retry(attempt: Callable[[], Awaitable[None]], what: str,
         if failures:
             log.warning("%s succeeded after %d failed attempts", what, failures)
         return True
+
+
+def timed(kind: str, write: Callable[..., None], *args: Any) -> None:
+    """``write(*args)``, its duration and any failure counted in the metrics as a ``kind`` save."""
+    started = time.perf_counter()
+    try:
+        write(*args)
+    except Exception:
+        metrics.SAVE_FAILURES.inc(kind)
+        raise
+    finally:
+        metrics.SAVE_SECONDS.observe(time.perf_counter() - started, kind)
+
+
+def _fields(run: Run) -> tuple[int, dict[str, Any]]:
+    seq, fields = run.snapshot()
+    fields["extra"] = {**run.base_extra, **fields["extra"]}
+    if run.turn.state is not None:  # what switching back to this version restores
+        fields["extra"]["backend_state"] = dict(run.turn.state)
+    return seq, fields
+
+
+def write_partials(engine: Engine, runs: Sequence[Run]) -> None:
+    """The text so far of ``runs`` in one transaction (storage/liveness.py writes only replies still
+    streaming, so a partial save that loses a race with a final save cannot overwrite it)."""
+    snapshots = [(run, *_fields(run)) for run in runs]
+    with session(engine) as s:
+        liveness.save_streaming(s, [
+            {"id": run.message_id, "conversation_id": run.conversation_id, "content": fields["content"],
+             "reasoning": fields["reasoning"], "ttft_ms": fields["ttft_ms"], "extra": fields["extra"]}
+            for run, _, fields in snapshots
+        ])
+    for run, seq, _ in snapshots:
+        run._flushed_seq = seq
+
+
+def write_final(engine: Engine, run: Run, stopping: bool) -> None:
+    """The finished reply, with what it changes beside it: the backend's state for the next turn, the
+    conversation's title, the user's view of the backend's health."""
+    seq, fields = _fields(run)
+    if stopping and fields["status"] == CANCELLED:  # cut off by a shutdown, not by the user
+        fields["status"] = PARTIAL
+        fields["error"] = INTERRUPTED
+    with session(engine) as s:
+        repo.update_message(s, run.message_id, **fields)
+        if run.turn.state is not None:
+            repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
+        if run.turn.title:
+            repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
+        if run.turn.finished is not None and not stopping:
+            outcome = health.from_finished(registry.backend(run.provider), run.turn.finished,
+                                           had_login=run.had_login, state=run.turn.state, drift=run.turn.drift)
+            if outcome is not None:
+                health_store.record(s, run.owner_id, run.provider, outcome)
+    run._flushed_seq = seq
