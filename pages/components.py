@@ -92,10 +92,11 @@ def live_text(
     emitted_any = False
     while True:
         interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block)))
-        wait = IDLE_CHECK
-        if pending:
-            wait = max(0.0, last_emit + interval - time.monotonic())
-        events, done = run.wait(seq, wait)
+        if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
+            run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
+            events, done = run.wait(seq, 0)
+        else:
+            events, done = run.wait(seq, IDLE_CHECK)
         seq += len(events)
         for event in events:
             if isinstance(event, TextDelta) and event.replace:

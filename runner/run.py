@@ -30,6 +30,7 @@ class Run:
         self.first_token_at: float | None = None
         self.finished_at: float | None = None
         self.saved = threading.Event()  # set once the final state is in storage
+        self.ended = threading.Event()  # set once Finished is published (readers wait on it between updates)
         self.future: Future[None] | None = None
         self._cond = threading.Condition()
         self._flushed_seq = 0
@@ -53,6 +54,8 @@ class Run:
             self.events.append(event)
             self.turn.apply(event)
             self._cond.notify_all()
+        if self.done:
+            self.ended.set()
 
     def wait(self, after: int, timeout: float) -> tuple[list[Event], bool]:
         """Events after sequence number ``after`` (blocks up to ``timeout`` for the first one).
