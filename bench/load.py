@@ -217,7 +217,8 @@ async def chat(session: StreamlitSession, n: int, args: argparse.Namespace, leve
         await session.send_chat(f"Tell me about load chat {n}")
         await asyncio.wait_for(last.event.wait(), args.timeout)
     except (TimeoutError, OSError, RuntimeError) as exc:
-        level.errors.append(f"chat {n}: {type(exc).__name__} {exc}".strip())
+        seen = "first word seen" if first.at is not None else "nothing seen"
+        level.errors.append(f"chat {n}: {type(exc).__name__} {exc} ({seen}; connection: {session.ended or 'open'})")
         return
     if session.exceptions:
         level.errors.append(f"chat {n}: the page drew an exception: {session.exceptions[0][:80]}")

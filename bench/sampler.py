@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 INTERVAL = 0.005
+WATCHED = ("MainThread", "AnyIO worker")
 IDLE = {"wait", "select", "poll", "sleep", "acquire", "recv", "recv_into", "accept", "_wait_for_tstate_lock",
         "run_forever", "_run_once", "readline", "wait_for", "get", "epoll", "read"}
 
@@ -33,6 +34,7 @@ class Sampler:
         self.self_: collections.Counter[str] = collections.Counter()
         self.stacks: collections.Counter[str] = collections.Counter()
         self.by_thread: collections.Counter[str] = collections.Counter()
+        self.watched: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -50,14 +52,16 @@ class Sampler:
                     self._sample(frame, names.get(ident, "?"))
 
     def _sample(self, frame: FrameType, thread: str) -> None:
-        if frame.f_code.co_name in IDLE:
-            return
         stack: list[str] = []
         f: FrameType | None = frame
         while f is not None:
             code = f.f_code
             stack.append(f"{code.co_name} ({Path(code.co_filename).name}:{code.co_firstlineno})")
             f = f.f_back
+        if thread.startswith(WATCHED):  # where these threads wait, too
+            self.watched[thread.split("-")[0] + ": " + " <- ".join(stack[:10])] += 1
+        if frame.f_code.co_name in IDLE:
+            return
         self.samples += 1
         self.self_[stack[0]] += 1
         for name in set(stack):
@@ -72,6 +76,8 @@ class Sampler:
         lines += ["", "inclusive:"] + [f"{n:7d} {name}" for name, n in self.inclusive.most_common(60)]
         lines += ["", "self:"] + [f"{n:7d} {name}" for name, n in self.self_.most_common(40)]
         lines += ["", "stacks:"] + [f"{n:7d} {name}" for name, n in self.stacks.most_common(40)]
+        lines += ["", "MainThread and AnyIO workers, waiting included:"]
+        lines += [f"{n:7d} {name}" for name, n in self.watched.most_common(30)]
         self.out.write_text("\n".join(lines) + "\n")
 
 

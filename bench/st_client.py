@@ -40,6 +40,7 @@ class StreamlitSession:
         self.chat_input_id: str | None = None
         self.exceptions: list[str] = []  # exception elements the app drew (a script error)
         self.runs_finished = 0
+        self.ended: str | None = None  # why the connection ended, if it did
         self._finished = asyncio.Event()
         self._watching: list[Seen] = []
         self._ws: ClientConnection | None = None
@@ -49,7 +50,8 @@ class StreamlitSession:
         """Connect and run the script once, as a new browser tab does; returns when that run is over."""
         self._ws = await connect(self.url, subprotocols=["streamlit"], origin=self.origin,  # type: ignore[arg-type]
                                  additional_headers=self.headers, max_size=None, open_timeout=patience,
-                                 proxy=None)  # loopback only, whatever the environment says
+                                 proxy=None,  # loopback only, whatever the environment says
+                                 ping_interval=None)  # a busy client must not hang up on its own
         self._reader = asyncio.create_task(self._read())
         self._finished.clear()
         await self._send_rerun(None)
@@ -89,6 +91,13 @@ class StreamlitSession:
         await self._ws.send(msg.SerializeToString())
 
     async def _read(self) -> None:
+        try:
+            await self._read_all()
+            self.ended = "closed by the server"
+        except Exception as exc:
+            self.ended = f"{type(exc).__name__}: {exc}"
+
+    async def _read_all(self) -> None:
         assert self._ws is not None
         async for payload in self._ws:
             data = payload if isinstance(payload, bytes) else payload.encode()

@@ -37,7 +37,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_VAR = "CHATDECK_DATABASE_URL"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-SQLITE_POOL_SIZE, SQLITE_POOL_OVERFLOW = 20, 300  # connections kept, and opened beyond them at busy times
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # a new data directory and SQLite file: their owner only
 APPLICATION_NAME = "chatdeck"  # how Chatdeck's connections show in PostgreSQL's pg_stat_activity
 CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection before giving up
@@ -84,7 +83,6 @@ def make_engine(url: str | None = None) -> Engine:
     url = normalise_url(url or database_url())
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        in_memory = not parsed.database or parsed.database == ":memory:" or "mode=memory" in url
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             create_private_file(Path(parsed.database))
         engine = create_engine(
@@ -92,9 +90,6 @@ def make_engine(url: str | None = None) -> Engine:
             # The runner thread writes and Streamlit's script threads read; a pooled connection is used
             # by one thread at a time, so sharing it between threads is safe.
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            # Every session (a hundred script threads at once under load) may hold a connection: waiting
-            # 30 s for one of fifteen stalled whole pages. SQLite connections are cheap file handles.
-            **({} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}),
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
     else:
