@@ -114,3 +114,20 @@ def test_the_figures_move_after_a_chat_and_name_no_user(env: Env) -> None:
     assert value(after, "chatdeck_replies_running") == 0
     for private in (PROMPT, "Zanzibar", "bob@example.com", "ann@example.com", response.text.strip()[:20]):
         assert private not in after
+
+
+def test_websocket_sessions_are_counted_while_open(env: Env) -> None:
+    import asyncio
+
+    from bench.st_client import StreamlitSession
+
+    async def scrape_with_a_session_open() -> float:
+        session = StreamlitSession(env.app.url, {"X-Forwarded-Email": "carol@example.com"})  # over the websocket
+        await session.open(60)
+        try:
+            return value(env.scrape().text, "chatdeck_websocket_sessions")
+        finally:
+            await session.close()
+
+    before = value(env.scrape().text, "chatdeck_websocket_sessions")
+    assert asyncio.run(scrape_with_a_session_open()) == before + 1
