@@ -3,6 +3,7 @@ over a reply already saved as finished; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, event
 
 from runner.runner import Runner
@@ -31,20 +32,25 @@ def test_partials_write_streaming_replies_and_never_a_finished_one(engine: Engin
 
 
 def test_replies_streaming_at_once_share_one_partial_statement(
-    runner: Runner, engine: Engine, allenai_sim: SimHandle
+    engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS, 0.1  # two seconds each
-    statements: list[tuple[str, int]] = []
+    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
+    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS * 3, 0.05  # three seconds each
+    statements: list[int] = []
 
     def count(_conn: object, _cursor: object, statement: str, parameters: object, _ctx: object, many: bool) -> None:
         if statement.lstrip().upper().startswith("UPDATE MESSAGES") and many:
-            statements.append((statement, len(parameters)))  # type: ignore[arg-type]
+            statements.append(len(parameters))  # type: ignore[arg-type]
 
     event.listen(engine, "before_cursor_execute", count)
-    first, second = new_conversation(engine), new_conversation(engine)
-    runs = [send(runner, *first, "One"), send(runner, *second, "Two")]
-    assert wait_for(lambda: any(n == 2 for _, n in statements), 10)  # both replies in one executemany
-    for run in runs:
-        assert run.saved.wait(10)
+    runner = Runner(engine, flush_interval=0.5)  # both replies gain text between any two partial saves
+    try:
+        first, second = new_conversation(engine), new_conversation(engine)
+        runs = [send(runner, *first, "One"), send(runner, *second, "Two")]
+        assert wait_for(lambda: 2 in statements, 10)  # both replies in one executemany
+        for run in runs:
+            assert run.saved.wait(10)
+    finally:
+        runner.shutdown()
     for owner, cid in (first, second):
-        assert stored(engine, owner, cid)[-1].content == "".join(CHUNKS)
+        assert stored(engine, owner, cid)[-1].content == "".join(CHUNKS * 3)
