@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
 
-.PHONY: run test demo bench lint
+.PHONY: run test demo bench load lint
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+load: $(STAMP)
+	$(BIN)/python -m bench.load --chats 100
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -88,15 +88,19 @@ def _configure_logging() -> None:
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
     from arena.batch_worker import get_worker, stop_worker
+    from runner.metrics import LoopLag
     from runner.runner import get_runner
 
     _configure_logging()
     _ignore_legacy_pages_folder()
     runner = get_runner()  # migrates the database and marks replies a restart cut off
     get_worker()  # resumes prompt-set batches a stop left unfinished
+    server_lag = LoopLag("server")  # this loop serves every HTTP request and websocket (GET /metrics)
+    server_lag.start()
     try:
         yield
     finally:
+        server_lag.stop()
         stop_worker()  # first: a reply the runner's stop cuts off must not count as answered
         runner.shutdown()
 

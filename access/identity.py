@@ -19,6 +19,7 @@ Pure functions of configuration, claims and headers: nothing here renders or tou
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,14 +83,37 @@ def config(secrets: Mapping[str, Any] | None = None, env: Mapping[str, str] | No
 
 def streamlit_config() -> Config:
     """:func:`config` with Streamlit's secrets (no secrets file at all means no ``[auth]``)."""
+    return config(_streamlit_secrets())
+
+
+# Without a secrets file Streamlit looks for one again on every st.secrets access, under one lock: with
+# every rerun reading the identity mode several times, a hundred busy sessions queued there. So "no
+# secrets" is remembered for as long as the same st.secrets object and the same (absent) files stay.
+_no_secrets: tuple[weakref.ref[Any], tuple[int | None, ...]] | None = None
+
+
+def _streamlit_secrets() -> Mapping[str, Any]:
+    global _no_secrets
     import streamlit as st
+    from streamlit import config as st_config
     from streamlit.errors import StreamlitSecretNotFoundError
 
+    signature = tuple(_modified(path) for path in st_config.get_option("secrets.files"))
+    known = _no_secrets
+    if known is not None and known[0]() is st.secrets and known[1] == signature:
+        return {}
     try:
-        secrets: Mapping[str, Any] = st.secrets.to_dict()
+        return st.secrets.to_dict()
     except (StreamlitSecretNotFoundError, FileNotFoundError):
-        secrets = {}
-    return config(secrets)
+        _no_secrets = (weakref.ref(st.secrets), signature)
+        return {}
+
+
+def _modified(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def local() -> Identity:

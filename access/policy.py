@@ -95,26 +95,48 @@ def _key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+_loading: set[str] = set()  # databases whose policy one thread is reloading now
+_generation = 0  # bumped by invalidate(): a reload that began before it does not store what it read
+
+
 def current(engine: Engine) -> Policy:
-    """The policy stored in ``engine``'s database, at most :data:`TTL` seconds old (one small query)."""
+    """The policy stored in ``engine``'s database, at most :data:`TTL` seconds old (one small query).
+
+    When it has expired, one thread reloads it while the others carry on with the expired one: under
+    load (every rerun asks, several times) they used to queue behind that one query, and behind its wait
+    for a pooled connection.
+    """
     key = _key(engine)
+    cached = _cache.get(key)
+    if cached is not None and (time.monotonic() - cached[0] < TTL or key in _loading):
+        return cached[1]
     with _lock:
         cached = _cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < TTL:
+        if cached is not None and (time.monotonic() - cached[0] < TTL or key in _loading):
             return cached[1]
+        _loading.add(key)
+        generation = _generation
+    try:
         try:
             with session(engine) as s:
                 policy = _parse(app_settings.load_all(s))
         except Exception:  # keep the last known policy (or the defaults) and try again after the TTL
             log.exception("could not read the admins' settings")
             policy = cached[1] if cached is not None else Policy(rate_limit=env_rate_limit())
-        _cache[key] = (time.monotonic(), policy)
+        with _lock:
+            if generation == _generation:
+                _cache[key] = (time.monotonic(), policy)
         return policy
+    finally:
+        with _lock:
+            _loading.discard(key)
 
 
 def invalidate(engine: Engine | None = None) -> None:
     """Forget the cached policy (of ``engine``'s database, or all), so the next read loads it."""
+    global _generation
     with _lock:
+        _generation += 1
         if engine is None:
             _cache.clear()
         else:

@@ -4,6 +4,7 @@
 * ``api/tokens.py``: the JWT bearer tokens users issue in Settings;
 * ``api/openapi.py``: the OpenAPI description, served at ``GET /api/openapi.json``;
 * ``api/health.py``: ``GET /api/health``, this replica's health with the database's;
+* ``api/metrics.py``: ``GET /metrics``, Prometheus figures for admins or a metrics token;
 * ``api/openai_v1.py``: ``POST /v1/chat/completions`` and (api/v1_models.py) ``GET /v1/models``, the
   OpenAI-compatible API for every backend.
 """
@@ -14,12 +15,13 @@ from starlette.routing import Route
 
 
 def routes() -> list[Route]:
-    from api import chat, health, openai_v1, openapi, v1_models
+    from api import chat, health, metrics, openai_v1, openapi, v1_models
 
     return [
         Route(chat.ROUTE, chat.handle, methods=["POST"]),
         Route("/api/openapi.json", openapi.handle, methods=["GET"]),
         Route(health.PATH, health.handle, methods=["GET"]),
+        Route(metrics.PATH, metrics.handle, methods=["GET"]),
         Route(openai_v1.PATH, openai_v1.handle, methods=["POST"]),
         Route(v1_models.PATH, v1_models.handle, methods=["GET"]),
         Route(v1_models.ONE_PATH, v1_models.handle_one, methods=["GET"]),

@@ -9,6 +9,7 @@ update resends only the live tail, not the whole answer. This module renders not
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -28,6 +29,9 @@ COALESCE = 0.06  # seconds of text gathered into one browser update after the fi
 COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which every update resends whole,
 COALESCE_MAX = 0.5  # so bytes grow with the answer, not its square (up to this pause)
 IDLE_CHECK = 0.25  # seconds between checks for a Stop or rerun while no data arrives
+COALESCE_PER_READER = 0.004  # ...and with the replies streaming at once in this process: every update costs
+# its script thread a protobuf, a hash and Streamlit's global config lock, so a hundred readers updating
+# every 60 ms starved the server's event loop; at 100 they update every 0.4 s (the first text at once)
 BLOCK_MIN = 400  # characters a block holds before a blank line may close it
 
 
@@ -75,6 +79,21 @@ def _finish_block() -> None:
     """A no-op chunk: st.write_stream closes the current element before it."""
 
 
+class _Readers:
+    """How many live readers are streaming in this process now (a thread-safe count)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.count += n
+
+
+_live_readers = _Readers()
+
+
 def live_text(
     run: Run, reasoning_box: Any, on_first_text: Callable[[], object] = lambda: None
 ) -> Iterator[str | Callable[[], None]]:
@@ -83,6 +102,16 @@ def live_text(
     A rewrite by the backend (``TextDelta(replace=True)``) cannot be unsent from elements
     already drawn, so it reruns the page, which starts again from the rewritten text.
     """
+    _live_readers.add(1)
+    try:
+        yield from _live_text(run, reasoning_box, on_first_text)
+    finally:
+        _live_readers.add(-1)
+
+
+def _live_text(
+    run: Run, reasoning_box: Any, on_first_text: Callable[[], object]
+) -> Iterator[str | Callable[[], None]]:
     seq, text_now, reasoning = run.text_so_far()
     status = run.turn.reasoning_status
     pending: list[str] = [text_now] if text_now else []
@@ -93,11 +122,13 @@ def live_text(
     last_emit = 0.0
     emitted_any = False
     while True:
-        interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block)))
-        wait = IDLE_CHECK
-        if pending:
-            wait = max(0.0, last_emit + interval - time.monotonic())
-        events, done = run.wait(seq, wait)
+        interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
+                                         COALESCE_PER_READER * _live_readers.count))
+        if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
+            run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
+            events, done = run.wait(seq, 0)
+        else:
+            events, done = run.wait(seq, IDLE_CHECK)
         seq += len(events)
         for event in events:
             if isinstance(event, TextDelta) and event.replace:

@@ -5,10 +5,13 @@ Renders nothing when imported.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from access import policy
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
-from runner.runner import credentials_for
+from storage import credentials as stored_credentials
 from storage import health as health_store
 from storage.db import get_engine, session
 from storage.models import BackendHealth, utcnow
@@ -36,12 +39,23 @@ def state_of(info: BackendInfo, row: BackendHealth | None, has_login: bool) -> s
 
 
 def states(owner: int) -> dict[str, str]:
-    """Every backend's state for this user (two small queries)."""
+    """Every backend's state for this user (two small queries, on every rerun of the chat page)."""
     backends = registry.all_backends()
     with session(get_engine()) as s:
         rows = health_store.for_owner(s, owner)
-        logins = {name: credentials_for(s, owner, name) is not None for name in backends}
+        own = set(stored_credentials.hints(s, owner))  # which logins the user saved, without decrypting them
+        logins = {name: _has_login(s, name, info, own) for name, info in backends.items()}
     return {name: state_of(info, rows.get(name), logins[name]) for name, info in backends.items()}
+
+
+def _has_login(s: Session, name: str, info: BackendInfo, own: set[str]) -> bool:
+    """Whether a reply would send a login (runner.credentials_for, without a query and a decryption per
+    backend): the user's own, else the server's where an admin allows it."""
+    if not info.credential_fields:
+        return False
+    if name in own:
+        return True
+    return info.server_credentials() is not None and policy.server_login_allowed(policy.engine_of(s), name)
 
 
 def badge(state: str) -> str:

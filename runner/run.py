@@ -30,11 +30,14 @@ class Run:
         self.first_token_at: float | None = None
         self.finished_at: float | None = None
         self.saved = threading.Event()  # set once the final state is in storage
+        self.ended = threading.Event()  # set once Finished is published (readers wait on it between updates)
         self.future: Future[None] | None = None
         self._cond = threading.Condition()
         self._flushed_seq = 0
         self.had_login = False  # whether a login was sent (tells "needs a login" from "login rejected")
         self.base_extra: dict[str, Any] = {}  # kept in the reply's extra beside the turn's (runner/turns.py)
+        self.failed_saves = 0  # failed attempts at the final save (runner/saving.py retries them)
+        self.save_abandoned = False  # the final save failed in a way no retry can mend
 
     @property
     def done(self) -> bool:
@@ -51,6 +54,8 @@ class Run:
             self.events.append(event)
             self.turn.apply(event)
             self._cond.notify_all()
+        if self.done:
+            self.ended.set()
 
     def wait(self, after: int, timeout: float) -> tuple[list[Event], bool]:
         """Events after sequence number ``after`` (blocks up to ``timeout`` for the first one).
@@ -86,6 +91,18 @@ class Run:
                 self.events = []
                 self._flushed_seq = 0
                 self._cond.notify_all()
+
+    def outcome(self) -> str:
+        """The stored status the reply finished with (complete, partial, cancelled, error)."""
+        with self._cond:
+            return self.turn.status
+
+    def chars(self) -> int:
+        with self._cond:
+            return len(self.turn.text) + len(self.turn.reasoning)
+
+    def note_failed_save(self, _exc: BaseException) -> None:
+        self.failed_saves += 1
 
     @property
     def dirty(self) -> bool:

@@ -4,7 +4,7 @@ One background asyncio loop per process runs each generation as a task:
 
     start() ── saves the user message and an empty "streaming" reply, then schedules
     _drive()  ── provider.stream(request) → within the bounds (runner/bounds.py) → run.publish(event) → accumulator
-    _flush_loop ── writes the partial reply to storage at least every 250 ms
+    _flush_all ── writes every running reply's text so far to storage every 250 ms (one batch)
     final save ── text, status, timings and the backend's ids for the next turn
     liveness  ── touches the replies being written; interrupts those whose writer died (runner/liveness.py)
 
@@ -42,9 +42,8 @@ from providers.events import (
     Image,
     Options,
 )
-from runner import custom_backends, health
+from runner import custom_backends, health, metrics, saving
 from runner import liveness as reply_liveness
-from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.bounds import Bounds, ReplyCap, is_content
 from runner.catalog import ModelCatalog
 from runner.run import Run
@@ -115,6 +114,10 @@ class Runner:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatdeck-runner", daemon=True)
         self._thread.start()
+        metrics.watch_engine(engine)
+        self._lag = metrics.LoopLag("runner")
+        self._lag.start(self._loop)
+        self._flusher = asyncio.run_coroutine_threadsafe(self._flush_all(), self._loop)
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
@@ -178,6 +181,7 @@ class Runner:
         run.base_extra.setdefault("state_before", dict(request.state))
         with self._runs_lock:
             self._runs[run.message_id] = run
+        metrics.STARTED.inc(run.provider)
         run.future = asyncio.run_coroutine_threadsafe(self._drive(run, request, login), self._loop)
         return run
 
@@ -235,18 +239,21 @@ class Runner:
             return sum(1 for r in self._runs.values() if not r.done)
 
     def _writing(self) -> list[int]:
-        """Ids of the replies this runner is generating now.
+        """Ids of the replies this runner is generating or still saving now.
 
-        A finished one is left out even before its final save: should that save fail (the database away),
-        the reply stops being touched and a sweep marks it interrupted, instead of it streaming for ever.
+        A finished reply whose final save is being retried (runner/saving.py) stays touched, so no sweep
+        marks it interrupted meanwhile; one whose save failed for good is left out, and a sweep marks it
+        interrupted instead of it streaming for ever.
         """
         with self._runs_lock:
-            return [message_id for message_id, run in self._runs.items() if not run.done]
+            return [message_id for message_id, run in self._runs.items()
+                    if not run.saved.is_set() and not run.save_abandoned]
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel running replies, save them, close connections and stop the loop (tests, shutdown)."""
         self._stopping = True
         self.liveness.stop(timeout)
+        self._lag.stop()
         with self._runs_lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -254,6 +261,8 @@ class Runner:
                 run.future.cancel()
         for run in runs:
             run.saved.wait(timeout)
+
+        self._flusher.cancel()
 
         async def close_clients() -> None:
             for client in self._clients.values():
@@ -286,9 +295,6 @@ class Runner:
         return self._factory(name, client, None)
 
     async def _drive(self, run: Run, request: ChatRequest, credentials: Mapping[str, str] | None) -> None:
-        stop_flushing = asyncio.Event()
-        write_lock = asyncio.Lock()
-        flusher = asyncio.create_task(self._flush_loop(run, stop_flushing, write_lock))
         try:
             stream = self._provider(run.provider, credentials).stream(request)
             try:
@@ -306,14 +312,16 @@ class Runner:
                 run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
             if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
                 self.catalog.learn_reasoning(run.provider, run.model)
-            stop_flushing.set()
             if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
-            await asyncio.shield(flusher)
-            try:
-                async with write_lock:
-                    await asyncio.to_thread(self._save, run, final=True)
-                run.saved.set()
+            try:  # (a partial save racing with this one cannot overwrite it: runner/saving.py)
+                if await saving.save_until_stored(lambda: self._save_final(run),
+                                                  f"final save of reply {run.message_id}", run.note_failed_save):
+                    run.saved.set()
+                    metrics.reply_finished(run.provider, run.outcome(), run.started_at, run.first_token_at,
+                                           run.finished_at, run.chars())
+                else:
+                    run.save_abandoned = True
             finally:  # even when the final save failed: a finished run never stays in memory for good
                 self._loop.call_later(self._keep_finished, self._forget, run.message_id)
 
@@ -348,39 +356,25 @@ class Runner:
             expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
             run.publish(Finished("error", error=expired))
 
-    async def _flush_loop(self, run: Run, stop: asyncio.Event, write_lock: asyncio.Lock) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._flush_interval)
-            if run.dirty and not stop.is_set():
-                async with write_lock:
-                    try:
-                        await asyncio.to_thread(self._save, run, final=False)
-                    except Exception:  # a failed partial save must not end the reply
-                        log.exception("partial save of reply %s failed", run.message_id)
+    async def _flush_all(self) -> None:
+        """Every ``flush_interval``, the text so far of every running reply, in one transaction.
 
-    def _save(self, run: Run, *, final: bool) -> None:
-        seq, fields = run.snapshot()
-        fields["extra"] = {**run.base_extra, **fields["extra"]}
-        if run.turn.state is not None:  # what switching back to this version restores
-            fields["extra"]["backend_state"] = dict(run.turn.state)
-        if not final:
-            fields["status"] = "streaming"
-        elif self._stopping and fields["status"] == CANCELLED:  # cut off by a shutdown, not by the user
-            fields["status"] = PARTIAL
-            fields["error"] = INTERRUPTED
-        with session(self.engine) as s:
-            repo.update_message(s, run.message_id, **fields)
-            if final and run.turn.state is not None:
-                repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
-            if final and run.turn.title:
-                repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
-            if final and run.turn.finished is not None and not self._stopping:
-                outcome = health.from_finished(registry.backend(run.provider), run.turn.finished,
-                                               had_login=run.had_login, state=run.turn.state, drift=run.turn.drift)
-                if outcome is not None:
-                    health_store.record(s, run.owner_id, run.provider, outcome)
-        run._flushed_seq = seq
+        One writer for all replies, not one per reply: a hundred replies streaming at once cost one
+        statement every 250 ms instead of a hundred transactions contending for SQLite's single write lock
+        (where the busy ones starved the others and their final saves met "database is locked").
+        """
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            with self._runs_lock:
+                dirty = [run for run in self._runs.values() if not run.done and run.dirty]
+            if dirty:
+                try:
+                    await asyncio.to_thread(saving.timed, "partial", saving.write_partials, self.engine, dirty)
+                except Exception:  # a failed partial save must not end the replies; the next one catches up
+                    log.exception("partial save of %d replies failed", len(dirty))
+
+    async def _save_final(self, run: Run) -> None:
+        await asyncio.to_thread(saving.timed, "final", saving.write_final, self.engine, run, self._stopping)
 
     def _forget(self, message_id: int) -> None:
         """Drop a finished run once its grace for late readers is over, and free its events.

@@ -7,12 +7,13 @@ sends nothing (a slow reasoning model). Any runner's sweep (``repository.mark_in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import literal_column, update
+from sqlalchemy import bindparam, literal_column, update
 from sqlalchemy.orm import Session
 
-from storage.models import Message, utcnow
+from storage.models import Conversation, Message, utcnow
 
 
 def touch(s: Session, message_ids: Iterable[int]) -> int:
@@ -27,3 +28,26 @@ def touch(s: Session, message_ids: Iterable[int]) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def save_streaming(s: Session, partials: Sequence[Mapping[str, Any]]) -> None:
+    """Write the text so far of many replies at once (the runner's partial saves), in one statement.
+
+    Each mapping holds ``id``, ``content``, ``reasoning``, ``ttft_ms`` and ``extra``. Only a reply still
+    ``streaming`` is written: a partial save that loses a race with the reply's final save can never
+    overwrite it. The replies' conversations are marked active, as :func:`repository.update_message` does.
+    """
+    if not partials:
+        return
+    now = utcnow()
+    table = Message.__table__
+    s.connection().execute(
+        table.update()
+        .where(table.c.id == bindparam("b_id"), table.c.status == literal_column("'streaming'"))
+        .values(content=bindparam("b_content"), chars=bindparam("b_chars"), reasoning=bindparam("b_reasoning"),
+                ttft_ms=bindparam("b_ttft_ms"), extra=bindparam("b_extra"), updated_at=now),
+        [{"b_id": p["id"], "b_content": p["content"], "b_chars": len(p["content"]), "b_reasoning": p["reasoning"],
+          "b_ttft_ms": p["ttft_ms"], "b_extra": p["extra"]} for p in partials],
+    )
+    conversations = sorted({p["conversation_id"] for p in partials})
+    s.execute(update(Conversation).where(Conversation.id.in_(conversations)).values(updated_at=now))

@@ -43,3 +43,20 @@ def test_no_split_inside_a_code_fence() -> None:
 def test_text_without_blank_lines_stays_one_block() -> None:
     splitter = BlockSplitter(min_size=5)
     assert join(splitter.feed("one line\nanother line")) == ["one line\nanother line"]
+
+
+def test_live_readers_are_counted_while_they_stream() -> None:
+    """The count that stretches the coalescing pause when many replies stream at once (pages/components.py)."""
+    from pages import components
+    from providers.events import Finished, TextDelta
+    from runner.run import Run
+
+    run = Run(1, "c", 1, "allenai", "m")
+    run.publish(TextDelta("Hello there"))
+    run.publish(Finished("stop"))
+    before = components._live_readers.count
+    reader = components.live_text(run, None)
+    assert next(reader) == "Hello there"
+    assert components._live_readers.count == before + 1
+    assert list(reader) == []
+    assert components._live_readers.count == before

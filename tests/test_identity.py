@@ -3,6 +3,8 @@ is accepted from OIDC claims and from a trusted proxy header."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from access import identity
@@ -99,3 +101,28 @@ def test_a_repeated_identity_header_is_refused_not_first_wins() -> None:
     for lines in repeated:
         with pytest.raises(NotAllowedError, match="more than once"):
             identity.from_headers(StreamlitHeaders(lines), cfg)
+
+
+def test_the_remembered_absence_of_secrets_ends_when_a_secrets_file_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+    from streamlit import config as st_config
+    from streamlit.runtime.secrets import Secrets
+
+    path = tmp_path / "secrets.toml"
+    monkeypatch.setattr(st, "secrets", Secrets())
+    looked: list[str] = []
+    look = Secrets._parse_file_path
+    monkeypatch.setattr(Secrets, "_parse_file_path", lambda self, p: looked.append(p) or look(self, p))
+    original = st_config.get_option("secrets.files")
+    st_config.set_option("secrets.files", [str(path)])
+    try:
+        assert identity.streamlit_config().mode == identity.SINGLE
+        assert looked == [str(path)]
+        assert identity.streamlit_config().mode == identity.SINGLE
+        assert looked == [str(path)]  # the absence remembered: no second look for the file
+        path.write_text('[auth]\nredirect_uri = "http://localhost/oauth2callback"\nclient_id = "x"\n')
+        assert identity.streamlit_config().mode == identity.OIDC
+    finally:
+        st_config.set_option("secrets.files", original)

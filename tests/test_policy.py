@@ -194,3 +194,36 @@ def test_unreadable_settings_keep_the_last_known_policy(engine: Engine, monkeypa
         connection.execute(text("DROP TABLE app_settings"))
     monkeypatch.setattr(policy, "TTL", 0.0)
     assert policy.current(engine).disabled == {"hailuo"}
+
+
+def test_while_one_thread_reloads_an_expired_policy_the_others_do_not_wait(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from sqlalchemy import event
+
+    policy.set_backend_enabled(engine, "hailuo", False)
+    assert policy.current(engine).disabled == {"hailuo"}
+    with session(engine) as s:
+        app_settings.put(s, policy.DISABLED_PREFIX + "huggingchat", True)  # (another replica's change)
+    monkeypatch.setattr(policy, "TTL", 0.0)  # expired from now on
+    reading, release = threading.Event(), threading.Event()
+
+    def hold_the_reload(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "app_settings" in statement and threading.current_thread().name == "reloader":
+            reading.set()
+            release.wait(30)
+
+    event.listen(engine, "before_cursor_execute", hold_the_reload)
+    reloaded: list[policy.Policy] = []
+    reloader = threading.Thread(target=lambda: reloaded.append(policy.current(engine)), name="reloader")
+    reloader.start()
+    try:
+        assert reading.wait(10)
+        assert policy.current(engine).disabled == {"hailuo"}  # at once, the expired one, while the reload waits
+        assert reloader.is_alive()
+    finally:
+        release.set()
+        reloader.join(10)
+    assert reloaded[0].disabled == {"hailuo", "huggingchat"}
