@@ -118,3 +118,22 @@ def send(page: object, text: str) -> None:
     button = page.get_by_test_id("stChatInputSubmitButton")  # type: ignore[attr-defined]
     button.and_(page.locator(":enabled")).wait_for(timeout=15_000)  # type: ignore[attr-defined]
     box.press("Enter")
+
+
+VIOLATIONS_JS = """document.addEventListener('securitypolicyviolation',
+  e => window.chatdeckViolation(`Content Security Policy: ${e.violatedDirective} refused ${e.blockedURI}`));"""
+
+
+def watched_page(context: object) -> tuple[object, list[str], list[str]]:
+    """A new page of ``context``, every URL the context requests, and the page's console messages, with the
+    Content-Security-Policy violations the page itself sees (Chromium's own lines for them are not console events)."""
+    requests: list[str] = []
+    console: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))  # type: ignore[attr-defined]
+    context.expose_binding("chatdeckViolation",  # type: ignore[attr-defined]
+                           lambda _source, text: console.append(f"csp: {text}"))
+    context.add_init_script(VIOLATIONS_JS)  # type: ignore[attr-defined]
+    page = context.new_page()  # type: ignore[attr-defined]
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    return page, requests, console
+

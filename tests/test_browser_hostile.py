@@ -36,7 +36,7 @@ from simulators.openai_compat import SIM_TOKEN, SimModel
 from storage import chatgpt, transfer
 from storage import repository as repo
 from storage.db import make_engine, session
-from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app, watched_page
 from tests.sim_fixtures import SimHandle
 
 pytestmark = pytest.mark.browser
@@ -54,9 +54,6 @@ LOADED_URLS_JS = """() => {
   return urls;
 }"""
 
-
-VIOLATIONS_JS = """document.addEventListener('securitypolicyviolation',
-  e => window.chatdeckViolation(`Content Security Policy: ${e.violatedDirective} refused ${e.blockedURI}`));"""
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -110,15 +107,7 @@ def app_server(tmp_path: Path, hostile: str, allenai_sim: SimHandle, huggingface
 def watched(browser: object, app_server: AppServer) -> Iterator[tuple[object, list[str], list[str]]]:
     """A page, every URL it requested, and its console messages."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
-    requests: list[str] = []
-    console: list[str] = []
-    context.on("request", lambda r: requests.append(r.url))
-    # CSP violations as the page itself sees them (Chromium's own console lines for them are not console events).
-    context.expose_binding("chatdeckViolation", lambda _source, text: console.append(f"csp: {text}"))
-    context.add_init_script(VIOLATIONS_JS)
-    page = context.new_page()
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    yield page, requests, console
+    yield watched_page(context)
     context.close()
 
 

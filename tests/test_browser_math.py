@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app
+from tests.browser_fixtures import AppServer, send, start_app, stop_app, wait_for_app, watched_page
 from tests.sim_fixtures import SimHandle
 
 pytestmark = pytest.mark.browser
@@ -31,8 +31,6 @@ MATH_CHUNKS = [
     "^2\\) done.",
 ]
 LIVE_FORMULAS = 6  # e^{iπ}, x², the display formula, \href, \includegraphics, \url
-VIOLATIONS_JS = """document.addEventListener('securitypolicyviolation',
-  e => window.chatdeckViolation(`${e.violatedDirective} refused ${e.blockedURI}`));"""
 COUNT_JS = """() => {
   const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
   const last = messages[messages.length - 1];
@@ -55,14 +53,7 @@ def watched(browser: object, app_server: AppServer) -> Iterator[tuple[object, li
     """A page allowed to use the clipboard, every URL it requested, and its console messages."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_server.url)
-    requests: list[str] = []
-    console: list[str] = []
-    context.on("request", lambda r: requests.append(r.url))
-    context.expose_binding("chatdeckViolation", lambda _source, text: console.append(f"csp: {text}"))
-    context.add_init_script(VIOLATIONS_JS)
-    page = context.new_page()
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    yield page, requests, console
+    yield watched_page(context)
     context.close()
 
 
