@@ -25,7 +25,6 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from storage import liveness
-from storage import repository as repo
 from storage.db import session
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class Liveness:
         Spares this runner's own replies. Returns how many were marked.
         """
         with session(self.engine) as s:
-            count = repo.mark_interrupted(s, stale_after=timedelta(seconds=self.stale_after), spare=self._writing())
+            count = liveness.mark_interrupted(s, stale_after=timedelta(seconds=self.stale_after), spare=self._writing())
         if count:
             log.warning("marked %d replies that no process was writing any more as interrupted", count)
         return count

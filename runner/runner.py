@@ -48,6 +48,7 @@ from runner.bounds import Bounds, ReplyCap, is_content
 from runner.catalog import ModelCatalog
 from runner.run import Run
 from runner.versions import context_messages
+from storage import backend_states
 from storage import credentials as stored_credentials
 from storage import health as health_store
 from storage import repository as repo
@@ -164,7 +165,7 @@ class Runner:
             )
             history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
             system = system_prompt_of(s, owner_id, conversation_id)
-            state = repo.get_backend_state(s, conversation_id, provider, model)
+            state = backend_states.get_backend_state(s, conversation_id, provider, model)
             reply = repo.add_message(
                 s, owner_id, conversation_id, role="assistant", content="",
                 provider=provider, model=model, status="streaming",

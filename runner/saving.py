@@ -25,8 +25,8 @@ from providers import registry
 from runner import health, metrics
 from runner.accumulator import CANCELLED, INTERRUPTED, PARTIAL
 from runner.run import Run
+from storage import backend_states, liveness
 from storage import health as health_store
-from storage import liveness
 from storage import repository as repo
 from storage.db import session
 
@@ -128,7 +128,7 @@ def write_final(engine: Engine, run: Run, stopping: bool) -> None:
     with session(engine) as s:
         repo.update_message(s, run.message_id, **fields)
         if run.turn.state is not None:
-            repo.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
+            backend_states.save_backend_state(s, run.conversation_id, run.provider, run.model, run.turn.state)
         if run.turn.title:
             repo.rename_conversation(s, run.owner_id, run.conversation_id, run.turn.title)
         if run.turn.finished is not None and not stopping:

@@ -39,6 +39,7 @@ from runner.versions import (
     extra,
     last_turn,
 )
+from storage import backend_states
 from storage import repository as repo
 from storage.db import session
 
@@ -92,7 +93,7 @@ def regenerate(
             repo.update_message(s, user.id, extra={VERSION_OF: turn.root})
         history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT, before_id=user.id)
         state = _state_for_new_version(s, current, conversation_id, provider, model)
-        repo.save_backend_state(s, conversation_id, provider, model, state)
+        backend_states.save_backend_state(s, conversation_id, provider, model, state)
         reply = repo.add_message(
             s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
             status="streaming",
@@ -137,7 +138,7 @@ def select_version(engine: Engine, owner_id: int, conversation_id: str, reply_id
         if state is None and "state_before" in extra(chosen):  # the backend never gave its ids for it
             state = branch_state(chosen.provider or "", extra(chosen)["state_before"])
         if state is not None and chosen.provider and chosen.model:
-            repo.save_backend_state(s, conversation_id, chosen.provider, chosen.model, state)
+            backend_states.save_backend_state(s, conversation_id, chosen.provider, chosen.model, state)
 
 
 def _changeable_turn(s: Session, owner_id: int, conversation_id: str) -> Turn:
@@ -158,7 +159,7 @@ def _state_for_new_version(
     stored before versions existed has no ``state_before``: a new backend chat with the history.
     """
     if (current.provider, current.model) != (provider, model):
-        return repo.get_backend_state(s, conversation_id, provider, model)
+        return backend_states.get_backend_state(s, conversation_id, provider, model)
     before = extra(current).get("state_before")
     return branch_state(provider, before) if isinstance(before, Mapping) else {}
 

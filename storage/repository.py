@@ -19,14 +19,13 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import ROLES, STATUSES, BackendState, Conversation, Message, User, utcnow
+from storage.models import ROLES, STATUSES, Conversation, Message, User, utcnow
 
 MAX_LIMIT = 1000
 LOCAL_EXTERNAL_ID = "local"
@@ -215,7 +214,7 @@ def add_message(
         provider=provider,
         model=model,
         status=status,
-        attachments=_json_copy([dict(a) for a in attachments]),
+        attachments=json_copy([dict(a) for a in attachments]),
         error=error,
         created_at=now,
         updated_at=now,
@@ -269,7 +268,7 @@ def update_message(
     if total_ms is not None:
         message.total_ms = total_ms
     if extra is not None:
-        message.extra = _json_copy(dict(extra))
+        message.extra = json_copy(dict(extra))
     now = utcnow()
     message.updated_at = now
     s.execute(update(Conversation).where(Conversation.id == message.conversation_id).values(updated_at=now))
@@ -335,30 +334,6 @@ def streaming_messages(s: Session, owner_id: int, conversation_id: str, *, limit
     return list(s.scalars(query))
 
 
-def mark_interrupted(s: Session, *, stale_after: timedelta | None = None, spare: Iterable[int] = ()) -> int:
-    """Turn ``streaming`` messages into ``partial`` with :data:`INTERRUPTED_ERROR`, keeping their text.
-
-    Without ``stale_after``, every one of them (a single process that has just started). When several
-    processes share one database, the runner passes ``stale_after`` (well beyond its heartbeat) to touch only
-    messages nobody has written to for that long, and the ids of its own replies in ``spare``. Reads only the
-    partial index of streaming messages. Returns how many messages were changed.
-    """
-    now = utcnow()
-    # A literal, not a bound parameter, so every plan (PostgreSQL's generic ones too) can use the partial index.
-    query = update(Message).where(Message.status == literal_column("'streaming'"))
-    if stale_after is not None:
-        query = query.where(Message.updated_at < now - stale_after)
-    spared = list(spare)
-    if spared:
-        query = query.where(Message.id.not_in(spared))
-    result = s.execute(
-        query.values(status="partial", error=INTERRUPTED_ERROR, updated_at=now).execution_options(
-            synchronize_session="fetch"
-        )
-    )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
-
-
 def encode_attachment(name: str, mime: str, data: bytes) -> dict[str, Any]:
     """An attachment as stored in ``Message.attachments``: ``{name, mime, size, data_b64}``."""
     return {"name": name, "mime": mime, "size": len(data), "data_b64": base64.b64encode(data).decode("ascii")}
@@ -367,39 +342,6 @@ def encode_attachment(name: str, mime: str, data: bytes) -> dict[str, Any]:
 def decode_attachment(attachment: Mapping[str, Any]) -> bytes:
     """The bytes of an attachment made by :func:`encode_attachment`."""
     return base64.b64decode(attachment["data_b64"])
-
-
-# --- backend state ----------------------------------------------------------------------------------
-
-
-def get_backend_state(s: Session, conversation_id: str, provider: str, model: str) -> dict[str, Any]:
-    """The state the backend saved after its last turn in this conversation with this model, or ``{}``."""
-    state = s.scalar(
-        select(BackendState.state).where(
-            BackendState.conversation_id == conversation_id,
-            BackendState.provider == provider,
-            BackendState.model == model,
-        )
-    )
-    return dict(state) if state else {}
-
-
-def save_backend_state(s: Session, conversation_id: str, provider: str, model: str, state: Mapping[str, Any]) -> None:
-    """Insert or replace the state for (conversation, provider, model)."""
-    values = {
-        "conversation_id": conversation_id,
-        "provider": provider,
-        "model": model,
-        "state": _json_copy(dict(state)),
-        "updated_at": utcnow(),
-    }
-    insert = dialect_insert(s, BackendState).values(**values)
-    s.execute(
-        insert.on_conflict_do_update(
-            index_elements=["conversation_id", "provider", "model"],
-            set_={"state": insert.excluded.state, "updated_at": insert.excluded.updated_at},
-        )
-    )
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -444,6 +386,6 @@ def _is_message_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_BIGINT
 
 
-def _json_copy(value: Any) -> Any:
+def json_copy(value: Any) -> Any:
     """A deep copy through JSON: detaches the value from the caller and fails early if it is not JSON."""
     return json.loads(json.dumps(value, ensure_ascii=False))

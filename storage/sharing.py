@@ -17,7 +17,6 @@ turn sends the history the way each backend takes a first turn (runner: an empty
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from storage import comparisons
+from storage import backend_states, comparisons
 from storage import repository as repo
 from storage.models import BackendState, Comparison, ComparisonColumn, Conversation, Message, User, utcnow
 from storage.team_models import Share
@@ -247,7 +246,7 @@ def fork(
     if travelling:
         for row in s.scalars(select(BackendState).where(BackendState.conversation_id == source_id,
                                                         BackendState.provider.in_(list(travelling))).limit(100)):
-            repo.save_backend_state(s, copy.id, row.provider, row.model, row.state)
+            backend_states.save_backend_state(s, copy.id, row.provider, row.model, row.state)
     s.flush()
     return copy
 
@@ -299,10 +298,6 @@ def _visible_messages(s: Session, conversation_id: str, limit: int) -> list[Shar
 
 def _copy(m: Message) -> SharedMessage:
     extra = {k: v for k, v in (m.extra or {}).items() if k not in PRIVATE_EXTRA}
-    return SharedMessage(m.id, m.role, m.content, m.reasoning, _json_copy(m.attachments or []), m.provider,
+    return SharedMessage(m.id, m.role, m.content, m.reasoning, repo.json_copy(m.attachments or []), m.provider,
                          m.model, m.status, m.finish_reason, m.error, m.ttft_ms, m.total_ms, m.created_at,
-                         _json_copy(extra))
-
-
-def _json_copy(value: Any) -> Any:
-    return json.loads(json.dumps(value, ensure_ascii=False))
+                         repo.json_copy(extra))

@@ -28,7 +28,7 @@ from runner.runner import Runner
 from simulators.common import ForcedError
 from simulators.openai_compat import SIM_TOKEN, OpenAICompatSimulator
 from simulators.serve import serve
-from storage import endpoints
+from storage import backend_states, endpoints
 from storage import repository as repo
 from storage.db import session
 from tests.sim_fixtures import SimHandle, collect, free_port, run, text_of
@@ -180,7 +180,7 @@ def test_runner_stores_usage_and_reasoning(engine: Engine, huggingface_sim: SimH
             message = repo.recent_messages(s, owner, conversation.id)[-1]
             assert (message.content, message.reasoning, message.status) == ("Done.", "Hmm", "complete")
             assert message.extra["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            assert repo.get_backend_state(s, conversation.id, "huggingface", "deepseek-ai/DeepSeek-R1") == {
+            assert backend_states.get_backend_state(s, conversation.id, "huggingface", "deepseek-ai/DeepSeek-R1") == {
                 "model": "deepseek-ai/DeepSeek-R1"}
     finally:
         runner.shutdown()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from providers.events import Finished, TextDelta
 from runner.liveness import STALE_AFTER
 from runner.runner import Run, Runner
+from storage import backend_states, liveness
 from storage import repository as repo
 from storage.db import session
 from storage.models import Message, utcnow
@@ -107,7 +108,7 @@ def test_follow_up_sends_only_the_new_message_with_the_saved_parent(
     owner, cid = new_conversation(engine)
     assert send(runner, owner, cid, "First question").saved.wait(10)
     with session(engine) as s:
-        state = repo.get_backend_state(s, cid, "allenai", "olmo-3.1-32b-instruct")
+        state = backend_states.get_backend_state(s, cid, "allenai", "olmo-3.1-32b-instruct")
     assert state["parent"].startswith("msg_") and state["anonymous_user_id"]
     assert send(runner, owner, cid, "Second question").saved.wait(10)
     first, second = allenai_sim.sim.chat_requests()
@@ -295,7 +296,7 @@ def test_the_sweep_reads_the_partial_index_of_streaming_replies(engine: Engine) 
     with engine.connect() as connection:
         event.listen(connection, "before_cursor_execute", capture)
         with Session(connection) as s:
-            repo.mark_interrupted(s, stale_after=timedelta(seconds=STALE_AFTER), spare=[1, 2])
+            liveness.mark_interrupted(s, stale_after=timedelta(seconds=STALE_AFTER), spare=[1, 2])
         event.remove(connection, "before_cursor_execute", capture)
         (statement, parameters), = captured
         if engine.dialect.name == "postgresql":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage import comparisons, presets, sharing, transfer
+from storage import backend_states, comparisons, presets, sharing, transfer
 from storage import repository as repo
 from storage.db import session
 
@@ -33,7 +33,8 @@ def _anns_chat(engine: Engine, ann: int) -> str:
                                    "state_before": {"anonymous_user_id": "ann-anon-id"}})
         old = repo.add_message(s, ann, chat.id, role="assistant", content="an abandoned version")
         repo.update_message(s, old.id, extra={"superseded": True})
-        repo.save_backend_state(s, chat.id, "allenai", "m", {"anonymous_user_id": "ann-anon-id", "parent": "x"})
+        backend_states.save_backend_state(s, chat.id, "allenai", "m",
+                                          {"anonymous_user_id": "ann-anon-id", "parent": "x"})
         return chat.id
 
 
@@ -111,7 +112,7 @@ def test_continue_as_my_copy_copies_the_visible_history_without_backend_state(en
         rows = repo.recent_messages(s, bob, copy_id)
         assert [m.content for m in rows] == ["zanzibar holiday plans", "Go in June."]
         assert rows[1].reasoning == "weather" and "backend_state" not in rows[1].extra
-        assert repo.get_backend_state(s, copy_id, "allenai", "m") == {}  # the next turn sends the history
+        assert backend_states.get_backend_state(s, copy_id, "allenai", "m") == {}  # the next turn sends the history
         assert b"zanzibar" in transfer.all_conversations_json(s, bob)  # his copy is his
         assert repo.count_messages(s, ann, chat_id) == 3  # Ann's conversation is untouched
 
@@ -248,9 +249,9 @@ def test_a_copy_takes_backend_state_only_where_it_names_nobody(engine: Engine) -
     ann, bob, _ = _people(engine)
     chat_id = _anns_chat(engine, ann)  # Ai2 state with Ann's anonymous id
     with session(engine) as s:
-        repo.save_backend_state(s, chat_id, "huggingface", "x", {"model": "x"})
+        backend_states.save_backend_state(s, chat_id, "huggingface", "x", {"model": "x"})
         share_id = sharing.share(s, ann, "conversation", chat_id, viewer_id=bob).id
     with session(engine) as s:
         copy = sharing.fork(s, bob, share_id, travelling={"huggingface"})
-        assert repo.get_backend_state(s, copy.id, "huggingface", "x") == {"model": "x"}
-        assert repo.get_backend_state(s, copy.id, "allenai", "m") == {}
+        assert backend_states.get_backend_state(s, copy.id, "huggingface", "x") == {"model": "x"}
+        assert backend_states.get_backend_state(s, copy.id, "allenai", "m") == {}

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from storage import backend_states, liveness
 from storage import repository as repo
 from storage.db import session
 from storage.models import BackendState, Conversation, Message, User
@@ -240,14 +241,14 @@ def test_mark_interrupted_keeps_the_text(db: SessionFactory) -> None:
         live = repo.add_message(s, owner, conversation_id, role="assistant", content="", status="streaming")
         repo.update_message(s, live.id, content="half an ans")
     with db() as s:
-        assert repo.mark_interrupted(s) == 1
+        assert liveness.mark_interrupted(s) == 1
     with db() as s:
         interrupted = repo.get_message(s, owner, live.id)
         assert interrupted is not None
         assert (interrupted.status, interrupted.content, interrupted.chars) == ("partial", "half an ans", 11)
         assert interrupted.error == repo.INTERRUPTED_ERROR
         assert repo.get_message(s, owner, done.id).status == "complete"  # type: ignore[union-attr]
-        assert repo.mark_interrupted(s) == 0
+        assert liveness.mark_interrupted(s) == 0
 
 
 def test_a_reply_completed_after_a_sweep_marked_it_interrupted_loses_the_mark(db: SessionFactory) -> None:
@@ -257,7 +258,7 @@ def test_a_reply_completed_after_a_sweep_marked_it_interrupted_loses_the_mark(db
         live = repo.add_message(s, owner, conversation_id, role="assistant", content="", status="streaming")
         repo.update_message(s, live.id, content="half")
     with db() as s:
-        assert repo.mark_interrupted(s) == 1
+        assert liveness.mark_interrupted(s) == 1
     with db() as s:
         repo.update_message(s, live.id, content="half and the rest", status="complete", finish_reason="stop")
     with db() as s:
@@ -271,7 +272,7 @@ def test_mark_interrupted_can_spare_recently_written_messages(db: SessionFactory
     with db() as s:
         live = repo.add_message(s, owner, conversation_id, role="assistant", content="", status="streaming")
     with db() as s:
-        assert repo.mark_interrupted(s, stale_after=timedelta(minutes=5)) == 0
+        assert liveness.mark_interrupted(s, stale_after=timedelta(minutes=5)) == 0
         assert repo.get_message(s, owner, live.id).status == "streaming"  # type: ignore[union-attr]
 
 
@@ -355,23 +356,24 @@ def test_backend_state_upserts_per_conversation_backend_and_model(db: SessionFac
     with db() as s:
         other_conversation = repo.create_conversation(s, owner, provider="allenai", model="olmo").id
     with db() as s:
-        assert repo.get_backend_state(s, conversation_id, "allenai", "olmo") == {}
-        repo.save_backend_state(s, conversation_id, "allenai", "olmo", {"anonymous_id": "a1", "parent": "p1"})
-        repo.save_backend_state(s, conversation_id, "allenai", "tulu", {"parent": "t1"})
-        repo.save_backend_state(s, conversation_id, "hf", "olmo", {"parent": "h1"})
+        assert backend_states.get_backend_state(s, conversation_id, "allenai", "olmo") == {}
+        backend_states.save_backend_state(s, conversation_id, "allenai", "olmo", {"anonymous_id": "a1", "parent": "p1"})
+        backend_states.save_backend_state(s, conversation_id, "allenai", "tulu", {"parent": "t1"})
+        backend_states.save_backend_state(s, conversation_id, "hf", "olmo", {"parent": "h1"})
     with db() as s:
-        repo.save_backend_state(s, conversation_id, "allenai", "olmo", {"anonymous_id": "a1", "parent": "p2"})
+        backend_states.save_backend_state(s, conversation_id, "allenai", "olmo", {"anonymous_id": "a1", "parent": "p2"})
     with db() as s:
-        assert repo.get_backend_state(s, conversation_id, "allenai", "olmo") == {"anonymous_id": "a1", "parent": "p2"}
-        assert repo.get_backend_state(s, conversation_id, "allenai", "tulu") == {"parent": "t1"}
-        assert repo.get_backend_state(s, conversation_id, "hf", "olmo") == {"parent": "h1"}
-        assert repo.get_backend_state(s, other_conversation, "allenai", "olmo") == {}
+        assert backend_states.get_backend_state(s, conversation_id, "allenai", "olmo") == {
+            "anonymous_id": "a1", "parent": "p2"}
+        assert backend_states.get_backend_state(s, conversation_id, "allenai", "tulu") == {"parent": "t1"}
+        assert backend_states.get_backend_state(s, conversation_id, "hf", "olmo") == {"parent": "h1"}
+        assert backend_states.get_backend_state(s, other_conversation, "allenai", "olmo") == {}
         assert s.scalar(select(func.count()).select_from(BackendState)) == 3
 
 
 def test_backend_state_needs_an_existing_conversation(db: SessionFactory) -> None:
     with pytest.raises(IntegrityError), db() as s:
-        repo.save_backend_state(s, "f" * 32, "sim", "m", {"x": 1})
+        backend_states.save_backend_state(s, "f" * 32, "sim", "m", {"x": 1})
 
 
 # --- deletion ---------------------------------------------------------------------------------------
@@ -384,14 +386,14 @@ def test_deleting_a_conversation_cascades(db: SessionFactory) -> None:
     _add(db, owner, doomed, 3)
     _add(db, owner, kept, 2)
     with db() as s:
-        repo.save_backend_state(s, doomed, "sim", "m", {"a": 1})
-        repo.save_backend_state(s, kept, "sim", "m", {"b": 2})
+        backend_states.save_backend_state(s, doomed, "sim", "m", {"a": 1})
+        backend_states.save_backend_state(s, kept, "sim", "m", {"b": 2})
     with db() as s:
         assert repo.delete_conversation(s, owner, doomed)
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 2
         assert s.scalar(select(func.count()).select_from(BackendState)) == 1
-        assert repo.get_backend_state(s, kept, "sim", "m") == {"b": 2}
+        assert backend_states.get_backend_state(s, kept, "sim", "m") == {"b": 2}
     with db() as s:  # deleting a user removes everything they own
         s.execute(text("DELETE FROM users WHERE id = :id"), {"id": owner})
     with db() as s:
@@ -428,7 +430,7 @@ def test_concurrent_writers_from_several_threads(engine: Engine) -> None:
                     )
                 with session(engine) as s:
                     repo.update_message(s, message.id, content="x" * i, status="complete")
-                    repo.save_backend_state(s, conversation_id, "sim", "m", {"turn": i})
+                    backend_states.save_backend_state(s, conversation_id, "sim", "m", {"turn": i})
                 with session(engine) as s:
                     repo.list_conversations(s, owner, limit=10)
         except BaseException as exc:  # reported below, in the test's thread

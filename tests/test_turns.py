@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from runner import turns
 from runner.runner import Run, Runner
 from runner.versions import branch_state, visible
+from storage import backend_states
 from storage import repository as repo
 from storage.db import session
 from tests.sim_fixtures import SimHandle, wait_for
@@ -49,7 +50,7 @@ def rows(engine: Engine, owner: int, cid: str) -> list[repo.Message]:
 
 def saved_parent(engine: Engine, cid: str) -> str:
     with session(engine) as s:
-        return str(repo.get_backend_state(s, cid, "allenai", MODEL)["parent"])
+        return str(backend_states.get_backend_state(s, cid, "allenai", MODEL)["parent"])
 
 
 def sim_reply_of(sim: SimHandle, request_index: int) -> str:
@@ -162,7 +163,7 @@ def test_history_sent_to_a_new_backend_thread_leaves_out_old_versions(
     allenai_sim.sim.script.chunks = ["KEPT-ANSWER"]
     regenerate(runner, owner, cid)
     with session(engine) as s:  # forget Ai2's thread: the next turn sends the whole history as one prompt
-        repo.save_backend_state(s, cid, "allenai", MODEL, {})
+        backend_states.save_backend_state(s, cid, "allenai", MODEL, {})
     send(runner, owner, cid, "Next")
     content = allenai_sim.sim.chat_requests()[-1].form["content"]
     assert "KEPT-ANSWER" in content and "REJECTED-ANSWER" not in content
@@ -207,7 +208,7 @@ def test_huggingchat_regenerate_branches_from_the_message_before_the_turn(
 
         def state() -> dict[str, str]:
             with session(engine) as s:
-                return repo.get_backend_state(s, cid, "huggingchat", model)
+                return backend_states.get_backend_state(s, cid, "huggingchat", model)
 
         def posted() -> list[dict[str, object]]:
             return [json.loads(q.form["data"]) for q in huggingchat_sim.sim.chat_requests() if "data" in q.form]
