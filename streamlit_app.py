@@ -67,7 +67,7 @@ def _ignore_legacy_pages_folder() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "arena", "imaging", "pages", "providers", "runner", "sharing", "simulators",
+OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "pages", "providers", "runner", "sharing", "simulators",
                 "storage")
 
 

@@ -1,6 +1,6 @@
 """Security headers on every HTTP response the app sends: a Content-Security-Policy and its companions.
 
-The policy is the last fence against exfiltration by hostile content (pages/safe_markdown.py is the
+The policy is the last fence against exfiltration by hostile content (markup/safe_markdown.py is the
 first): even if some backend text became an ``<img>`` or a fetch, the browser would refuse to load
 anything from a host Chatdeck did not choose. Streamlit 1.67 needs, and gets:
 

@@ -3,7 +3,7 @@
 An id is a registry backend name (providers/registry.py), a slash, and that backend's model id, e.g.
 ``allenai/olmo-3.1-32b-instruct`` or ``huggingchat/meta-llama/Llama-3.3-70B-Instruct``. The list comes
 from the runner's cached model catalogue (runner/catalog.py: never a network call on this request) and
-each backend's state from the database, as the Backends page shows it (pages/health_badges.py).
+each backend's state from the database, as the Backends page shows it (runner/backend_health.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from starlette.responses import JSONResponse, Response
 
 from api import shared, tokens
 from api.v1_errors import V1Error, model_not_found, unauthorized
-from pages import health_badges
 from providers import registry
 from providers.base import ModelInfo
-from runner import health
+from runner import backend_health, health
 from runner.runner import get_runner
 
 PATH = "/v1/models"
@@ -67,7 +66,7 @@ def _entry(backend: str, model: ModelInfo, display_name: str, state: str) -> dic
 
 def listing(owner: int) -> dict[str, object]:
     """Every model of every backend the user may use (not those an admin switched off), with its backend's state."""
-    states = health_badges.states(owner)
+    states = backend_health.states(owner)
     catalog = get_runner().catalog
     data = [
         _entry(name, model, info.display_name, states.get(name, health.UNKNOWN))

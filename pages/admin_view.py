@@ -15,8 +15,8 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from access import identity, policy
+from markup.safe_markdown import plain
 from pages import health_badges, settings_api
-from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner import health

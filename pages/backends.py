@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
+from markup.safe_markdown import plain
 from pages import health_badges, sidebar
-from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
-from runner import health
+from runner import backend_health, health
 from runner.runner import credentials_for, get_runner
 from storage import health as health_store
 from storage.db import get_engine, session
@@ -31,7 +31,7 @@ def render() -> None:
                "until you press **Check now**.")
     with session(get_engine()) as s:
         rows = health_store.for_owner(s, owner)
-    for name, state in health_badges.states(owner).items():
+    for name, state in backend_health.states(owner).items():
         with st.container(border=True):
             _backend(owner, registry.backend(name), rows.get(name), state)
 

@@ -11,8 +11,8 @@ from typing import Any
 import streamlit as st
 
 from access import limits
+from markup.safe_markdown import plain
 from pages import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
-from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Attachment
 from runner import versions

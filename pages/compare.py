@@ -10,9 +10,9 @@ from dataclasses import asdict
 import streamlit as st
 
 from access import limits
+from markup.safe_markdown import plain
 from pages import compare_view as view
 from pages import components, keyboard, refusals, share_view, sidebar
-from pages.safe_markdown import plain
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons

@@ -14,10 +14,10 @@ from typing import Any
 import streamlit as st
 
 from arena import board
-from pages import components, health_badges, presets_view
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
+from pages import components, presets_view
 from providers import registry
-from runner import health
+from runner import backend_health, health
 from runner.runner import Run, get_runner
 from storage import comparisons
 from storage.db import get_engine, session
@@ -35,7 +35,7 @@ class Usable:
 
 def usable_backends(owner: int) -> Usable:
     """Backends that can answer for this user now: no login needed, or one is saved or configured."""
-    states = health_badges.states(owner)
+    states = backend_health.states(owner)
     backends = registry.all_backends()
     order = [n for n in SEED_BACKENDS if n in backends] + [n for n in backends if n not in SEED_BACKENDS]
     names, left_out = [], {}

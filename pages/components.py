@@ -17,9 +17,9 @@ from typing import Any
 
 import streamlit as st
 
+from markup.math_markdown import MathStream, math_markdown
+from markup.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from pages import stored_images
-from pages.math_markdown import MathStream, math_markdown
-from pages.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING, UNREADABLE

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from storage import library, transfer
 from storage import repository as repo
 from storage.db import get_engine, session

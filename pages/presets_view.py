@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from sharing import service

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from arena import prompt_sets as service
+from markup.safe_markdown import plain
 from pages import compare_view, sidebar, team_vote
-from pages.safe_markdown import plain
 
 STATUS = {"running": "Running", "done": "Finished", "cancelled": "Cancelled"}
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 
 REFUSED = (RateLimitedError, BackendDisabledError)
 NOTICE = "refusal_notice"  # session key: (page, message, icon, shown until: time.time())

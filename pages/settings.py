@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from access import policy
+from markup.safe_markdown import plain
 from pages import settings_api, sidebar, your_data
-from pages.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner.runner import credentials_for, get_runner

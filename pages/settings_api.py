@@ -10,7 +10,7 @@ from datetime import datetime
 import streamlit as st
 
 from api import tokens
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from providers import endpoint_urls, registry
 from runner import custom_backends
 from storage import api_tokens, endpoints

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from sharing import service
 from sharing.service import ShareProblem, ShareView
 

@@ -11,9 +11,9 @@ import string
 
 import streamlit as st
 
+from markup.safe_markdown import plain
 from pages import chat, components, presets_view, share_view, sidebar
 from pages.compare_view import figures
-from pages.safe_markdown import plain
 from providers import registry
 from sharing import service
 

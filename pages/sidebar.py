@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from access import identity
+from markup.safe_markdown import plain
 from pages import conversations, health_badges, signin
-from pages.safe_markdown import plain
 from providers import registry
 from providers.events import Options
+from runner import backend_health
 from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
@@ -67,7 +68,7 @@ def backend_picker(current: Conversation | None) -> Choice:
                    f"using {plain(backends[first_choice].display_name)}.")
         default_provider = first_choice
     names = list(backends)
-    states = health_badges.states(owner_id())
+    states = backend_health.states(owner_id())
     st.session_state.setdefault("provider", default_provider)
     provider = st.sidebar.selectbox(
         "Backend", names, key="provider", format_func=lambda n: health_badges.picker_label(backends[n], states[n])

@@ -11,7 +11,7 @@ import streamlit as st
 
 from access import identity
 from access.identity import OIDC, PROXY, SINGLE, Config, Identity, NotAllowedError
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from storage import repository as repo
 from storage.db import get_engine, session
 

@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from imaging.intake import problem_drawing
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from pages.uploads import stored_image
 
 PLACEHOLDER = "image could not be shown"

@@ -12,8 +12,8 @@ import string
 import streamlit as st
 
 from arena import prompt_sets as service
+from markup.safe_markdown import plain
 from pages import components
-from pages.safe_markdown import plain
 
 
 def render(owner: int, batch_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from storage import transfer
 from storage.db import get_engine, session
 from storage.models import utcnow

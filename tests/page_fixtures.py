@@ -42,6 +42,6 @@ def pages_env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandl
 
 
 def shown(value: str) -> str:
-    """What a reader sees of a markdown value the pages escaped with ``pages.safe_markdown.plain``: the text
+    """What a reader sees of a markdown value the pages escaped with ``markup.safe_markdown.plain``: the text
     without the backslashes that keep outside text (names, errors, file names) from being formatted."""
     return re.sub(r"\\(.)", r"\1", value)

@@ -254,7 +254,8 @@ def test_the_protocol_huggingchat_speaks_is_recorded(
 def test_a_disabled_backend_says_so() -> None:
     from dataclasses import replace
 
-    from pages.health_badges import picker_label, state_of
+    from pages.health_badges import picker_label
+    from runner.backend_health import state_of
 
     disabled = replace(AI2, status="disabled")
     assert state_of(disabled, None, has_login=True) == health.DISABLED

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from simulators.hostile import hostile_line, hostile_markdown, leak
 from storage import repository as repo
 from storage.db import get_engine, session

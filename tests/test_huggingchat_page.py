@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from pages.uploads import MAX_SIDE, prepare_image
 from runner.runner import get_runner, reset_runner
 from simulators.huggingchat_wire import MESSAGE_FIELDS

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from pages.stored_images import PLACEHOLDER
 from runner.runner import reset_runner
 from storage import repository as repo

@@ -1,4 +1,4 @@
-r"""Math in answers (pages/math_markdown.py), through the functions the pages draw with.
+r"""Math in answers (markup/math_markdown.py), through the functions the pages draw with.
 
 A table of answers and the markdown Streamlit gets for them: each notation, mixed, inside code, prices,
 brackets escaped in prose, and unterminated delimiters. The same table is streamed piece by piece the
@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from pages import math_markdown as mm
+from markup import math_markdown as mm
+from markup.math_markdown import MathStream, export_markdown, math_markdown
 from pages.components import block_markdown, reasoning_markdown
-from pages.math_markdown import MathStream, export_markdown, math_markdown
 
 # (answer as received, markdown drawn for it)
 TABLE = [

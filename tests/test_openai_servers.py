@@ -11,12 +11,11 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from pages import health_badges
 from providers import registry
 from providers.errors import HTTPStatusError, RequestError, UnavailableError, UnknownModelError
 from providers.events import ChatMessage, ChatRequest, Finished, TextDelta
 from providers.huggingface import OpenAICompatible, host_of, is_listed
-from runner import health
+from runner import backend_health, health
 from runner.runner import Runner
 from simulators.common import ForcedError
 from simulators.openai_compat import OpenAICompatSimulator, SimModel
@@ -190,17 +189,17 @@ def test_a_requests_own_problem_does_not_mark_the_backend_failing(
     engine: Engine, llama: SimHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = hf_runner(engine, llama, monkeypatch)
-    monkeypatch.setattr("pages.health_badges.get_engine", lambda: engine)
+    monkeypatch.setattr("runner.backend_health.get_engine", lambda: engine)
     try:
         owner, error = chat(runner, engine, GGUF, "Hello")
-        assert error == "" and health_badges.states(owner)["huggingface"] == health.READY
+        assert error == "" and backend_health.states(owner)["huggingface"] == health.READY
         llama.sim.script.context_size = 5
         owner, error = chat(runner, engine, GGUF, "a prompt far too long for it")
         assert OVERFLOW in error  # that reply's error, in the server's words
-        assert health_badges.states(owner)["huggingface"] == health.READY  # the backend is fine
+        assert backend_health.states(owner)["huggingface"] == health.READY  # the backend is fine
         llama.sim.script.context_size, llama.sim.script.http_error = None, ForcedError(500, "crashed")
         owner, error = chat(runner, engine, GGUF, "Hello")
-        assert health_badges.states(owner)["huggingface"] == health.FAILING  # its health does move it
+        assert backend_health.states(owner)["huggingface"] == health.FAILING  # its health does move it
     finally:
         runner.shutdown()
 

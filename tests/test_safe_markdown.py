@@ -1,4 +1,4 @@
-"""pages/safe_markdown.py: hostile markdown from outside cannot make the browser load anything.
+"""markup/safe_markdown.py: hostile markdown from outside cannot make the browser load anything.
 
 The invariant checked on every case: after ``outside_markdown`` no ``![`` is left except a ``data:``
 image, and no ``<`` starts a tag outside code; ``plain`` leaves no markdown character unescaped.
@@ -10,8 +10,8 @@ import re
 
 import pytest
 
+from markup.safe_markdown import IMAGE_MARK, ZWSP, StreamNeutraliser, outside_markdown, plain, safe_url, source_link
 from pages.components import split_blocks
-from pages.safe_markdown import IMAGE_MARK, ZWSP, StreamNeutraliser, outside_markdown, plain, safe_url, source_link
 
 EVIL = "http://attacker.example/leak?q=secret"
 
@@ -181,7 +181,7 @@ def test_streamed_pieces_never_join_into_an_image_or_a_tag(text: str) -> None:
             assert "![" not in drawn and not re.search(r"<[A-Za-z/!?]", drawn), drawn
 
 
-# Math (pages/math_markdown.py runs before safe_markdown): turning \(…\) and \[…\] into dollars must not
+# Math (markup/math_markdown.py runs before safe_markdown): turning \(…\) and \[…\] into dollars must not
 # open a hole. KaTeX runs with trust off, so \href, \url and \includegraphics load nothing
 # (tests/test_browser_math.py checks that in the browser); here: no image or tag forms around them.
 MATH_HOSTILE = [
@@ -199,8 +199,8 @@ MATH_HOSTILE = [
 
 @pytest.mark.parametrize("text", MATH_HOSTILE)
 def test_math_opens_no_hole(text: str) -> None:
+    from markup.math_markdown import MathStream
     from pages.components import block_markdown
-    from pages.math_markdown import MathStream
 
     safe = block_markdown(text)
     assert _leftover_images(safe) == [] and "![" not in safe, safe

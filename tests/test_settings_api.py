@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from api import tokens
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from providers import registry
 from runner.runner import reset_runner
 from storage import endpoints

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from pages.safe_markdown import plain
+from markup.safe_markdown import plain
 from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import User

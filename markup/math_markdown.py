@@ -13,7 +13,7 @@ is drawn, so every notation renders, and so nothing that is not math does:
   pair as math);
 * nothing changes inside code spans and fenced code.
 
-For drawing, a ``<`` inside math becomes ``\lt``: the tag breaker of pages/safe_markdown.py, which runs
+For drawing, a ``<`` inside math becomes ``\lt``: the tag breaker of markup/safe_markdown.py, which runs
 after this module and stays the security boundary, would otherwise put an invisible space into
 ``a<b``. KaTeX runs with Streamlit's defaults (``trust`` off), so ``\href``, ``\url`` and
 ``\includegraphics`` render as error text and load nothing (tests/test_browser_math.py checks it).
