@@ -1,0 +1,198 @@
+"""The "Clicks" figure of issue 16: ``python -m bench.clicks`` prints the CPU cost of one widget click.
+
+A click reruns the whole script, so its cost is the script's. One invocation measures two pages under
+Streamlit's ``AppTest`` (the same script runner the server uses, without the websocket), both on the
+same conversation of :data:`MESSAGES` stored messages in a fresh SQLite file:
+
+* Chatdeck's chat page with that conversation open (``?c=``), through the router;
+* a minimal Streamlit page with the same widgets (backend, model, the two sampling sliders, New chat,
+  search, one button per listed conversation, the chat input) drawing the same messages, read with one
+  plain query per rerun.
+
+Each click moves the temperature slider one step (0.70 <-> 0.65), a whole rerun; the figure is the
+median process CPU time of :data:`CLICKS` clicks after :data:`WARMUP` (so first-run imports and caches
+are not counted), and the ratio chat page / minimal page (target: 1.3). CPU time rather than wall time,
+so a machine shared with other work changes the figures less. ``--profile FILE`` writes a cProfile of
+the chat page's clicks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
+from streamlit.testing.v1 import AppTest, app_test, local_script_runner
+
+from bench.rerun import build_database
+from simulators.allenai import AllenAISimulator
+from simulators.serve import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+MESSAGES = 20
+CLICKS = 30
+WARMUP = 5
+TARGET = 1.3
+
+
+def minimal_page(database: str, conversation_id: str, keys_assets: str) -> None:
+    """What a plain Streamlit app with the chat page's widgets and messages does on a rerun."""
+    import sqlite3
+
+    import streamlit as st
+    import streamlit.components.v1 as components
+
+    with sqlite3.connect(database) as db:
+        titles = [r[0] for r in db.execute("SELECT title FROM conversations ORDER BY updated_at DESC LIMIT 50")]
+        title = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+        rows = db.execute("SELECT id, role, content, model FROM messages WHERE conversation_id = ? "
+                          "ORDER BY created_at", (conversation_id,)).fetchall()
+    st.sidebar.selectbox("Backend", ["allenai", "huggingface", "huggingchat", "hailuo"], key="provider")
+    st.sidebar.selectbox("Model", ["olmo-3.1-32b-instruct", "olmo-3-7b"], key="model")
+    with st.sidebar.expander("Sampling"):
+        st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="temperature")
+        st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="top_p")
+    st.sidebar.text_area("System prompt", key="system_prompt")
+    st.sidebar.button("New chat", key="new_chat")
+    st.sidebar.text_input("Search conversations", key="library_search")
+    for i, name in enumerate(titles):
+        st.sidebar.button(name, key=f"conv_{i}")
+    with st.sidebar.popover("Keyboard shortcuts"):
+        st.markdown("- **Alt + N**: New chat")
+    with st.sidebar:  # the chat page's keyboard component, as a plain app would declare it
+        keys = components.declare_component("chatdeck_keys", path=keys_assets)
+        keys(last_answer=rows[-1][2] if rows else "", key="chatdeck_keys", default=None)
+    st.chat_input("Message…", key="prompt")
+    st.subheader(title, anchor=False)
+    for message_id, role, content, model in rows:
+        with st.chat_message(role):
+            st.markdown(content)
+            st.button("", icon=":material/content_copy:", key=f"copy_{message_id}")
+            if role == "assistant":
+                st.caption(model)
+
+
+def click(at: AppTest, i: int) -> float:
+    """Move the temperature slider one step and rerun; the process CPU seconds it took."""
+    slider = at.slider(key="temperature")
+    started = time.process_time()
+    slider.set_value(0.65 if i % 2 == 0 else 0.7).run()
+    spent = time.process_time() - started
+    if at.exception:
+        raise RuntimeError(f"the page failed: {at.exception[0].message}")
+    return spent
+
+
+def measure(at: AppTest, clicks: int, warmup: int, profile: cProfile.Profile | None = None) -> float:
+    """Median CPU milliseconds of ``clicks`` clicks on an app already run once, after ``warmup`` clicks."""
+    for i in range(warmup):
+        click(at, i)
+    times: list[float] = []
+    with _profiled_scripts(profile):
+        times = [click(at, i) for i in range(clicks)]
+    return statistics.median(times) * 1000
+
+
+@contextmanager
+def _profiled_scripts(profile: cProfile.Profile | None) -> Iterator[None]:
+    """Profile every script run meanwhile (each runs in a thread of its own, which cProfile cannot follow)."""
+    if profile is None:
+        yield
+        return
+    original = ScriptRunner._run_script
+
+    def profiled(runner: ScriptRunner, request: Any) -> None:
+        profile.enable()
+        try:
+            original(runner, request)
+        finally:
+            profile.disable()
+
+    ScriptRunner._run_script = profiled  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ScriptRunner._run_script = original  # type: ignore[method-assign]
+
+
+def chat_page(cid: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["c"] = cid
+    return at
+
+
+def run(messages: int, clicks: int, warmup: int, profile_to: Path | None) -> tuple[float, float]:
+    sim = AllenAISimulator()
+    with serve(sim.app) as sim_url, tempfile.TemporaryDirectory(prefix="chatdeck-clicks-") as tmp:
+        database = Path(tmp) / "clicks.db"
+        cid = build_database(database, messages)
+        os.environ.update({"CHATDECK_DATABASE_URL": f"sqlite:///{database}", "CHATDECK_ALLENAI_URL": sim_url})
+        for name in ("CHATDECK_HUGGINGCHAT_URL", "CHATDECK_HAILUO_URL", "CHATDECK_HF_URL"):
+            os.environ.setdefault(name, "http://127.0.0.1:9")  # never the internet
+        PagesManager.uses_pages_directory = False  # what streamlit_app.lifespan does
+        _share_script_cache()
+        pages: list[tuple[str, Callable[[], AppTest]]] = [
+            ("chat page", lambda: chat_page(cid)),
+            ("minimal page", lambda: AppTest.from_function(
+                minimal_page, args=(str(database), cid, str(ROOT / "assets" / "keyboard")), default_timeout=120)),
+        ]
+        figures: dict[str, float] = {}
+        for name, make in pages:
+            at = make()
+            at.run()
+            if at.exception:
+                raise RuntimeError(f"{name} failed: {at.exception[0].message}")
+            drawn = len(at.chat_message)
+            profile = cProfile.Profile() if profile_to and name == "chat page" else None
+            figures[name] = measure(at, clicks, warmup, profile)
+            print(f"  {name}: {drawn} messages drawn, {figures[name]:.1f} ms CPU per click (median of {clicks})",
+                  flush=True)
+            if profile is not None and profile_to is not None:
+                profile.dump_stats(str(profile_to))
+                pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(60)
+        _check_same_messages(database, cid)
+        return figures["chat page"], figures["minimal page"]
+
+
+def _share_script_cache() -> None:
+    """One compiled-script cache for every run, as in the server (AppTest compiles the script on every run,
+    which would add the cost of compiling the router to each chat-page click)."""
+    shared = ScriptCache()
+    app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined]
+    local_script_runner.ScriptCache = lambda: shared  # type: ignore[attr-defined]
+
+
+def _check_same_messages(database: Path, cid: str) -> None:
+    with sqlite3.connect(database) as db:
+        (count,) = db.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (cid,)).fetchone()
+    if count == 0:
+        raise RuntimeError("the conversation has no messages")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=MESSAGES)
+    parser.add_argument("--clicks", type=int, default=CLICKS)
+    parser.add_argument("--warmup", type=int, default=WARMUP)
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the chat page's clicks here")
+    args = parser.parse_args()
+    chat, minimal = run(args.messages, args.clicks, args.warmup, args.profile)
+    print(f"chat page {chat:.1f} ms, minimal page {minimal:.1f} ms: {chat / minimal:.2f}x "
+          f"(target {TARGET}x: {'met' if chat / minimal <= TARGET else 'missed'})")
+
+
+if __name__ == "__main__":
+    main()
