@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
 from streamlit.testing.v1 import AppTest, app_test, local_script_runner
@@ -143,7 +144,7 @@ def run(messages: int, clicks: int, warmup: int, profile_to: Path | None) -> tup
         for name in ("CHATDECK_HUGGINGCHAT_URL", "CHATDECK_HAILUO_URL", "CHATDECK_HF_URL"):
             os.environ.setdefault(name, "http://127.0.0.1:9")  # never the internet
         PagesManager.uses_pages_directory = False  # what streamlit_app.lifespan does
-        _share_script_cache()
+        _as_in_the_server()
         pages: list[tuple[str, Callable[[], AppTest]]] = [
             ("chat page", lambda: chat_page(cid)),
             ("minimal page", lambda: AppTest.from_function(
@@ -167,12 +168,19 @@ def run(messages: int, clicks: int, warmup: int, profile_to: Path | None) -> tup
         return figures["chat page"], figures["minimal page"]
 
 
-def _share_script_cache() -> None:
-    """One compiled-script cache for every run, as in the server (AppTest compiles the script on every run,
-    which would add the cost of compiling the router to each chat-page click)."""
+def _as_in_the_server() -> None:
+    """Two things AppTest does on every run that the server does once, which would otherwise be counted
+    in each chat-page click: it compiles the script again (the server keeps one compiled-script cache),
+    and it forgets that the ``pages/`` folder is not a v1 multipage folder (streamlit_app's lifespan
+    decides that once), so every run would list that folder and build a page object per module."""
     shared = ScriptCache()
     app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined]
     local_script_runner.ScriptCache = lambda: shared  # type: ignore[attr-defined]
+
+    class ServerPages(PagesManager):
+        uses_pages_directory = False
+
+    script_runner.PagesManager = ServerPages  # type: ignore[misc]
 
 
 def _check_same_messages(database: Path, cid: str) -> None:
