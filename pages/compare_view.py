@@ -143,8 +143,8 @@ def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) ->
         if message.reasoning:
             with st.expander("Reasoning", icon=":material/psychology:"):
                 st.markdown(components.reasoning_markdown(message.reasoning, None))
-        for block in components.split_blocks(message.content or ""):
-            st.markdown(components.block_markdown(block))
+        for block in components.stored_blocks(message.content or ""):
+            st.markdown(block)
         _status_and_figures(message)
 
 

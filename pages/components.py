@@ -19,6 +19,7 @@ import streamlit as st
 
 from markup.math_markdown import MathStream, math_markdown
 from markup.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
+from markup.text_cache import TextCache
 from pages import stored_images
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
@@ -231,6 +232,15 @@ def split_blocks(text: str) -> list[str]:
     return [*blocks, current] if current else blocks
 
 
+def _drawn_blocks(text: str) -> list[str]:
+    return [block_markdown(block) for block in split_blocks(text)]
+
+
+# A stored text as drawn: its blocks, each as passed to st.markdown. Pure, so remembered process-wide
+# (markup/text_cache.py): a rerun redraws every message on screen, mostly unchanged.
+stored_blocks = TextCache(_drawn_blocks)
+
+
 # Stored and live messages are drawn with the same element layout (reasoning box, waiting line,
 # one element per text block, one footer container). When a rerun redraws a reply that was live
 # as a stored one, every element then lands where its predecessor was, so no stale copy of the
@@ -250,8 +260,8 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
             name = plain(attachment.get("name") or "attachment")
             stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
                                width=320, missing=f":material/attach_file: {name}")
-        for block in split_blocks(message.content or ""):
-            st.markdown(block_markdown(block))
+        for block in stored_blocks(message.content or ""):
+            st.markdown(block)
         with st.container():
             _footer(message)
             if actions is not None:
