@@ -5,9 +5,8 @@ Streamlit's ``AppTest`` (the same script runner the server uses, without the web
 same conversation of :data:`MESSAGES` stored messages in a fresh SQLite file:
 
 * Chatdeck's chat page with that conversation open (``?c=``), through the router;
-* a minimal Streamlit page with the same widgets (backend, model, the two sampling sliders, New chat,
-  search, one button per listed conversation, the chat input) drawing the same messages, read with one
-  plain query per rerun.
+* a minimal Streamlit page with the same widgets (see :func:`minimal_page`) drawing the same messages
+  and captions, read with plain ``sqlite3`` queries on every rerun, as a plain app would.
 
 Each click moves the temperature slider one step (0.70 <-> 0.65), a whole rerun; the figure is the
 median process CPU time of :data:`CLICKS` clicks after :data:`WARMUP` (so first-run imports and caches
@@ -50,38 +49,63 @@ TARGET = 1.3
 
 
 def minimal_page(database: str, conversation_id: str, keys_assets: str) -> None:
-    """What a plain Streamlit app with the chat page's widgets and messages does on a rerun."""
+    """What a plain Streamlit app with the chat page's widgets and messages does on a rerun: the same
+    widgets in the same places (sidebar pickers, sliders, system prompt, presets form, library with the
+    open conversation's menu and exports, shortcuts, Share, a copy button per message, the chat input)."""
     import sqlite3
 
     import streamlit as st
     import streamlit.components.v1 as components
 
     with sqlite3.connect(database) as db:
-        titles = [r[0] for r in db.execute("SELECT title FROM conversations ORDER BY updated_at DESC LIMIT 50")]
+        listed = db.execute("SELECT id, title FROM conversations ORDER BY updated_at DESC LIMIT 50").fetchall()
         title = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
         rows = db.execute("SELECT id, role, content, model FROM messages WHERE conversation_id = ? "
                           "ORDER BY created_at", (conversation_id,)).fetchall()
-    st.sidebar.selectbox("Backend", ["allenai", "huggingface", "huggingchat", "hailuo"], key="provider")
-    st.sidebar.selectbox("Model", ["olmo-3.1-32b-instruct", "olmo-3-7b"], key="model")
-    with st.sidebar.expander("Sampling"):
+    sidebar = st.sidebar
+    sidebar.selectbox("Backend", ["allenai", "huggingface", "huggingchat", "hailuo"], key="provider")
+    sidebar.selectbox("Model", ["olmo-3.1-32b-instruct", "olmo-3-7b"], key="model")
+    with sidebar.expander("Sampling"):
         st.slider("Temperature", 0.0, 1.0, 0.7, 0.05, key="temperature")
         st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="top_p")
-    st.sidebar.text_area("System prompt", key="system_prompt")
-    st.sidebar.button("New chat", key="new_chat")
-    st.sidebar.text_input("Search conversations", key="library_search")
-    for i, name in enumerate(titles):
-        st.sidebar.button(name, key=f"conv_{i}")
-    with st.sidebar.popover("Keyboard shortcuts"):
+    with sidebar.expander("System prompt"):
+        st.markdown(":gray[How this backend receives it.]")
+        st.text_area("System prompt of this conversation", key="system_prompt")
+    with sidebar.expander("Presets"), st.form("save_preset", border=False):
+        st.markdown(":gray[No presets yet.]")
+        st.text_input("Preset name")
+        st.checkbox("For the whole team")
+        st.form_submit_button("Save as preset")
+    sidebar.button("New chat", key="new_chat")
+    sidebar.text_input("Search conversations", key="library_search")
+    sidebar.toggle("Show archived", key="show_archived")
+    sidebar.caption("Today")
+    for cid, name in listed:
+        if cid != conversation_id:
+            sidebar.button(name, key=f"conv_{cid}")
+            continue
+        left, right = sidebar.columns([6, 1])
+        left.button(name, key=f"conv_{cid}", type="primary")
+        with right.popover("", icon=":material/more_vert:"):
+            for action in ("Rename", "Pin", "Archive", "Delete"):
+                st.button(action, key=f"{action}_{cid}")
+            st.checkbox("Include reasoning", key=f"reasoning_{cid}")
+            st.download_button("Export as Markdown", lambda: "", file_name="c.md", on_click="ignore")
+            st.download_button("Export as JSON", lambda: "", file_name="c.json", on_click="ignore")
+    with sidebar.popover("Keyboard shortcuts"):
         st.markdown("- **Alt + N**: New chat")
-    with st.sidebar:  # the chat page's keyboard component, as a plain app would declare it
+    with sidebar:  # the chat page's keyboard component, as a plain app would declare it
         keys = components.declare_component("chatdeck_keys", path=keys_assets)
         keys(last_answer=rows[-1][2] if rows else "", key="chatdeck_keys", default=None)
     st.chat_input("Message…", key="prompt")
     st.subheader(title, anchor=False)
-    for message_id, role, content, model in rows:
+    st.button("Share", key="share")
+    for i, (message_id, role, content, model) in enumerate(rows):
         with st.chat_message(role):
             st.markdown(content)
             st.button("", icon=":material/content_copy:", key=f"copy_{message_id}")
+            if i >= len(rows) - 2:  # the last turn: edit the prompt, regenerate the reply
+                st.button("", icon=":material/edit:" if role == "user" else ":material/refresh:", key=f"last_{i}")
             if role == "assistant":
                 st.caption(model)
 
