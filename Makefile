@@ -16,6 +16,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy  # the application code's types (files and settings: pyproject.toml [tool.mypy])
 	$(BIN)/pytest -n 2  # two workers: most of the suite waits on servers and browsers
 
 demo: $(STAMP)

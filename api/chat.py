@@ -113,7 +113,7 @@ async def _handle(request: Request) -> Response:
     try:
         owner = await run_in_threadpool(_authenticate, request.headers.get("authorization"))
     except tokens.InvalidTokenError:
-        return error(401, "Unauthorized", **{"WWW-Authenticate": 'Bearer realm="chatdeck"'})
+        return error(401, "Unauthorized", None, **{"WWW-Authenticate": 'Bearer realm="chatdeck"'})
     if registry.all_backends().get(BACKEND) is None or registry.backend(BACKEND).status == "disabled":
         return error(400, SERVICE_GONE)
     model = model_id(request.path_params["model_publisher"], request.path_params["model_name"])
@@ -206,7 +206,7 @@ def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
 
     Raises :class:`RateLimitedError` before anything is saved when the user is over their limit.
     """
-    history = [(m.role, m.content) for m in body.messages]
+    history: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
     *earlier, (_, prompt) = history
     with session(get_engine()) as s:
         limits.check(s, owner)

@@ -73,7 +73,9 @@ def start(owner: int, target: Target, request: CompletionRequest, explicit: str 
                               "X-Chatdeck-Conversation")
             conversation_id = explicit
             append_new(s, owner, conversation_id, request.history, provider=target.backend, model=target.model)
-        elif (conversation_id := find_continuation(s, owner, request.history)) is None:  # holds it all already
+        elif (continued := find_continuation(s, owner, request.history)) is not None:  # holds it all already
+            conversation_id = continued
+        else:
             conversation_id = repo.create_conversation(
                 s, owner, provider=target.backend, model=target.model,
                 title=title([(role, without_system(text)) for role, text in request.history]

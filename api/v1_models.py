@@ -66,14 +66,18 @@ def _entry(backend: str, model: ModelInfo, display_name: str, state: str) -> dic
 
 def listing(owner: int) -> dict[str, object]:
     """Every model of every backend the user may use (not those an admin switched off), with its backend's state."""
+    return {"object": "list", "data": _entries(owner)}
+
+
+def _entries(owner: int) -> list[dict[str, object]]:
+    """The entries of :func:`listing`."""
     states = backend_health.states(owner)
     catalog = get_runner().catalog
-    data = [
+    return [
         _entry(name, model, info.display_name, states.get(name, health.UNKNOWN))
         for name, info in registry.all_backends().items() if info.status != "disabled"
         for model in catalog.models(name)
     ]
-    return {"object": "list", "data": data}
 
 
 async def handle(request: Request) -> Response:
@@ -91,6 +95,6 @@ async def handle_one(request: Request) -> Response:
     except tokens.InvalidTokenError:
         return unauthorized().response()
     model_id = request.path_params["model_id"]
-    entries = (await run_in_threadpool(listing, owner))["data"]
-    found = next((entry for entry in entries if entry["id"] == model_id), None)  # type: ignore[union-attr]
+    entries = await run_in_threadpool(_entries, owner)
+    found = next((entry for entry in entries if entry["id"] == model_id), None)
     return JSONResponse(found) if found is not None else model_not_found(model_id).response()

@@ -161,7 +161,7 @@ class BatchWorker:
         with session(self.engine) as s:
             states = health_store.for_owner(s, batch.owner_id)
         return [b for b in dict.fromkeys(backends) if b in states and states[b].state == health.RATE_LIMITED
-                and states[b].retry_until is not None and states[b].retry_until > clock()]
+                and (until := states[b].retry_until) is not None and until > clock()]
 
     def _ask(self, batch: Claimed, item_id: int, prompt: str, category: str) -> None:
         if not self._room(batch):

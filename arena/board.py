@@ -15,6 +15,7 @@ from typing import Any
 
 from arena import ratings
 from arena.battles import Battle, identity_names, markdown_count, names_itself, to_csv, to_json
+from arena.ratings import Cell
 from providers import registry
 from storage import arena as store
 from storage import comparisons, team_votes
@@ -37,8 +38,8 @@ def battles_from_answers(answers: Sequence[store.TeamAnswer],
     rounds: dict[int, list[store.TeamAnswer]] = {}
     for answer in answers:
         rounds.setdefault(answer.round_id, []).append(answer)
-    for members in rounds.values():
-        members.sort(key=lambda a: a.row.column)
+    for in_round in rounds.values():
+        in_round.sort(key=lambda a: a.row.column)
     owners = [team_votes.Judgment(m[0].round_id, m[0].judge, m[0].row.verdict, m[0].winner_column_id)
               for m in rounds.values() if m[0].row.verdict is not None]
     backends = registry.all_backends()
@@ -101,7 +102,7 @@ class Slice:
 @dataclass
 class Board:
     ratings: list[ratings.Rating]
-    matrix: list[ratings.Cell]
+    matrix: list[Cell]  # not ``ratings.Cell``: in this class ``ratings`` names the field above
     battles: list[Battle]  # every battle of the period (exports carry them all)
     counted: int  # battles the ratings count
     leaks: int  # blind votes left out of blind ratings because an answer named its model or backend

@@ -26,7 +26,8 @@ class PromptFileError(ValueError):
 def from_text(text: str) -> list[dict[str, str]]:
     """Typed or pasted prompts: separated by a line holding only ``---``, or else one per line."""
     if any(line.strip() == "---" for line in text.splitlines()):
-        chunks, current = [], []
+        chunks: list[str] = []
+        current: list[str] = []
         for line in text.splitlines():
             if line.strip() == "---":
                 chunks.append("\n".join(current))

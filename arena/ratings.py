@@ -120,7 +120,8 @@ def fit(battles: Battles, weights: Array | None = None) -> tuple[Array, Array]:
     """
     rows, inverse = _compressed(battles)
     counts = np.ones(battles.n) if weights is None else weights
-    theta = _newton(rows, np.bincount(inverse, weights=counts, minlength=rows.y.shape[0]))
+    # numpy's stubs type bincount's result as integers; with float weights it is float64
+    theta = _newton(rows, np.bincount(inverse, weights=counts, minlength=rows.y.shape[0]))  # type: ignore[arg-type]
     k = rows.k
     return theta[:k] - theta[:k].mean(), theta[k:]
 

@@ -181,9 +181,10 @@ class BrowserBench:
         script.chunk_delay = chunk_delay
         page = self.page
         page.goto(self.app_url)  # a new session and a new conversation
-        for state in ("data-test-connection-state='CONNECTED'", "data-test-script-state='notRunning'"):
-            page.wait_for_selector(f"[data-testid='stApp'][{state}]", state="attached", timeout=30_000)
-        marker = re.match(r"\w*", script.chunks[0]).group()  # the first chunk's leading word, shown as is
+        for ready in ("data-test-connection-state='CONNECTED'", "data-test-script-state='notRunning'"):
+            page.wait_for_selector(f"[data-testid='stApp'][{ready}]", state="attached", timeout=30_000)
+        leading = re.match(r"\w*", script.chunks[0])  # \w* matches every string, perhaps empty
+        marker = leading.group() if leading else ""  # the first chunk's leading word, shown as is
         if len(marker) < 3:
             raise ValueError(f"the answer must open with a plain word, not {script.chunks[0]!r}")
         page.evaluate(OBSERVE_JS, [CONTENT, marker])

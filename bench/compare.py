@@ -233,10 +233,12 @@ def _phases(samples: list[dict[str, Any]], name: str) -> dict[str, Any]:
 def summarise(compare: list[dict[str, Any]], alone: dict[str, list[dict[str, Any]]], models: dict[str, str],
               error: str | None) -> dict[str, Any]:  # fmt: skip
     by_rep = {name: {s["rep"]: s for s in samples} for name, samples in alone.items()}
-    ratios, slowest, sums = [], [], []
+    ratios: list[float] = []
+    slowest: list[float] = []
+    sums: list[float] = []
     for sample in compare:
-        singles = [by_rep[b.name].get(sample["rep"]) for b in BACKENDS]
-        if all(singles):
+        singles = [s for b in BACKENDS if (s := by_rep[b.name].get(sample["rep"]))]
+        if len(singles) == len(BACKENDS):
             slowest.append(max(s["wall_ms"] for s in singles))
             sums.append(sum(s["wall_ms"] for s in singles))
             ratios.append(sample["wall_ms"] / slowest[-1])

@@ -42,7 +42,7 @@ class Sampler:
 
     def _run(self) -> None:
         me = threading.get_ident()
-        names = {}
+        names: dict[int | None, str] = {}
         while not self._stop.is_set():
             time.sleep(INTERVAL)
             if len(names) != threading.active_count():

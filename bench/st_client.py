@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 
 @dataclass
@@ -48,7 +49,7 @@ class StreamlitSession:
 
     async def open(self, patience: float = 60) -> None:
         """Connect and run the script once, as a new browser tab does; returns when that run is over."""
-        self._ws = await connect(self.url, subprotocols=["streamlit"], origin=self.origin,  # type: ignore[arg-type]
+        self._ws = await connect(self.url, subprotocols=[Subprotocol("streamlit")], origin=Origin(self.origin),
                                  additional_headers=self.headers, max_size=None, open_timeout=patience,
                                  proxy=None,  # loopback only, whatever the environment says
                                  ping_interval=None)  # a busy client must not hang up on its own

@@ -43,7 +43,7 @@ def render() -> None:
     )
     prompt, attachments = _submitted(value)
     if prompt.strip():
-        typed = value if isinstance(value, str) else value.text or ""
+        typed = (value.text or "") if value is not None and not isinstance(value, str) else (value or "")
         try:
             with session(get_engine()) as s:
                 limits.admit(s, owner, [choice.provider])  # before anything is saved

@@ -34,7 +34,8 @@ def render() -> None:
     with st.sidebar:
         keyboard.install()
     title, setup = st.empty(), st.empty()
-    picked, blind = [], False
+    picked: list[tuple[str, str]] = []
+    blind = False
     if comparison is None:
         with setup.container():
             picked, blind = view.column_setup(owner)
@@ -76,6 +77,7 @@ def render() -> None:
             comparisons.add_round(s, owner, comparison.id, prompt, {c: r.message_id for c, r in runs.items()},
                                   asdict(options))
             comparison = comparisons.get(s, owner, comparison.id)
+            assert comparison is not None  # it was just found, and its owner added a round to it
         st.query_params.from_dict({"cmp": comparison.id})
         setup.empty()  # the pickers give way to the answers in this same run (no faded leftovers)
     refusals.show("compare", notice_slot)

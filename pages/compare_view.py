@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import streamlit as st
 
@@ -87,7 +87,13 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
     return picked, blind
 
 
-def _default_index(key: str, index: int) -> dict[str, int]:
+class _Index(TypedDict, total=False):
+    """A picker's ``index`` keyword, when it is given (typed, so ``**`` passes it as an int)."""
+
+    index: int
+
+
+def _default_index(key: str, index: int) -> _Index:
     """``index`` for a picker, unless a preset already set its value (Streamlit warns when both are given)."""
     return {} if key in st.session_state else {"index": index}
 
@@ -186,8 +192,9 @@ def _status_and_figures(message: Any) -> None:
 def vote_bar(round_: comparisons.Round, columns: list[ComparisonColumn], labels: dict[int, str]) -> None:
     """Buttons to judge a finished round (a "best" under each column, then tie / all bad), or the verdict."""
     if round_.vote is not None:
-        verdict = round_.vote.verdict
-        text = {"tie": "a tie", "all_bad": "all bad"}.get(verdict) or f"best: {labels[round_.vote.column_id]}"
+        verdict, column_id = round_.vote.verdict, round_.vote.column_id
+        text = {"tie": "a tie", "all_bad": "all bad"}.get(verdict) or (
+            f"best: {labels[column_id]}" if column_id is not None else verdict)  # "best" always names a column
         st.caption(f":material/how_to_vote: You voted {text}.")
         return
     if any(m.status == "streaming" for m in round_.answers.values()):
@@ -226,5 +233,8 @@ def past_comparisons(owner: int, current: str | None) -> None:
 def privacy_switch(owner: int, comparison: Comparison) -> None:
     """Whether this comparison's votes count on the team arena (its owner can change their mind)."""
     key = f"cmp_private_{comparison.id}"
-    st.sidebar.toggle("Private: keep my votes off the team arena", value=comparison.private, key=key,
-                      on_change=lambda: board.set_private(owner, comparison.id, bool(st.session_state[key])))
+
+    def save() -> None:
+        board.set_private(owner, comparison.id, bool(st.session_state[key]))
+
+    st.sidebar.toggle("Private: keep my votes off the team arena", value=comparison.private, key=key, on_change=save)

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from markup.safe_markdown import plain
+from pages.callbacks import ignoring_result
 from providers import registry
 from providers.base import BackendInfo
 from sharing import service
@@ -32,7 +33,8 @@ def system_prompt_box(owner: int, conversation: Conversation | None, backend: Ba
         st.text_area("System prompt of this conversation", key=key, height=100)
         if st.session_state[key] != conversation.system_prompt:
             st.button("Save system prompt", key=f"save_{key}", icon=":material/save:",
-                      on_click=service.set_system_prompt, args=(owner, conversation.id, st.session_state[key]))
+                      on_click=ignoring_result(service.set_system_prompt),
+                      args=(owner, conversation.id, st.session_state[key]))
             if backend.system_prompt != "message":
                 note("It applies to the next new backend chat: the backend keeps the one this chat began with.")
     return ""
@@ -43,7 +45,7 @@ def note(text: str) -> None:
     st.markdown(f":gray[{text}]")
 
 
-def presets_box(owner: int, provider: str, model: str, options: dict[str, float], system_prompt: str) -> None:
+def presets_box(owner: int, provider: str, model: str, options: dict[str, float | None], system_prompt: str) -> None:
     """Start a chat from a preset in one click; save the current settings as a preset (admins: for the team)."""
     is_admin = bool(st.session_state.get("is_admin"))
     with st.sidebar.expander("Presets", icon=":material/bookmarks:"):
@@ -58,8 +60,8 @@ def presets_box(owner: int, provider: str, model: str, options: dict[str, float]
                               + (" · with a system prompt" if preset.system_prompt else ""))
             if (preset.team and is_admin) or (not preset.team and preset.owner_id == owner):
                 remove.button("", key=f"preset_delete_{preset.id}", icon=":material/delete:", type="tertiary",
-                              help="Delete this preset", on_click=service.delete_preset, args=(owner, preset.id),
-                              kwargs={"is_admin": is_admin})
+                              help="Delete this preset", on_click=ignoring_result(service.delete_preset),
+                              args=(owner, preset.id), kwargs={"is_admin": is_admin})
         with st.form("save_preset", clear_on_submit=True, border=False):
             name = st.text_input("Preset name", placeholder="Save the current backend, model, sampling and "
                                                             "system prompt as…")

@@ -15,6 +15,7 @@ import streamlit as st
 from arena import prompt_sets as service
 from markup.safe_markdown import plain
 from pages import compare_view, sidebar, team_vote
+from pages.callbacks import ignoring_result
 
 STATUS = {"running": "Running", "done": "Finished", "cancelled": "Cancelled"}
 
@@ -123,7 +124,7 @@ def _batch(owner: int, batch_id: str) -> None:
             st.caption(f"{shown.failures} answers failed; each failure stays in its column.")
         if shown.status == "running":
             st.button("Cancel the batch", key="ps_cancel", icon=":material/cancel:",
-                      on_click=service.cancel, args=(owner, batch_id))
+                      on_click=ignoring_result(service.cancel), args=(owner, batch_id))
         labels = [f"Column {chr(65 + i)}" for i in range(len(shown.columns))]
         st.dataframe(
             pd.DataFrame([{

@@ -58,12 +58,13 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
         with st.expander("Where do I find these values?"):
             st.markdown(info.setup_help)
     with st.form(f"login_{info.name}", clear_on_submit=True, border=False):
-        values = {}
+        values: dict[str, str] = {}
         for field in info.credential_fields:
-            widget = st.text_area if field.multiline else st.text_input
-            kwargs = {} if field.multiline else {"type": "password"}
-            values[field.name] = widget(field.label, help=field.help or None, key=f"cred_{info.name}_{field.name}",
-                                        **kwargs)
+            key = f"cred_{info.name}_{field.name}"
+            if field.multiline:
+                values[field.name] = st.text_area(field.label, help=field.help or None, key=key)
+            else:
+                values[field.name] = st.text_input(field.label, help=field.help or None, key=key, type="password")
         if st.form_submit_button("Save", icon=":material/save:", type="primary"):
             if not all(v.strip() for v in values.values()):
                 st.error("Fill in every field; nothing was saved.")

@@ -85,14 +85,14 @@ def custom_endpoint_section() -> None:
         name = st.text_input("Name", placeholder="Team vLLM", key="endpoint_name")
         url = st.text_input("Base URL", placeholder="http://gpu-box:8000/v1", key="endpoint_url")
         key = st.text_input("API key (optional)", type="password", key="endpoint_key")
-        models = st.text_input("Models (optional, comma-separated; else the server's /models list)",
-                               key="endpoint_models")
+        models_text = st.text_input("Models (optional, comma-separated; else the server's /models list)",
+                                    key="endpoint_models")
         if st.form_submit_button("Add endpoint", icon=":material/add:"):
             try:
                 url = endpoint_urls.check_resolved(url)  # also what its host name resolves to now
                 with session(get_engine()) as s:
                     endpoints.add(s, display_name=name, base_url=url, api_key=key,
-                                  models=[m for m in models.split(",") if m.strip()])
+                                  models=[m for m in models_text.split(",") if m.strip()])
             except ValueError as exc:
                 st.error(f"Not added: {plain(str(exc))}.")
             else:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from markup.safe_markdown import plain
+from pages.callbacks import ignoring_result
 from sharing import service
 from sharing.service import ShareProblem, ShareView
 
@@ -64,8 +65,8 @@ def _share_row(owner: int, view: ShareView, *, show_title: bool) -> None:
     text.markdown(f"{what}shared with **{plain(audience_label(view))}**",
                   help=f"since {view.created_at:%Y-%m-%d %H:%M} UTC")
     link.code(share_link(view.id), language=None)
-    button.button("Revoke", key=f"revoke_{view.id}", icon=":material/link_off:", on_click=service.revoke,
-                  args=(owner, view.id))
+    button.button("Revoke", key=f"revoke_{view.id}", icon=":material/link_off:",
+                  on_click=ignoring_result(service.revoke), args=(owner, view.id))
 
 
 def shared_by_me(owner: int) -> None:

@@ -29,7 +29,10 @@ def draw(item: Mapping[str, Any], *, caption: str | None, name: str, missing: st
     if data is not None and reason is None:
         reason = problem_drawing(data)
         if reason is None:
-            st.image(data, caption=caption, **({"width": width} if width else {}))
+            if width:
+                st.image(data, caption=caption, width=width)
+            else:
+                st.image(data, caption=caption)
             return
     if data is None and not reason:
         st.caption(missing)

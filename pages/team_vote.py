@@ -48,7 +48,9 @@ def _round(owner: int, r: service.VoteRound) -> None:
                 if status != "complete":
                     st.caption(f"Status: {status}")
         if r.verdict is not None:
-            what = {"tie": "a tie", "all_bad": "all bad"}.get(r.verdict) or f"best: {labels[r.winner_column_id]}"
+            winner = r.winner_column_id  # set for a "best" verdict
+            what = {"tie": "a tie", "all_bad": "all bad"}.get(r.verdict) or (
+                f"best: {labels[winner]}" if winner is not None else r.verdict)
             st.caption(f":material/how_to_vote: You voted {plain(what)}.")  # names a model
             return
         for cell, (cid, _, _) in zip(st.columns(max(len(r.columns), 1)), r.columns, strict=False):

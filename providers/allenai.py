@@ -53,7 +53,9 @@ DEFAULT_URL = "https://olmo-api.allen.ai"
 GENERATIONS = ("v5", "v4-threads", "v4-message")  # newest first: the order ``auto`` tries them in
 PROTOCOLS = ("auto", *GENERATIONS)
 CHAT_PATHS = {"v5": "/v5/threads/chat", "v4-threads": "/v4/threads/", "v4-message": "/v4/message/stream"}
-PARSERS = {"v5": V5Parser, "v4-threads": V4ThreadsParser, "v4-message": V4MessageParser}
+PARSERS: dict[str, type[V5Parser | V4ThreadsParser | V4MessageParser]] = {
+    "v5": V5Parser, "v4-threads": V4ThreadsParser, "v4-message": V4MessageParser,
+}
 GONE = (404, 405)  # what a server answers on a chat route it does not have
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
 JSONL_TYPES = ("jsonl", "ndjson", "json-lines", "jsonlines", "json-seq")
@@ -167,7 +169,9 @@ class AllenAI:
         headers = {"Accept": "application/json, */*", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": anonymous_id}
         candidates, detecting = self._candidates(state)
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(self._timeout))
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(new_client(self._timeout))
             for protocol in candidates:
                 response = await stack.enter_async_context(self._post(client, protocol, turn, headers))
                 if response.status_code not in GONE or protocol == candidates[-1]:
@@ -203,7 +207,9 @@ class AllenAI:
         protocol = self.protocol if self.protocol != "auto" else (remembered_protocol(self.base_url) or "v5")
         snake = protocol != "v5"
         async with transport_errors(DISPLAY_NAME), AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(self._timeout))
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(new_client(self._timeout))
             path = "/v4/models/" if snake else "/v5/models/"
             response = await client.get(self.base_url + path, headers=headers, timeout=self._timeout)
             if not snake and self.protocol == "auto" and response.status_code in GONE:

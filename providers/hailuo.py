@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +152,7 @@ class HailuoAI:
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         return guarded(DISPLAY_NAME, self._events(request), self.secrets)
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
+    async def _events(self, request: ChatRequest) -> AsyncGenerator[Event, None]:  # check() closes it early
         login = self._required_login()
         state = request.state or {}
         chat_id = str(state.get("chatID") or "") if state.get("account") == login.account else ""
@@ -164,7 +164,9 @@ class HailuoAI:
             content = format_prompt(with_system(request.messages, request.system))
             chat_id, character_id = "0", CHARACTER_ID
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(self._timeout))
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(self._post(client, login, character_id, content, chat_id))
             await _check_stream_response(response)
             parser = ReplyParser({"characterID": character_id, "account": login.account})

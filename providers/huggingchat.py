@@ -229,8 +229,9 @@ class HuggingChat:
     async def _create(self, http: AsyncSession, model: str, system: str = "") -> tuple[str, str]:
         """A new conversation with ``model`` (and chat-ui's ``preprompt``, the conversation's system prompt, when
         there is one): its id and its root message id (the first parent)."""
-        body = {"model": model} | ({"preprompt": system.strip()} if system.strip() else {})
-        response = await http.request("POST", self._url("/conversation"), json=body, **self._options("/conversation"))
+        request = {"model": model} | ({"preprompt": system.strip()} if system.strip() else {})
+        response = await http.request("POST", self._url("/conversation"), json=request,
+                                      **self._options("/conversation"))
         body = await self._checked(response, "creating a conversation", model=model)
         try:
             created = json.loads(body)
@@ -327,7 +328,7 @@ class HuggingChat:
         if self._session is not None:
             yield self._session
             return
-        session = AsyncSession(impersonate=self._impersonate, timeout=self._timeout)  # type: ignore[arg-type]
+        session: AsyncSession = AsyncSession(impersonate=self._impersonate, timeout=self._timeout)
         try:
             yield session
         finally:

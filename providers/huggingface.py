@@ -230,7 +230,9 @@ class OpenAICompatible:
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
         url = self.base_url + "/chat/completions"
         async with AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(self._timeout))
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(new_client(self._timeout))
             response = await stack.enter_async_context(
                 client.stream("POST", url, json=self._body(request), headers=self._headers("text/event-stream"),
                               timeout=self._timeout)
@@ -277,9 +279,9 @@ class OpenAICompatible:
         if status == 404 and "model" not in message.lower():  # the route itself is missing: a wrong URL
             raise HTTPStatusError(status, f"not found: {message} (is the URL the server's /v1?)",
                                   backend=self.display_name)
-        hint = {404: f"model {model!r} is not available", 413: "the request is too large for this server",
-                422: "the server refused the request as invalid"}
-        text = f"{hint[status]}: {message}" if status in hint else message
+        hints = {404: f"model {model!r} is not available", 413: "the request is too large for this server",
+                 422: "the server refused the request as invalid"}
+        text = f"{hints[status]}: {message}" if status in hints else message
         raise RequestError(status, text, backend=self.display_name)
 
     async def _offered(self) -> list[str] | None:
@@ -314,7 +316,9 @@ class OpenAICompatible:
         """``GET /models``: the OpenAI ``{"data": [{"id": ...}]}`` list (vision from its input modalities)."""
         limit = limit or self._timeout
         async with secrets_withheld(self.secrets), transport_errors(self.display_name), AsyncExitStack() as stack:
-            client = self._client or await stack.enter_async_context(new_client(limit))
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(new_client(limit))
             response = await client.get(self.base_url + "/models", headers=self._headers("application/json"),
                                         timeout=limit)
             if response.status_code == 401:
@@ -348,7 +352,9 @@ def _model_info(item: dict[str, Any]) -> ModelInfo | None:
     model_id = item.get("id")
     if not isinstance(model_id, str) or not model_id:
         return None
-    architecture = item.get("architecture") if isinstance(item.get("architecture"), dict) else {}
+    architecture = item.get("architecture")
+    if not isinstance(architecture, dict):
+        architecture = {}
     modalities = architecture.get("input_modalities")
     vision = isinstance(modalities, list) and "image" in modalities
     return ModelInfo(model_id, vision=vision)

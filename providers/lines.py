@@ -25,14 +25,14 @@ MAX_LINE_BYTES = int(os.environ.get("CHATDECK_MAX_LINE_BYTES") or 1 << 20)  # on
 SNIPPET_BYTES = 200  # how much of an unreadable line a Drift keeps for the bug report
 
 
-def snippet_of(raw: bytes | str) -> str:
+def snippet_of(raw: bytes | bytearray | str) -> str:
     """The start of an unreadable line, as text."""
     if isinstance(raw, str):
         return raw[:SNIPPET_BYTES]
     return raw[:SNIPPET_BYTES].decode("utf-8", "replace")
 
 
-def overlong(head: bytes | str, limit: int) -> Drift:
+def overlong(head: bytes | bytearray | str, limit: int) -> Drift:
     """The drift of a line over the cap; its snippet is the line's start, however the line arrived."""
     return Drift(f"a line longer than {limit:,} bytes", snippet_of(head[:limit]))
 
@@ -121,7 +121,9 @@ async def sse_events(
     ``strict_utf8`` a line that is not UTF-8 spoils its event (else it is decoded with replacements).
     """
     limit = MAX_LINE_BYTES if limit is None else limit
-    name, data, size, spoiled = "", [], 0, None
+    data: list[str] = []
+    spoiled: Drift | None = None
+    name, size = "", 0
     async for raw in capped_lines(byte_chunks, limit):
         line = raw if isinstance(raw, Drift) else _decode(raw.removesuffix(b"\r"), strict_utf8)
         if isinstance(line, Drift):

@@ -90,7 +90,9 @@ class ChunkParser:
         events: list[Event] = []
         delta = choice.get("delta")
         if not isinstance(delta, dict):
-            delta = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+            delta = choice.get("message")
+            if not isinstance(delta, dict):
+                delta = {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.append(ReasoningDelta(reasoning))

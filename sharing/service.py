@@ -6,6 +6,7 @@ user's id, and a share id that is not theirs to open is simply not found.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from providers import registry
@@ -111,7 +112,8 @@ def visible_presets(user: int) -> list[Preset]:
         return preset_store.visible(s, user)
 
 
-def save_preset(user: int, *, name: str, provider: str, model: str, options: dict[str, float], system_prompt: str,
+def save_preset(user: int, *, name: str, provider: str, model: str, options: Mapping[str, float | None],
+                system_prompt: str,
                 team: bool, is_admin: bool) -> Preset:
     with session(get_engine()) as s:
         return preset_store.create(s, user, name=name, provider=provider, model=model, options=options,

@@ -17,6 +17,7 @@ A backend's simulator (simulators/allenai.py) adds its routes, rules and wire sh
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -143,7 +145,7 @@ class FilePart:
     filename: str | None
     content_type: str
     size: int
-    data: bytes = field(repr=False)
+    data: bytes = dataclasses.field(repr=False)  # plain ``field`` here would name the attribute above
 
 
 @dataclass
@@ -219,6 +221,8 @@ class ChunkStream(StreamingResponse):
 
 class RecordingSimulator:
     """Base of the simulators: every request is logged in ``requests`` with what became of it."""
+
+    app: Starlette  # each simulator's routes, built by its own ``__init__``
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []

@@ -27,6 +27,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -139,7 +140,7 @@ class HailuoSimulator(RecordingSimulator):
             if index == 0 and script.extra_fields:
                 yield sse("sim_heartbeat", {"type": 99, "note": "an event type this client does not know"})
         if script.extra_fields and script.error_after is None:
-            extra = {"netSearchStatus": {"linkDetail": []}}
+            extra: dict[str, Any] = {"netSearchStatus": {"linkDetail": []}}
             yield sse("follow_up_question_result", payload(4, {"messageResult": {"content": content}, "extra": extra}))
         yield sse("close_chunk", payload(8, {}))
 

@@ -99,7 +99,9 @@ def _message(node: dict[str, Any], where: str) -> NewMessage | None:
     role = author.get("role") if isinstance(author, dict) else None
     if not isinstance(role, str):
         raise ImportProblem(f"{where}: a message has no author role.")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     if role not in ROLES or metadata.get("is_visually_hidden_from_conversation"):
         return None
     content = _text(message.get("content"), where)

@@ -17,15 +17,23 @@ from storage.models import BackendHealth, utcnow
 
 
 class Outcome(Protocol):
-    """What storage needs of an outcome (``runner.health.Outcome`` is one)."""
+    """What storage needs of an outcome (``runner.health.Outcome`` is one). Read-only properties, so a frozen
+    dataclass matches."""
 
-    ok: bool
-    state: str
-    message: str
-    fix: str
-    snippet: str
-    retry_after: float | None
-    protocol: str | None
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+    @property
+    def snippet(self) -> str: ...
+    @property
+    def retry_after(self) -> float | None: ...
+    @property
+    def protocol(self) -> str | None: ...
 
 
 def record(s: Session, owner_id: int, backend: str, outcome: Outcome, *, probe: bool = False) -> None:

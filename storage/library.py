@@ -147,9 +147,9 @@ def search(s: Session, owner_id: int, query: str, *, limit: int = 20) -> list[Se
         if len(titles | {row[1] for row in ranked}) >= limit:
             break
     best: dict[str, tuple[int, float]] = {}
-    for message_id, conversation_id, score in _scored(s, ranked, terms):
-        if conversation_id not in best or score > best[conversation_id][1]:
-            best[conversation_id] = (message_id, score)
+    for ranked_id, conversation_id, ranked_score in _scored(s, ranked, terms):
+        if conversation_id not in best or ranked_score > best[conversation_id][1]:
+            best[conversation_id] = (ranked_id, ranked_score)
     conversations = {
         c.id: c
         for c in s.scalars(select(Conversation).where(Conversation.id.in_(set(titles) | set(best))))
@@ -196,7 +196,7 @@ def _scored(s: Session, candidates: list[Any], terms: Sequence[str]) -> list[tup
     """(message id, conversation id, score) of each candidate, scored on its first RANK_CHARS characters."""
     ids = [row[0] for row in candidates]
     query = select(Message.id, func.substr(Message.content, 1, RANK_CHARS)).where(Message.id.in_(ids))
-    texts = dict(s.execute(query).all())
+    texts: dict[int, str] = dict(s.execute(query).all())
     return [(message_id, conversation_id, score(texts.get(message_id, ""), terms))
             for message_id, conversation_id in candidates]
 

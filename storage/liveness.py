@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, literal_column, update
+from sqlalchemy import Table, bindparam, literal_column, update
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Message, utcnow
@@ -29,7 +29,7 @@ def touch(s: Session, message_ids: Iterable[int]) -> int:
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount  # type: ignore[attr-defined]  # Session.execute is typed Result; DML gives CursorResult
 
 
 def save_streaming(s: Session, partials: Sequence[Mapping[str, Any]]) -> None:
@@ -42,7 +42,7 @@ def save_streaming(s: Session, partials: Sequence[Mapping[str, Any]]) -> None:
     if not partials:
         return
     now = utcnow()
-    table = Message.__table__
+    table = cast(Table, Message.__table__)  # a mapped class's table; DeclarativeBase types it FromClause
     s.connection().execute(
         table.update()
         .where(table.c.id == bindparam("b_id"), table.c.status == literal_column("'streaming'"))
@@ -76,4 +76,4 @@ def mark_interrupted(s: Session, *, stale_after: timedelta | None = None, spare:
             synchronize_session="fetch"
         )
     )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount  # type: ignore[attr-defined]  # Session.execute is typed Result; DML gives CursorResult

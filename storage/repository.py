@@ -19,7 +19,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -176,7 +176,7 @@ def delete_conversation(s: Session, owner_id: int, conversation_id: str) -> bool
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def is_conversation_id(value: object) -> bool:
+def is_conversation_id(value: object) -> TypeGuard[str]:
     """Whether ``value`` has the shape of a conversation id (32 lowercase hex characters)."""
     return isinstance(value, str) and _CONVERSATION_ID.fullmatch(value) is not None
 

@@ -224,10 +224,11 @@ def fork(
         raise LookupError(f"share {share_id!r} not found")
     source_id = view.item_id
     if view.kind == "comparison":
-        source_id = s.scalar(select(ComparisonColumn.conversation_id).where(
+        column_source = s.scalar(select(ComparisonColumn.conversation_id).where(
             ComparisonColumn.comparison_id == view.item_id, ComparisonColumn.id == column_id))
-        if source_id is None:
+        if column_source is None:
             raise LookupError(f"column {column_id!r} not found")
+        source_id = column_source
     source = s.get(Conversation, source_id)
     if source is None:
         raise LookupError(f"share {share_id!r} not found")

@@ -205,8 +205,8 @@ def write(s: Session, owner_id: int, conversations: list[NewConversation]) -> Im
     existing: dict[str, int] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        rows = s.execute(select(Conversation.id, Conversation.owner_id).where(Conversation.id.in_(chunk)))
-        existing.update(rows.all())
+        found = s.execute(select(Conversation.id, Conversation.owner_id).where(Conversation.id.in_(chunk)))
+        existing.update(found.all())
     foreign = [i for i, owner in existing.items() if owner != owner_id]
     if foreign:
         raise ImportProblem(
