@@ -155,7 +155,7 @@ def _timed_scripts(runs: list[float], profile: cProfile.Profile | None) -> Itera
                 profile.disable()
             runs.append(time.thread_time() - started)
 
-    ScriptRunner._run_script = timed  # type: ignore[method-assign]
+    ScriptRunner._run_script = timed  # type: ignore[assignment]  # a bench's timing wrapper
     try:
         yield
     finally:
@@ -221,8 +221,8 @@ def _as_in_the_server() -> None:
     and it forgets that the ``pages/`` folder is not a v1 multipage folder (streamlit_app's lifespan
     decides that once), so every run would list that folder and build a page object per module."""
     shared = ScriptCache()
-    app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined]
-    local_script_runner.ScriptCache = lambda: shared  # type: ignore[attr-defined]
+    app_test.ScriptCache = lambda: shared  # type: ignore[misc,assignment]  # one cache, as in the server
+    local_script_runner.ScriptCache = lambda: shared  # type: ignore[misc,assignment]
 
     class ServerPages(PagesManager):
         uses_pages_directory = False
