@@ -21,6 +21,7 @@ import os
 import resource
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -52,7 +53,9 @@ def _number(value: float) -> str:
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
 
 
-class Metric:
+class Metric(ABC):
+    """One metric family: its header lines and, per subclass, its samples in Prometheus text format."""
+
     kind = "untyped"
 
     def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
@@ -62,8 +65,9 @@ class Metric:
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
 
+    @abstractmethod
     def lines(self) -> list[str]:
-        raise NotImplementedError
+        """The family's sample lines."""
 
 
 class Counter(Metric):
