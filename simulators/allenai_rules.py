@@ -126,12 +126,7 @@ def read_v4_threads(
             f"{'.'.join(p['loc']) or 'body'}\n  {p['msg']}" for p in problems
         )
         raise Rejected(legacy_error(400, text, validation_errors=problems))
-    model = models.get(form["model"])
-    if model is None:
-        raise Rejected(legacy_error(400, f"Invalid model {form['model']}"))
-    _check_files(record, model, v5=False)
-    parent = _check_parent(form.get("parent"), user, messages, threads, v5=False)
-    return Turn(user, model, form["content"], parent, opts, [f.filename or "file" for f in record.files])
+    return _legacy_turn(record, form, user, opts, models, messages, threads)
 
 
 def read_v4(
@@ -161,6 +156,20 @@ def read_v4(
     if problems:
         text = "validation error for CreateMessageRequestV4\n" + "\n".join(p["msg"] for p in problems)
         raise Rejected(legacy_error(400, text, validation_errors=problems))
+    return _legacy_turn(record, form, user, opts, models, messages, threads)
+
+
+def _legacy_turn(
+    record: RecordedRequest,
+    form: dict[str, str],
+    user: str,
+    opts: dict[str, Any],
+    models: dict[str, SimModel],
+    messages: dict[str, SimMessage],
+    threads: dict[str, list[SimMessage]],
+) -> Turn:
+    """The turn of a validated v4 request (either v4 route): its model, files and parent, checked as the Flask
+    API checks them, in its legacy error envelope."""
     model = models.get(form["model"])
     if model is None:
         raise Rejected(legacy_error(400, f"Invalid model {form['model']}"))
