@@ -1,7 +1,7 @@
 """Chatdeck's entry point.
 
 Run as a Streamlit script (each browser session), it is the router: page
-configuration, the sign-in gate (pages/signin.py), ``st.navigation``. Imported as a module by
+configuration, the sign-in gate (views/signin.py), ``st.navigation``. Imported as a module by
 ``streamlit run`` (which finds ``app`` below), it is the ASGI app: Streamlit's
 ``st.App`` with Chatdeck's start-up work in its lifespan and the REST API's routes (api/).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from pages import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
+from views import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -53,21 +53,8 @@ def main() -> None:
     page.run()
 
 
-def _ignore_legacy_pages_folder() -> None:
-    """Our ``pages/`` package holds modules the router registers, not Streamlit v1 pages.
-
-    Streamlit decides once per process whether a ``pages/`` folder beside the
-    entry point means "run its files directly"; until some session has called
-    ``st.navigation`` it would run ``pages/chat.py`` for ``/chat`` and skip the
-    router. Deciding "no" before the first session closes that gap.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-
-
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "pages", "providers", "runner", "sharing", "simulators",
+OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "views", "providers", "runner", "sharing", "simulators",
                 "storage")
 
 
@@ -92,7 +79,6 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
     from runner.runner import get_runner
 
     _configure_logging()
-    _ignore_legacy_pages_folder()
     runner = get_runner()  # migrates the database and marks replies a restart cut off
     get_worker()  # resumes prompt-set batches a stop left unfinished
     server_lag = LoopLag("server")  # this loop serves every HTTP request and websocket (GET /metrics)

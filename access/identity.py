@@ -13,7 +13,7 @@ empty allows everyone the provider or proxy signs in), and admins are the addres
 A user is keyed by their lowercased address, so the same person is the same user in either team mode.
 
 Pure functions of configuration, claims and headers: nothing here renders or touches the database
-(pages/signin.py does both).
+(views/signin.py does both).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The team board as view values: battles from everyone's shared votes and imports, rated with intervals.
 
-The page (pages/arena.py) only draws what :func:`load` returns. The battles come from two places,
+The page (views/arena.py) only draws what :func:`load` returns. The battles come from two places,
 pooled: votes on every member's non-private comparisons (storage/arena.py), and battles imported
 from a battles file. A battle in both (a file exported here and imported back) counts once.
 """

@@ -1,5 +1,5 @@
 """Prompt sets for the pages: reading prompts typed, pasted or imported, saving sets, starting, following,
-cancelling and reopening batches. The page (pages/prompt_sets.py) only draws what these return."""
+cancelling and reopening batches. The page (views/prompt_sets.py) only draws what these return."""
 
 from __future__ import annotations
 
@@ -197,4 +197,4 @@ def team_rounds(viewer: int, batch_id: str) -> tuple[team_votes.SharedBatch | No
 def team_vote(viewer: int, round_id: int, verdict: str, column_id: int | None) -> None:
     with session(get_engine()) as s:
         team_votes.cast(s, viewer, round_id, verdict, column_id)
-VoteRound = team_votes.VoteRound  # what pages/team_vote.py draws
+VoteRound = team_votes.VoteRound  # what views/team_vote.py draws

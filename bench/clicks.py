@@ -33,8 +33,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
 from streamlit.testing.v1 import AppTest, app_test, local_script_runner
@@ -189,7 +187,6 @@ def run(messages: int, clicks: int, warmup: int, profile_to: Path | None,
         os.environ.update({"CHATDECK_DATABASE_URL": f"sqlite:///{database}", "CHATDECK_ALLENAI_URL": sim_url})
         for name in ("CHATDECK_HUGGINGCHAT_URL", "CHATDECK_HAILUO_URL", "CHATDECK_HF_URL"):
             os.environ.setdefault(name, "http://127.0.0.1:9")  # never the internet
-        PagesManager.uses_pages_directory = False  # what streamlit_app.lifespan does
         _as_in_the_server()
         pages: list[tuple[str, Callable[[], AppTest]]] = [
             ("chat page", lambda: chat_page(cid)),
@@ -216,18 +213,11 @@ def run(messages: int, clicks: int, warmup: int, profile_to: Path | None,
 
 
 def _as_in_the_server() -> None:
-    """Two things AppTest does on every run that the server does once, which would otherwise be counted
-    in each chat-page click: it compiles the script again (the server keeps one compiled-script cache),
-    and it forgets that the ``pages/`` folder is not a v1 multipage folder (streamlit_app's lifespan
-    decides that once), so every run would list that folder and build a page object per module."""
+    """AppTest compiles the script again on every run, which the server does once (it keeps one
+    compiled-script cache): that would otherwise be counted in each chat-page click."""
     shared = ScriptCache()
     app_test.ScriptCache = lambda: shared  # type: ignore[misc,assignment]  # one cache, as in the server
     local_script_runner.ScriptCache = lambda: shared  # type: ignore[misc,assignment]
-
-    class ServerPages(PagesManager):
-        uses_pages_directory = False
-
-    script_runner.PagesManager = ServerPages  # type: ignore[misc]
 
 
 def _check_same_messages(database: Path, cid: str) -> None:

@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 
 from access import policy
 from providers import registry
@@ -33,7 +32,6 @@ def pages_env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandl
     for name in TEAM_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     policy.invalidate()
-    PagesManager.uses_pages_directory = False  # what streamlit_app.lifespan does before the first session
     yield
     reset_runner()
     reset_engines()

@@ -21,11 +21,11 @@ from storage.db import get_engine, session
 from storage.models import User
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-COMPARE = "from pages import compare\ncompare.render()"
+COMPARE = "from views import compare\ncompare.render()"
 
 
 def _admin_page() -> None:
-    from pages import admin
+    from views import admin
 
     admin.render()
 
@@ -106,7 +106,7 @@ def test_the_servers_login_can_be_closed_to_users_and_is_never_shown(env: None) 
         assert credentials_for(s, local_id(), "huggingface") is None
     assert SIM_TOKEN not in everything_shown(at)
 
-    settings = AppTest.from_string("from pages import settings\nsettings.render()", default_timeout=30).run()
+    settings = AppTest.from_string("from views import settings\nsettings.render()", default_timeout=30).run()
     shown = [m.value for m in settings.markdown]
     assert not any("Using the login configured for the whole server" in m for m in shown)
     assert any("an admin has not opened to users" in m for m in shown)

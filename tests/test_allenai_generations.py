@@ -406,7 +406,7 @@ def test_a_reply_records_the_v4_threads_protocol(runner: Runner, engine: Engine,
 def backends_page(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    yield AppTest.from_string("from pages import backends\nbackends.render()", default_timeout=30)
+    yield AppTest.from_string("from views import backends\nbackends.render()", default_timeout=30)
     reset_runner()
     reset_engines()
 

@@ -12,8 +12,8 @@ from storage.db import get_engine, session
 from storage.models import Comparison
 from tests.sim_fixtures import SimHandle
 
-ARENA = "from pages import arena\narena.render()"
-COMPARE = "from pages import compare\ncompare.render()"
+ARENA = "from views import arena\narena.render()"
+COMPARE = "from views import compare\ncompare.render()"
 
 
 def page(script: str) -> AppTest:

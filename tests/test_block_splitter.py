@@ -1,6 +1,6 @@
 """Splitting a streamed answer into blocks that render on their own."""
 
-from pages.components import BlockSplitter
+from views.components import BlockSplitter
 
 
 def join(pieces: list[str | None]) -> list[str]:
@@ -46,10 +46,10 @@ def test_text_without_blank_lines_stays_one_block() -> None:
 
 
 def test_live_readers_are_counted_while_they_stream() -> None:
-    """The count that stretches the coalescing pause when many replies stream at once (pages/components.py)."""
-    from pages import components
+    """The count that stretches the coalescing pause when many replies stream at once (views/components.py)."""
     from providers.events import Finished, TextDelta
     from runner.run import Run
+    from views import components
 
     run = Run(1, "c", 1, "allenai", "m")
     run.publish(TextDelta("Hello there"))

@@ -49,7 +49,7 @@ def test_page_urls_on_a_fresh_server_show_only_the_router(
         sidebar = page.get_by_test_id("stSidebar")  # type: ignore[attr-defined]
         expect(sidebar.get_by_role("button", name="New chat")).to_be_visible(timeout=20_000)
         expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()  # type: ignore[attr-defined]
-        # Streamlit's legacy pages/ mode would list the modules of pages/ as pages.
+        # Streamlit's legacy views/ mode would list the modules of views/ as pages.
         nav = page.get_by_test_id("stSidebarNav")  # type: ignore[attr-defined]
         assert nav.count() == 0 or not re.search(r"components|sidebar", nav.inner_text())
         assert page.get_by_test_id("stException").count() == 0  # type: ignore[attr-defined]

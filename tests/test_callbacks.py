@@ -1,9 +1,9 @@
-"""pages.callbacks.ignoring_result: the wrapped action runs with the widget's args and kwargs; the result is
+"""views.callbacks.ignoring_result: the wrapped action runs with the widget's args and kwargs; the result is
 dropped (Streamlit callbacks return None)."""
 
 import pytest
 
-from pages.callbacks import ignoring_result
+from views.callbacks import ignoring_result
 
 
 def test_the_action_runs_with_the_arguments_and_its_result_is_dropped() -> None:

@@ -419,5 +419,5 @@ def controls(b: Browser, stage: Stage, evidence: Evidence, token: str) -> None:
     assert b"Signed in as [redacted]" in backends_page and b"key [redacted] accepted" in backends_page
     log = stage.server.log.read_text(errors="replace")
     assert re.search(r" DEBUG streamlit\.[\w.]+: ", log), "Streamlit's debug lines are not in the log"
-    assert re.search(r" (DEBUG|INFO) (runner|providers|storage|api|pages|access)\.[\w.]+: ", log), \
+    assert re.search(r" (DEBUG|INFO) (runner|providers|storage|api|views|access)\.[\w.]+: ", log), \
         "Chatdeck's own log lines are not in the log"

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from runner.runner import reset_runner
@@ -21,7 +20,6 @@ APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    PagesManager.uses_pages_directory = False  # what streamlit_app.lifespan does before the first session
     yield AppTest.from_file(APP, default_timeout=30)
     reset_runner()
     reset_engines()

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.sim_fixtures import SimHandle
 
-COMPARE = "from pages import compare\ncompare.render()"
-LEADERBOARD = "from pages import leaderboard\nleaderboard.render()"
+COMPARE = "from views import compare\ncompare.render()"
+LEADERBOARD = "from views import leaderboard\nleaderboard.render()"
 
 
 @pytest.fixture

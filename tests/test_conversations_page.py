@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from runner.runner import reset_runner
@@ -25,7 +24,6 @@ APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    PagesManager.uses_pages_directory = False
     yield AppTest.from_file(APP, default_timeout=30)
     reset_runner()
     reset_engines()

@@ -168,7 +168,7 @@ def pages(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _settings() -> AppTest:
-    return AppTest.from_string("from pages import settings\nsettings.render()", default_timeout=30)
+    return AppTest.from_string("from views import settings\nsettings.render()", default_timeout=30)
 
 
 def _add(app: AppTest, url: str) -> None:
@@ -177,7 +177,7 @@ def _add(app: AppTest, url: str) -> None:
     app.button[[b.label for b in app.button].index("Add endpoint")].click().run()
 
 
-@pytest.mark.usefixtures("pages")
+@pytest.mark.usefixtures("views")
 def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> None:
     app = _settings().run()
     _add(app, "http://admin:hunter2@127.0.0.1:8000/v1")
@@ -188,7 +188,7 @@ def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> 
     assert all("hunter2" not in shown(m.value) for m in app.markdown)
 
 
-@pytest.mark.usefixtures("pages")
+@pytest.mark.usefixtures("views")
 def test_hosts_are_shown_to_admins_only_and_never_a_password() -> None:
     _stored(get_engine(), "http://admin:hunter2@127.0.0.42:8000/v1")  # saved before userinfo was refused
     custom_backends.install(get_engine())
@@ -197,7 +197,7 @@ def test_hosts_are_shown_to_admins_only_and_never_a_password() -> None:
     listed = " ".join(shown(m.value) for m in settings.markdown)
     assert "http://127.0.0.42:8000/v1" in listed and "hunter2" not in listed and "admin:" not in listed
 
-    backends = AppTest.from_string("from pages import backends\nbackends.render()", default_timeout=30)
+    backends = AppTest.from_string("from views import backends\nbackends.render()", default_timeout=30)
     backends.session_state["owner_id"] = _guest()
     backends.run()
     assert not backends.exception

@@ -149,7 +149,7 @@ def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     for name in ("CHATDECK_HAILUO_TOKEN", "CHATDECK_HUGGINGCHAT_COOKIES", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    yield AppTest.from_string("from pages import backends\nbackends.render()", default_timeout=30)
+    yield AppTest.from_string("from views import backends\nbackends.render()", default_timeout=30)
     reset_runner()
     reset_engines()
 
@@ -206,7 +206,7 @@ def test_no_rerun_of_any_page_calls_a_backend(
                          strict=True):
         monkeypatch.setenv(f"CHATDECK_{name}_URL", url)
     try:
-        apps = {page: AppTest.from_string(f"from pages import {page}\n{page}.render()", default_timeout=30)
+        apps = {page: AppTest.from_string(f"from views import {page}\n{page}.render()", default_timeout=30)
                 for page in PAGES}
         apps["chat"].run()  # starts the runner, which warms the model lists once, in the background
         catalog = get_runner().catalog
@@ -254,8 +254,8 @@ def test_the_protocol_huggingchat_speaks_is_recorded(
 def test_a_disabled_backend_says_so() -> None:
     from dataclasses import replace
 
-    from pages.health_badges import picker_label
     from runner.backend_health import state_of
+    from views.health_badges import picker_label
 
     disabled = replace(AI2, status="disabled")
     assert state_of(disabled, None, has_login=True) == health.DISABLED

@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from markup.safe_markdown import plain
-from pages.uploads import MAX_SIDE, prepare_image
 from runner.runner import get_runner, reset_runner
 from simulators.huggingchat_wire import MESSAGE_FIELDS
 from storage import repository as repo
 from storage.db import get_engine, reset_engines, session
 from tests.sim_fixtures import SimHandle
 from tests.sim_huggingchat import DEMO_COOKIES
+from views.uploads import MAX_SIDE, prepare_image
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 VISION = "meta-llama/Llama-3.2-11B-Vision-Instruct"
@@ -35,7 +34,7 @@ def png(size: tuple[int, int] = (4, 3), color: str = "red") -> bytes:
 
 
 def _settings_page() -> None:
-    from pages import settings
+    from views import settings
 
     settings.render()
 
@@ -45,7 +44,6 @@ def env(sqlite_url: str, huggingchat_sim: SimHandle, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "huggingchat-page-test")
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
-    PagesManager.uses_pages_directory = False
     yield huggingchat_sim
     reset_runner()
     reset_engines()

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from markup.safe_markdown import plain
-from pages.stored_images import PLACEHOLDER
 from runner.runner import reset_runner
 from storage import repository as repo
 from storage.db import get_engine, reset_engines, session
@@ -23,6 +21,7 @@ from tests.hostile_images import SVG, bomb_png, jpeg_with_location, truncated_pn
 from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle
 from tests.sim_huggingchat import DEMO_COOKIES
+from views.stored_images import PLACEHOLDER
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 VISION = "meta-llama/Llama-3.2-11B-Vision-Instruct"
@@ -84,7 +83,6 @@ def hc_env(sqlite_url: str, huggingchat_sim: SimHandle, monkeypatch: pytest.Monk
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "image-page-test")
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
-    PagesManager.uses_pages_directory = False
     yield huggingchat_sim
     reset_runner()
     reset_engines()
@@ -134,7 +132,7 @@ def test_the_backend_receives_the_photo_without_location_and_upright(hc_env: Sim
 
 
 def _import_page(owner: int, data: bytes) -> None:
-    from pages import your_data
+    from views import your_data
 
     your_data._import(owner, data)
 

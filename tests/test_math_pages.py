@@ -49,7 +49,7 @@ def test_compare_columns_draw_math(
     for handle in (allenai_sim, huggingface_sim):
         handle.sim.script.chunks = ["Euler: \\(e^{i", "\\pi} + 1 = 0\\) costs $5 and $10.\n\n",
                                     "\\[\na^2 + b^2 = c^2\n\\]"]
-    at = AppTest.from_string("from pages import compare\ncompare.render()", default_timeout=30).run()
+    at = AppTest.from_string("from views import compare\ncompare.render()", default_timeout=30).run()
     at.selectbox(key="cmp_backend_0").select("allenai").run()
     at.selectbox(key="cmp_backend_1").select("huggingface").run()
     at.chat_input(key="compare_prompt").set_value("Euler?").run()  # streamed, then redrawn stored

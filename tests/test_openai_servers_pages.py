@@ -15,7 +15,7 @@ from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle, _Swappable
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-COMPARE = "from pages import compare\ncompare.render()"
+COMPARE = "from views import compare\ncompare.render()"
 GGUF = "/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"
 OLLAMA_ID = "llama3.2:1b"
 FLAVORS = {"llama-server": GGUF, "litellm": OLLAMA_ID}

@@ -1,4 +1,4 @@
-"""Buttons whose callbacks call a service that returns a result (wrapped by pages.callbacks.ignoring_result so
+"""Buttons whose callbacks call a service that returns a result (wrapped by views.callbacks.ignoring_result so
 Streamlit's types hold) still do their work under AppTest: saving an open conversation's system prompt, and
 deleting one's own preset from the sidebar."""
 
@@ -10,7 +10,7 @@ from storage import presets
 from storage import repository as repo
 from storage.db import get_engine, session
 
-CHAT = "from pages import chat\nchat.render()"
+CHAT = "from views import chat\nchat.render()"
 
 
 def _chat_page(conversation_id: str | None = None) -> AppTest:

@@ -12,7 +12,7 @@ from arena import prompt_sets as service
 from arena.batch_worker import stop_worker
 from tests.sim_fixtures import SimHandle, wait_for
 
-PAGE = "from pages import prompt_sets\nprompt_sets.render()"
+PAGE = "from views import prompt_sets\nprompt_sets.render()"
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_a_set_is_saved_run_followed_and_its_comparisons_reopen(env: None) -> No
     assert "3 of 3 prompts answered" in at.get("progress")[0].proto.text
     assert not [b for b in at.button if b.key == "ps_cancel"]  # finished: nothing to cancel
 
-    compare = AppTest.from_string("from pages import compare\ncompare.render()", default_timeout=60)
+    compare = AppTest.from_string("from views import compare\ncompare.render()", default_timeout=60)
     compare.query_params["cmp"] = items["open"][1].split("=", 1)[1]
     compare.run()
     assert not compare.exception and compare.title[0].value == "Say bye"

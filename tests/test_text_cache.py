@@ -1,10 +1,10 @@
-"""The process-wide memory of stored messages' drawn markup (markup/text_cache.py, pages.components)."""
+"""The process-wide memory of stored messages' drawn markup (markup/text_cache.py, views.components)."""
 
 from __future__ import annotations
 
 from bench.texts import CODE, SENTENCES
 from markup.text_cache import TextCache
-from pages import components
+from views import components
 
 
 def test_a_text_drawn_again_is_not_transformed_again() -> None:

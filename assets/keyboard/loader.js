@@ -1,4 +1,4 @@
-// Runs in the zero-height component iframe (pages/keyboard.py). It only hands the page's data to
+// Runs in the zero-height component iframe (views/keyboard.py). It only hands the page's data to
 // chatdeck-keys.js, which it loads once into the app page itself: from this same origin, so the app's
 // Content-Security-Policy (script-src 'self') allows it, and it outlives this frame across reruns.
 (function () {

@@ -15,13 +15,13 @@ import streamlit as st
 
 from arena import board
 from markup.safe_markdown import plain
-from pages import components, presets_view
 from providers import registry
 from runner import backend_health, health
 from runner.runner import Run, get_runner
 from storage import comparisons
 from storage.db import get_engine, session
 from storage.models import Comparison, ComparisonColumn
+from views import components, presets_view
 
 SEED_BACKENDS = ("huggingchat", "allenai", "hailuo")  # the design card's three, first by default
 MAX_COLUMNS = 4
@@ -80,7 +80,7 @@ def column_setup(owner: int) -> tuple[list[tuple[str, str]], bool]:
         presets_view.column_system_prompt(i, col)
         picked.append((provider, model))
     blind = st.toggle("Blind: hide backend and model names until I vote", key="cmp_blind")
-    # The team arena (pages/arena.py): a category to slice the board by, and keeping one's votes off it.
+    # The team arena (views/arena.py): a category to slice the board by, and keeping one's votes off it.
     tag, private = st.columns([1, 2], vertical_alignment="bottom")
     tag.text_input("Category (optional)", key="cmp_category", max_chars=64, placeholder="e.g. code")
     private.toggle("Private: keep my votes off the team arena", key="cmp_private")

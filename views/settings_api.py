@@ -1,6 +1,6 @@
 """Two sections of the Settings page: the user's REST API tokens, and (for admins) custom endpoints.
 
-Called by pages/settings.py; renders nothing when imported. Every read is one bounded query.
+Called by views/settings.py; renders nothing when imported. Every read is one bounded query.
 """
 
 from __future__ import annotations

@@ -11,13 +11,13 @@ from typing import Any
 
 import streamlit as st
 
-from pages import refusals
-from pages.sidebar import Choice
 from runner import turns
 from runner.runner import get_runner
 from runner.versions import Turn, last_turn
 from storage import repository as repo
 from storage.db import get_engine, session
+from views import refusals
+from views.sidebar import Choice
 
 PAGE = 50  # messages drawn at first, and added by each "Load earlier"
 COPYING = "copying"  # session key: the id of the message whose text is shown for copying

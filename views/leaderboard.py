@@ -15,11 +15,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages import sidebar
 from providers import registry
 from storage import comparisons, spreadsheet
 from storage.db import get_engine, session
 from storage.models import utcnow
+from views import sidebar
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
 

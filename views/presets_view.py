@@ -10,11 +10,11 @@ from typing import Any
 import streamlit as st
 
 from markup.safe_markdown import plain
-from pages.callbacks import ignoring_result
 from providers import registry
 from providers.base import BackendInfo
 from sharing import service
 from storage.models import Conversation
+from views.callbacks import ignoring_result
 
 NEW_CHAT_SYSTEM = "system_prompt_new"  # session key: the system prompt a new chat starts with
 

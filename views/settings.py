@@ -1,5 +1,5 @@
 """Settings: each backend's login, pasted once, stored encrypted, never shown back; the user's API
-tokens and, for admins, the custom OpenAI-compatible endpoints (both in pages/settings_api.py).
+tokens and, for admins, the custom OpenAI-compatible endpoints (both in views/settings_api.py).
 
 Registered by the router as ``st.Page(settings.render, ...)``; renders nothing when imported.
 """
@@ -10,12 +10,12 @@ import streamlit as st
 
 from access import policy
 from markup.safe_markdown import plain
-from pages import settings_api, sidebar, your_data
 from providers import registry
 from providers.base import BackendInfo
 from runner.runner import credentials_for, get_runner
 from storage import credentials
 from storage.db import get_engine, session
+from views import settings_api, sidebar, your_data
 
 
 def render() -> None:

@@ -20,11 +20,11 @@ import streamlit as st
 from markup.math_markdown import MathStream, math_markdown
 from markup.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from markup.text_cache import TextCache
-from pages import stored_images
 from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING, UNREADABLE
 from runner.runner import Run
+from views import stored_images
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
 COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which every update resends whole,

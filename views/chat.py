@@ -12,13 +12,13 @@ import streamlit as st
 
 from access import limits
 from markup.safe_markdown import plain
-from pages import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
 from providers import registry
 from providers.events import Attachment
 from runner import versions
 from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
+from views import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
 
 IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
 

@@ -11,14 +11,14 @@ import streamlit as st
 
 from access import limits
 from markup.safe_markdown import plain
-from pages import compare_view as view
-from pages import components, keyboard, refusals, share_view, sidebar
 from providers.events import Options
 from runner.runner import get_runner
 from storage import comparisons
 from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import Comparison
+from views import compare_view as view
+from views import components, keyboard, refusals, share_view, sidebar
 
 
 def render() -> None:

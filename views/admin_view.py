@@ -1,4 +1,4 @@
-"""The sections of the Admin page (pages/admin.py): users, backends, the default rate limit, usage.
+"""The sections of the Admin page (views/admin.py): users, backends, the default rate limit, usage.
 
 Every read is bounded and aggregated in SQL (storage/usage.py); every change runs in a widget callback
 that checks again that the session's user is an admin. Logins are never shown: only whether the server
@@ -16,13 +16,13 @@ from sqlalchemy.engine import Engine
 
 from access import identity, policy
 from markup.safe_markdown import plain
-from pages import health_badges, settings_api
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
 from storage import usage
 from storage.db import get_engine, session
 from storage.models import utcnow
+from views import health_badges, settings_api
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 DEFAULT_PERIOD = "Last 7 days"

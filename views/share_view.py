@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from markup.safe_markdown import plain
-from pages.callbacks import ignoring_result
 from sharing import service
 from sharing.service import ShareProblem, ShareView
+from views.callbacks import ignoring_result
 
 SHARED_PATH = "shared"  # the Shared page's url_path; a share opens at shared?id=<share id>
 

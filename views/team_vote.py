@@ -13,7 +13,7 @@ import streamlit as st
 
 from arena import prompt_sets as service
 from markup.safe_markdown import plain
-from pages import components
+from views import components
 
 
 def render(owner: int, batch_id: str) -> None:

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from markup.safe_markdown import plain
-from pages import health_badges, sidebar
 from providers import registry
 from providers.base import BackendInfo
 from runner import backend_health, health
@@ -20,6 +19,7 @@ from runner.runner import credentials_for, get_runner
 from storage import health as health_store
 from storage.db import get_engine, session
 from storage.models import BackendHealth, utcnow
+from views import health_badges, sidebar
 
 CHECK_CACHE = timedelta(seconds=60)
 

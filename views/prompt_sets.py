@@ -14,8 +14,8 @@ import streamlit as st
 
 from arena import prompt_sets as service
 from markup.safe_markdown import plain
-from pages import compare_view, sidebar, team_vote
-from pages.callbacks import ignoring_result
+from views import compare_view, sidebar, team_vote
+from views.callbacks import ignoring_result
 
 STATUS = {"running": "Running", "done": "Finished", "cancelled": "Cancelled"}
 

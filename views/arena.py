@@ -15,7 +15,7 @@ import streamlit as st
 
 from arena import board, ratings
 from arena.battles import BattleFileError, parse
-from pages import settings_api, sidebar
+from views import settings_api, sidebar
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365, "All time": 36500}
 EVERYONE = "Everyone"

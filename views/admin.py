@@ -2,7 +2,7 @@
 rate limit, and usage per day, user and backend. For admins only.
 
 Registered by the router as ``st.Page(admin.render, ...)``, listed for admins only; renders nothing
-when imported. The sections live in pages/admin_view.py; only the chosen one runs, so opening the page
+when imported. The sections live in views/admin_view.py; only the chosen one runs, so opening the page
 costs one section's queries.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import admin_view as view
-from pages import settings_api, sidebar
+from views import admin_view as view
+from views import settings_api, sidebar
 
 SECTIONS = {
     "Users": view.users_section,

@@ -1,7 +1,7 @@
 """The Shared page (``/shared``): what others share with me, what I share (with Revoke), and a shared item
 read-only at its own address (``/shared?id=<share id>``) with "Continue as my copy".
 
-A shared conversation is drawn by the same message rendering as the owner's own (pages/components.py), so the
+A shared conversation is drawn by the same message rendering as the owner's own (views/components.py), so the
 same hostile-content rules apply. Registered by the router; renders nothing when imported.
 """
 
@@ -12,10 +12,10 @@ import string
 import streamlit as st
 
 from markup.safe_markdown import plain
-from pages import chat, components, presets_view, share_view, sidebar
-from pages.compare_view import figures
 from providers import registry
 from sharing import service
+from views import chat, components, presets_view, share_view, sidebar
+from views.compare_view import figures
 
 NOT_FOUND = "That shared item was not found. It may no longer be shared with you, or the link is wrong."
 

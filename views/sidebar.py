@@ -12,7 +12,6 @@ import streamlit as st
 
 from access import identity
 from markup.safe_markdown import plain
-from pages import conversations, health_badges, signin
 from providers import registry
 from providers.events import Options
 from runner import backend_health
@@ -20,6 +19,7 @@ from runner.runner import get_runner
 from storage import repository as repo
 from storage.db import get_engine, session
 from storage.models import Conversation
+from views import conversations, health_badges, signin
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Choice:
 
 
 def owner_id() -> int:
-    """The signed-in user's id, as the router's sign-in gate found it (pages/signin.py)."""
+    """The signed-in user's id, as the router's sign-in gate found it (views/signin.py)."""
     if "owner_id" not in st.session_state:
         return signin.require_user(identity.streamlit_config())
     return int(st.session_state["owner_id"])
@@ -51,7 +51,7 @@ def current_conversation(owner: int) -> Conversation | None:
 
 
 def conversation_list(owner: int, current: Conversation | None) -> None:
-    """New chat, search and the conversation list with each conversation's menu (pages/conversations.py)."""
+    """New chat, search and the conversation list with each conversation's menu (views/conversations.py)."""
     conversations.conversation_list(owner, current)
 
 

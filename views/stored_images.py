@@ -16,7 +16,7 @@ import streamlit as st
 
 from imaging.intake import problem_drawing
 from markup.safe_markdown import plain
-from pages.uploads import stored_image
+from views.uploads import stored_image
 
 PLACEHOLDER = "image could not be shown"
 
