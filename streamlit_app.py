@@ -54,8 +54,8 @@ def main() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "views", "providers", "runner", "sharing", "simulators",
-                "storage")
+OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "providers", "runner", "services", "sharing",
+                "simulators", "storage", "views")
 
 
 def _configure_logging() -> None:
