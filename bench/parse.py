@@ -23,7 +23,7 @@ import httpx
 
 from bench.texts import long_answer
 from providers.allenai import USER_AGENT, AllenAI
-from providers.allenai_lines import V5Parser, parse_stream
+from providers.allenai_wire import V5Parser, parse_stream
 from providers.events import ChatMessage, ChatRequest, TextDelta
 from simulators.allenai import AllenAISimulator
 from simulators.serve import serve

@@ -17,7 +17,7 @@ conversation state with the parent id.
 
 This module holds ``INFO``, the ``AllenAI`` provider (building the requests, checking the
 response, listing models) and the per-base-URL memory. The pure parsers of the JSON-lines
-bodies are in providers/allenai_lines.py (``V5Parser``, ``V4MessageParser``, ``parse_stream``)
+bodies are in providers/allenai_wire.py (``V5Parser``, ``V4MessageParser``, ``parse_stream``)
 and providers/allenai_threads.py (``V4ThreadsParser``).
 """
 
@@ -32,8 +32,8 @@ from typing import Any
 
 import httpx
 
-from providers.allenai_lines import DISPLAY_NAME, V4MessageParser, V5Parser, as_str, dicts_of, drift, parse_stream
 from providers.allenai_threads import V4ThreadsParser
+from providers.allenai_wire import DISPLAY_NAME, V4MessageParser, V5Parser, as_str, dicts_of, drift, parse_stream
 from providers.base import (
     DEFAULT_TIMEOUT,
     BackendInfo,

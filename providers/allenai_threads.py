@@ -11,7 +11,7 @@ JSON lines with sorted keys. Typed lines (``start``, ``modelResponse``, ``thinki
 
 Each kind of line has its own small method below, so the shapes stay easy to check against
 the server's. The shared bookkeeping (state to persist, closing events) is
-``allenai_lines._Parser``; the provider choosing this parser is providers/allenai.py.
+``allenai_wire._Parser``; the provider choosing this parser is providers/allenai.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.allenai_lines import _Parser, as_str, dicts_of, drift
+from providers.allenai_wire import _Parser, as_str, dicts_of, drift
 from providers.events import Event, ReasoningDelta
 
 

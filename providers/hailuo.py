@@ -3,7 +3,7 @@
 Protocol: shared/protocols/web-backends.md §3 (and the README beside it). One route,
 ``POST /v4/api/chat/msg?<device query>`` with headers ``token`` and ``yy`` (the signature,
 providers/hailuo_sign.py) and four multipart fields ``characterID``, ``msgContent``, ``chatID``,
-``searchMode``. The answer is an SSE stream (providers/hailuo_stream.py).
+``searchMode``. The answer is an SSE stream (providers/hailuo_wire.py).
 
 Continuation: the first turn sends ``chatID=0`` (a new chat) and the whole history as one prompt;
 the answer names the new chat, which is persisted as ``StateUpdate({"chatID", "characterID",
@@ -49,7 +49,7 @@ from providers.errors import (
 from providers.errors import status_error as http_status_error
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
 from providers.hailuo_sign import CHAT_PATH, device_query, yy
-from providers.hailuo_stream import DISPLAY_NAME, ReplyParser, backend_error, parse_stream, status_of
+from providers.hailuo_wire import DISPLAY_NAME, ReplyParser, backend_error, parse_stream, status_of
 
 DEFAULT_URL = "https://www.hailuo.ai"
 MODEL = "minimax"  # the web chat has one model; the request names none

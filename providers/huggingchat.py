@@ -25,7 +25,7 @@ kept, so nothing reaches another host or another user's request.
 State per (conversation, model): ``conversationId`` and ``messageId`` (the last message, the parent of
 the next turn). A first turn sends the formatted history, later turns only the new user message; when
 the server lost the conversation (deleted, or another login's: a 404), the same turn starts a new one
-with the history and says so in a ``Notice``. The pure wire readers are in providers/huggingchat_lines.py.
+with the history and says so in a ``Notice``. The pure wire readers are in providers/huggingchat_wire.py.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from providers.errors import (
 )
 from providers.events import Attachment, ChatRequest, Drift, Event, Image, Notice, StateUpdate
 from providers.huggingchat_info import INFO
-from providers.huggingchat_lines import (
+from providers.huggingchat_wire import (
     DISPLAY_NAME,
     SESSION_COOKIE,
     TOKEN_COOKIE,

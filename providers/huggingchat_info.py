@@ -6,7 +6,7 @@ The provider itself is providers/huggingchat.py.
 from __future__ import annotations
 
 from providers.base import BackendInfo, CredentialField, ModelInfo
-from providers.huggingchat_lines import DISPLAY_NAME
+from providers.huggingchat_wire import DISPLAY_NAME
 
 COOKIES_ENV = "CHATDECK_HUGGINGCHAT_COOKIES"
 

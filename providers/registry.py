@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import httpx
 
-from providers import allenai, endpoint_urls, hailuo, huggingchat, huggingface
+from providers import allenai, endpoint_urls, hailuo, huggingchat, openai_compatible
 from providers.base import BackendInfo, Provider
 
 Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
@@ -42,14 +42,15 @@ def _allenai(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] |
 
 def _huggingface_info() -> BackendInfo:
     """The Hugging Face backend as CHATDECK_HF_URL makes it (another server is named after its host)."""
-    return huggingface.info_for(os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
-                                os.environ.get(huggingface.KIND_ENV, "auto").strip().lower())
+    return openai_compatible.info_for(os.environ.get(openai_compatible.URL_ENV, openai_compatible.DEFAULT_URL),
+                                      os.environ.get(openai_compatible.KIND_ENV, "auto").strip().lower())
 
 
 def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
-    return huggingface.OpenAICompatible(
-        base_url=endpoint_urls.from_environment(os.environ.get(huggingface.URL_ENV, huggingface.DEFAULT_URL),
-                                                "CHATDECK_HF_URL"),  # never a user:password@ to send or show
+    return openai_compatible.OpenAICompatible(
+        base_url=endpoint_urls.from_environment(
+            os.environ.get(openai_compatible.URL_ENV, openai_compatible.DEFAULT_URL), "CHATDECK_HF_URL"
+        ),  # never a user:password@ to send or show
         token=(credentials or {}).get("token"),
         client=client,
         display_name=_huggingface_info().display_name,
@@ -58,13 +59,14 @@ def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str
 
 _BACKENDS: list[tuple[BackendInfo, Factory]] = [
     (allenai.INFO, _allenai),
-    (huggingface.INFO, _huggingface),
+    (openai_compatible.INFO, _huggingface),
     (hailuo.INFO, hailuo.create),
     (huggingchat.INFO, huggingchat.create),
 ]
 
 BACKENDS: dict[str, BackendInfo] = {info.name: info for info, _ in _BACKENDS}  # as first configured
-_CONFIGURED: dict[str, Callable[[], BackendInfo]] = {huggingface.INFO.name: _huggingface_info}  # read at each call
+# read at each call
+_CONFIGURED: dict[str, Callable[[], BackendInfo]] = {openai_compatible.INFO.name: _huggingface_info}
 _FACTORIES: dict[str, Factory] = {info.name: factory for info, factory in _BACKENDS}
 
 DEFAULT_BACKEND = allenai.INFO.name  # needs no account, so a fresh install can chat at once

@@ -19,7 +19,7 @@ from providers import endpoint_urls, registry
 from providers.base import BackendInfo, ModelInfo, Provider, guarded
 from providers.errors import secrets_withheld
 from providers.events import ChatRequest, Event
-from providers.huggingface import OpenAICompatible, endpoint_info
+from providers.openai_compatible import OpenAICompatible, endpoint_info
 from storage import endpoints
 from storage.db import session
 from storage.secrets import SecretKeyError

@@ -15,7 +15,7 @@ import pytest
 
 from providers.errors import CredentialsError, HTTPStatusError, RequestError, UnavailableError
 from providers.events import ChatMessage, ChatRequest
-from providers.huggingface import OpenAICompatible
+from providers.openai_compatible import OpenAICompatible
 from simulators.openai_compat import SIM_TOKEN, OpenAICompatSimulator
 from tests.sim_fixtures import ADAPTERS, SimHandle, _Swappable, script_adapter, swappable_server
 

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from providers.allenai import INFO, AllenAI
-from providers.allenai_lines import V4MessageParser, V5Parser
+from providers.allenai_wire import V4MessageParser, V5Parser
 from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import (
     Attachment,
@@ -609,7 +609,7 @@ def test_fixture_lines_split_anywhere_give_the_same_events() -> None:
     whole = body(A4_LINES)
 
     async def parse(chunks: list[bytes]) -> list[Event]:
-        from providers.allenai_lines import parse_stream
+        from providers.allenai_wire import parse_stream
 
         async def source():
             for chunk in chunks:

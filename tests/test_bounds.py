@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from providers.events import Drift, Finished, ReasoningDelta, Sources, StateUpdate, TextDelta
-from providers.huggingface import OpenAICompatible
+from providers.openai_compatible import OpenAICompatible
 from runner.bounds import Bounds, ReplyCap, ReplyCut, duration, is_content
 from runner.run import Run
 from runner.runner import Runner

@@ -22,7 +22,7 @@ from providers.errors import CredentialsError, ProviderError, UnavailableError, 
 from providers.events import ChatMessage, ChatRequest, Drift, Event, Finished, StateUpdate, TextDelta, Title
 from providers.hailuo import HailuoAI, Login
 from providers.hailuo_sign import CHAT_PATH, body_to_yy, device_query, encode_path, form_encode, md5_hex, yy
-from providers.hailuo_stream import ReplyParser, parse_stream, sse_events
+from providers.hailuo_wire import ReplyParser, parse_stream, sse_events
 from runner.accumulator import Accumulator
 from simulators.serve import serve
 from tests.sim_fixtures import collect, run

@@ -23,7 +23,7 @@ from providers.events import (
 )
 from providers.huggingchat import GONE_NOTICE
 from providers.huggingchat_info import INFO
-from providers.huggingchat_lines import ImagesRefused
+from providers.huggingchat_wire import ImagesRefused
 from runner import health
 from simulators.huggingchat_wire import MESSAGE_FIELDS
 from tests.sim_fixtures import SimHandle, collect, run, text_of

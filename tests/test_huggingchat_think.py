@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.events import Event, ReasoningDelta, TextDelta
-from providers.huggingchat_lines import StreamParser
 from providers.huggingchat_think import ThinkSplitter, split_think
+from providers.huggingchat_wire import StreamParser
 from simulators.huggingchat_wire import padded
 
 

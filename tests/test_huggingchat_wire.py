@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from providers.base import JsonLines
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
 from providers.events import Drift, Event, Image, ReasoningDelta, Sources, TextDelta, Title
-from providers.huggingchat_lines import (
+from providers.huggingchat_wire import (
     ConversationGone,
     StreamParser,
     clean_url,

@@ -22,8 +22,8 @@ from providers.errors import (
     UnknownModelError,
 )
 from providers.events import ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
-from providers.huggingface import OpenAICompatible, is_model_id
-from providers.openai_sse import ChunkParser, SSEReader
+from providers.openai_compatible import OpenAICompatible, is_model_id
+from providers.openai_wire import ChunkParser, SSEReader
 from runner.runner import Runner
 from simulators.common import ForcedError
 from simulators.openai_compat import SIM_TOKEN, OpenAICompatSimulator

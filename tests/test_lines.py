@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from providers import allenai_lines, hailuo_stream, openai_sse
+from providers import allenai_wire, hailuo_wire, openai_wire
 from providers.base import JsonLines
 from providers.errors import HTTPStatusError, UnexpectedResponseError, raise_for_status
 from providers.events import Drift, Finished, TextDelta
@@ -65,8 +65,8 @@ def test_an_sse_event_whose_data_lines_add_up_over_the_cap_is_drift() -> None:
 
 READERS: dict[str, Callable[[AsyncIterator[bytes]], AsyncIterator[Any]]] = {
     "json-lines": lambda chunks: JsonLines("X").lines(chunks),
-    "openai-sse": lambda chunks: openai_sse.SSEReader().events(chunks),
-    "hailuo-sse": hailuo_stream.sse_events,
+    "openai-sse": lambda chunks: openai_wire.SSEReader().events(chunks),
+    "hailuo-sse": hailuo_wire.sse_events,
 }
 
 
@@ -88,19 +88,19 @@ def test_an_endless_line_never_grows_memory(reader: str) -> None:
 
 
 def openai_events(body: bytes) -> list[Any]:
-    return asyncio.run(drain(openai_sse.parse_stream("HF", pieces(body, 5))))
+    return asyncio.run(drain(openai_wire.parse_stream("HF", pieces(body, 5))))
 
 
 def hailuo_events(body: bytes) -> list[Any]:
-    return asyncio.run(drain(hailuo_stream.parse_stream(hailuo_stream.ReplyParser({}), pieces(body, 5))))
+    return asyncio.run(drain(hailuo_wire.parse_stream(hailuo_wire.ReplyParser({}), pieces(body, 5))))
 
 
 def v5_events(body: bytes) -> list[Any]:
-    return asyncio.run(drain(allenai_lines.parse_stream(allenai_lines.V5Parser(), pieces(body, 5))))
+    return asyncio.run(drain(allenai_wire.parse_stream(allenai_wire.V5Parser(), pieces(body, 5))))
 
 
 def v4_events(body: bytes) -> list[Any]:
-    return asyncio.run(drain(allenai_lines.parse_stream(allenai_lines.V4MessageParser(), pieces(body, 5))))
+    return asyncio.run(drain(allenai_wire.parse_stream(allenai_wire.V4MessageParser(), pieces(body, 5))))
 
 
 def hchat_lines(body: bytes) -> list[Any]:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from providers import registry
 from providers.errors import HTTPStatusError, RequestError, UnavailableError, UnknownModelError
 from providers.events import ChatMessage, ChatRequest, Finished, TextDelta
-from providers.huggingface import OpenAICompatible, host_of, is_listed
+from providers.openai_compatible import OpenAICompatible, host_of, is_listed
 from runner import backend_health, health
 from runner.runner import Runner
 from simulators.common import ForcedError

@@ -11,7 +11,7 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from providers.allenai_lines import V4MessageParser, V5Parser, parse_stream
+from providers.allenai_wire import V4MessageParser, V5Parser, parse_stream
 from providers.errors import ProviderError
 from providers.events import Drift, Finished, ReasoningDelta, StateUpdate, TextDelta
 

@@ -18,7 +18,7 @@ import pytest
 
 from providers import registry
 from providers.events import ChatMessage, ChatRequest, Finished, StateUpdate
-from providers.huggingface import endpoint_info
+from providers.openai_compatible import endpoint_info
 from tests.sim_fixtures import ADAPTERS, ContractAdapter, SimHandle, collect, run, text_of
 
 SYSTEM = "Answer like a pirate."

@@ -8,7 +8,7 @@ DeepSeek) or ``delta.reasoning`` (Ollama, the Hugging Face router).
 
 ``SSEReader`` splits bytes into the data of each event; ``ChunkParser`` turns one event's data
 into events and, at the end, the closing ``Finished``. Both are pure (no I/O), so they can be
-fuzzed directly. The provider that sends the requests is providers/huggingface.py.
+fuzzed directly. The provider that sends the requests is providers/openai_compatible.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Protocol (shared/protocols/README.md, "Hugging Face Inference"): ``GET /models`` lists models;
 ``POST /chat/completions`` with ``"stream": true`` answers Server-Sent Events parsed by
-providers/openai_sse.py. On the router, model ids are ``publisher/name``, optionally with a routing
+providers/openai_wire.py. On the router, model ids are ``publisher/name``, optionally with a routing
 suffix (``:fastest``, ``:cheapest`` or an inference provider's name); other servers' ids are free-form
 (llama-server's ``/models/x.gguf``, Ollama's ``llama3.2:1b``), so an id is sent exactly as listed.
 
@@ -47,7 +47,7 @@ from providers.errors import (
 )
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
 from providers.lines import ERROR_BODY_BYTES, MAX_BODY_BYTES, read_capped
-from providers.openai_sse import parse_completion, parse_stream
+from providers.openai_wire import parse_completion, parse_stream
 
 DEFAULT_URL = "https://router.huggingface.co/v1"
 DISPLAY_NAME = "Hugging Face"
