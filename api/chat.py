@@ -46,7 +46,7 @@ from access.policy import BackendDisabledError
 from api import shared, tokens
 from api.shared import authenticate_sync as _authenticate
 from api.shared import title as _title
-from providers import openai_compatible, registry
+from providers import registry
 from providers.errors import HTTPStatusError, UnavailableError, UnknownModelError
 from runner.runner import Run, get_runner
 from storage import repository as repo
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 PATH = "/api/ai/huggingface/{model_publisher}/{model_name}/chat"
 ROUTE = "/api/ai/huggingface/{model_publisher}/{model_name:path}/chat"  # PATH, the name holding encoded slashes
 NO_PUBLISHER = "_"  # publisher of an id without one: /_/llama3.2:1b/chat
-BACKEND = openai_compatible.INFO.name
+BACKEND = registry.rest_backend()  # the backend whose description says it answers this endpoint
 MAX_BODY = 4 * 1024 * 1024
 CHAT_ID_MAX = 200
 WAIT = 1.0  # seconds per wait on the run (the loop also notices a client that went away)
@@ -147,12 +147,12 @@ def _known_model(model: str) -> bool:
     Hugging Face's router takes ``publisher/name[:suffix]``; another server any id it lists. An id not
     in a list older than a minute fetches the list again (in the background), for the next request.
     """
-    if not openai_compatible.accepts_model_id(registry.backend(BACKEND), model):
+    if not registry.backend(BACKEND).accepts_model_id(model):
         return False
     catalog = get_runner().catalog
     if not catalog.is_live(BACKEND):
         return True  # no list yet: the backend itself will say (unknown model -> the same 400)
-    if openai_compatible.is_listed(model, [m.id for m in catalog.models(BACKEND)]):
+    if registry.backend(BACKEND).is_listed(model, [m.id for m in catalog.models(BACKEND)]):
         return True
     catalog.refresh_soon(BACKEND, older_than=RELIST_AFTER)
     return False

@@ -6,6 +6,7 @@ from typing import Any
 
 from api.v1_answer import CONVERSATION_HEADER, DISCONNECT_HEADER
 from api.v1_request import SYSTEM_CLOSE, SYSTEM_OPEN
+from providers import registry
 
 ERROR_REF = {"$ref": "#/components/schemas/OpenAIError"}
 
@@ -92,9 +93,12 @@ MESSAGE = {"type": "object", "required": ["role"], "properties": {
         "image_url": {"type": "object", "properties": {"url": {"type": "string", "pattern": "^data:image/"}}}}}}]},
 }}
 
+# "backend/model-id": the default backend and its first model (allenai/olmo-3.1-32b-instruct)
+EXAMPLE_MODEL = f"{registry.DEFAULT_BACKEND}/{registry.BACKENDS[registry.DEFAULT_BACKEND].fallback_models[0].id}"
+
 SCHEMAS: dict[str, Any] = {
     "ChatCompletionRequest": {"type": "object", "required": ["model", "messages"], "properties": {
-        "model": {"type": "string", "examples": ["allenai/olmo-3.1-32b-instruct"]},
+        "model": {"type": "string", "examples": [EXAMPLE_MODEL]},
         "messages": {"type": "array", "minItems": 1, "maxItems": 1000, "items": MESSAGE},
         "stream": {"type": "boolean"},
         "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},

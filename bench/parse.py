@@ -24,6 +24,7 @@ import httpx
 from bench.texts import long_answer
 from providers.allenai import USER_AGENT, AllenAI
 from providers.allenai_wire import V5Parser, parse_stream
+from providers.base import Guarded
 from providers.events import ChatMessage, ChatRequest, TextDelta
 from simulators.allenai import AllenAISimulator
 from simulators.serve import serve
@@ -65,12 +66,12 @@ async def _raw(client: httpx.AsyncClient, url: str) -> tuple[float, int, int]:
 
 
 async def _provider(client: httpx.AsyncClient, url: str) -> tuple[float, int, int]:
-    """Seconds, events and answer characters of one ``AllenAI.stream`` consumed to the end."""
+    """Seconds, events and answer characters of one AllenAI stream (guarded, as the runner gets it) consumed."""
     provider = AllenAI(base_url=url, client=client, protocol="v5")
     request = ChatRequest(model=MODEL, messages=(ChatMessage("user", "Write a long answer."),))
     started = time.perf_counter()
     events = chars = 0
-    async for event in provider.stream(request):
+    async for event in Guarded(provider).stream(request):
         events += 1
         if isinstance(event, TextDelta):
             chars += len(event.text)

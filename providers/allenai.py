@@ -23,6 +23,7 @@ and providers/allenai_threads.py (``V4ThreadsParser``).
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -39,7 +40,6 @@ from providers.base import (
     BackendInfo,
     ModelInfo,
     format_prompt,
-    guarded,
     last_user_message,
     new_attachments,
     new_client,
@@ -92,6 +92,7 @@ INFO = BackendInfo(
         "olmo-4-synthetic": "mm-olmo-uber-model-v4-synthetic",
     },
     description="Ai2's open models (Olmo, Tülu, Molmo) through the Playground API; no account needed.",
+    seed=2,  # the design card's second
 )
 # fmt: on
 
@@ -124,6 +125,8 @@ def forget_protocols() -> None:
 
 class AllenAI:
     name = INFO.name
+    display_name = DISPLAY_NAME
+    secrets: tuple[str, ...] = ()  # no login
 
     def __init__(
         self,
@@ -141,8 +144,6 @@ class AllenAI:
         self._timeout = timeout
         self._anonymous_id = str(uuid.uuid4())  # only for listing models
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(DISPLAY_NAME, self._events(request))
 
     def _candidates(self, state: Mapping[str, Any]) -> tuple[list[str], bool]:
         """The routes to try in order, and whether this turn may detect (and remember) one.
@@ -157,7 +158,7 @@ class AllenAI:
         known = remembered_protocol(self.base_url)
         return ([known] if known else []) + [p for p in GENERATIONS if p != known], True
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
+    async def events(self, request: ChatRequest) -> AsyncIterator[Event]:
         state = request.state or {}
         anonymous_id = as_str(state.get("anonymous_user_id")) or str(uuid.uuid4())
         parent = as_str(state.get("parent")) or None
@@ -281,3 +282,13 @@ def _model_info(item: dict[str, Any], *, snake: bool) -> ModelInfo | None:
         return None
     vision = get("acceptsFiles", "accepts_files") is True or get("promptType", "prompt_type") == "multi_modal"
     return ModelInfo(model_id, as_str(item.get("name")), vision=vision, reasoning=get("canThink", "can_think") is True)
+
+
+def create(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] | None) -> AllenAI:
+    """The registry's factory: the base URL from CHATDECK_ALLENAI_URL, the protocol from CHATDECK_ALLENAI_PROTOCOL
+    (no login: there are no credentials to take)."""
+    return AllenAI(
+        base_url=os.environ.get("CHATDECK_ALLENAI_URL", DEFAULT_URL),
+        protocol=os.environ.get("CHATDECK_ALLENAI_PROTOCOL", "auto"),
+        client=client,
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from providers.events import Attachment, ChatMessage, ChatRequest, Drift, Event,
 from providers.lines import LineTally, capped_lines
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
 
 
 @functools.cache
@@ -45,7 +47,7 @@ class ModelInfo:
 
 
 class Provider(Protocol):
-    """One backend. ``stream`` never raises: errors arrive as ``Finished(reason="error")``.
+    """One backend as its callers use it. ``stream`` never raises: errors arrive as ``Finished(reason="error")``.
 
     A provider with a login also has ``secrets``: the login values it sends, which no error it reports
     (from ``stream``, ``list_models`` or ``check``) may contain.
@@ -56,6 +58,53 @@ class Provider(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
 
     async def list_models(self) -> list[ModelInfo]: ...
+
+
+class Backend(Protocol):
+    """What a backend module's ``create`` builds: ``events`` may raise (ProviderError, httpx transport errors) and
+    may end without a Finished; :class:`Guarded` (applied once, by ``registry.create``) makes it a Provider.
+
+    ``secrets`` are the login values it sends (empty without a login); ``display_name`` names it in errors.
+    Optional extras (``check``, ``list_tool_servers``) are reached through the Guarded wrapper as they are.
+    """
+
+    name: str
+    display_name: str
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def events(self, request: ChatRequest) -> AsyncIterator[Event]: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+
+# A backend module's ``create``: an HTTP client to use (or None: one per call) and the login values keyed by the
+# names in ``BackendInfo.credential_fields`` (or None); it reads its own settings (base URL) from the environment.
+Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Backend]
+
+
+class Guarded:
+    """A :class:`Backend` as a :class:`Provider`: its events through :func:`guarded`, everything else as it is."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.name = backend.name
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.backend.secrets
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        return guarded(self.backend.display_name, self.backend.events(request), self.backend.secrets)
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await self.backend.list_models()
+
+    def __getattr__(self, attribute: str) -> Any:  # check(), list_tool_servers(), base_url, ...
+        if attribute == "backend":  # not set yet (a copy being built): no recursion
+            raise AttributeError(attribute)
+        return getattr(self.backend, attribute)
 
 
 async def guarded(
@@ -151,6 +200,17 @@ class BackendInfo:
     # HuggingChat and HailuoAI chats): a copy sends the history as its first turn instead. The OpenAI-compatible
     # backends keep no ids at all (only the model), so theirs may travel.
     state_travels: bool = False
+    # Whether the backend's chats are linear on the server: a request can only add to the end of a chat, never
+    # branch from an earlier message, so a new version of a turn (regenerate, edit) starts a new backend chat with
+    # the visible history as its first prompt (see :meth:`branch_state`).
+    linear_chats: bool = False
+    # The state keys that continue a conversation from one message: the first names the backend's conversation,
+    # the others the message to branch from. A new version sent with the first but without all the others would
+    # continue from the conversation's last message (the old answer), so it starts a new conversation instead.
+    branch_keys: tuple[str, ...] = ()
+    seed: int = 0  # place among the design card's backends, the compare page's first columns (1 first); 0: not one
+    rest_api: bool = False  # answers seed 002's REST endpoint (api/chat.py); one built-in backend does
+    model_ids: str = ""  # a regex every model id matches in full; "": any free-form id (see accepts_model_id)
 
     @property
     def system_prompt_help(self) -> str:
@@ -159,6 +219,31 @@ class BackendInfo:
 
     def resolve_model(self, model: str) -> str:
         return self.aliases.get(model, model)
+
+    def branch_state(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        """The backend state a new version of a turn is sent with, given the state the turn was sent with:
+        nothing (a new backend chat) where the backend cannot branch from it, else that state as it is."""
+        if self.linear_chats:
+            return {}
+        first, *others = self.branch_keys or ("",)
+        if first and before.get(first) and not all(before.get(key) for key in others):
+            return {}
+        return dict(before)
+
+    def accepts_model_id(self, model: str) -> bool:
+        """Whether ``model`` has a shape this backend takes: its ``model_ids`` pattern, else any free-form id
+        (1 to MODEL_ID_MAX printable characters, not only blanks)."""
+        if self.model_ids:
+            return re.fullmatch(self.model_ids, model) is not None
+        return 0 < len(model) <= MODEL_ID_MAX and model.isprintable() and bool(model.strip())
+
+    @staticmethod
+    def is_listed(model: str, ids: Iterable[str]) -> bool:
+        """Whether ``model`` names one of ``ids``: exactly (``llama3.2:1b``), or a ``publisher/name`` id with a
+        routing suffix after the last colon (``openai/gpt-oss-120b:cheapest``, Hugging Face's router)."""
+        known = set(ids)
+        base = model.rsplit(":", 1)[0]
+        return model in known or (base != model and "/" in base and base in known)
 
     def server_credentials(self) -> dict[str, str] | None:
         """The whole server's login from the environment, when every value is set."""

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +34,6 @@ from providers.base import (
     CredentialField,
     ModelInfo,
     format_prompt,
-    guarded,
     last_user_message,
     new_client,
     with_system,
@@ -93,6 +92,10 @@ INFO = BackendInfo(
                         help="`UNIQUE_USER_ID` in the same Local Storage (a uuid)."),
     ),
     setup_help=SETUP_HELP,
+    # a chat continues by its chatID alone, so a new version of a turn starts a new chat with the history; the old
+    # chat keeps the old version, and choosing that version again restores the old chatID
+    linear_chats=True,
+    seed=3,
 )
 
 
@@ -128,6 +131,7 @@ def _now_ms() -> int:
 
 class HailuoAI:
     name = INFO.name
+    display_name = DISPLAY_NAME
 
     def __init__(
         self,
@@ -149,10 +153,8 @@ class HailuoAI:
         """The login's values: what no error may repeat, even when HailuoAI quotes them back."""
         return (self.login.token, self.login.device_id, self.login.user_id) if self.login else ()
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(DISPLAY_NAME, self._events(request), self.secrets)
 
-    async def _events(self, request: ChatRequest) -> AsyncGenerator[Event, None]:  # check() closes it early
+    async def events(self, request: ChatRequest) -> AsyncGenerator[Event, None]:  # check() closes it early
         login = self._required_login()
         state = request.state or {}
         chat_id = str(state.get("chatID") or "") if state.get("account") == login.account else ""
@@ -225,7 +227,7 @@ class HailuoAI:
         there: against the real server it could only fail.
         """
         probe = ChatRequest(model=MODEL, messages=(ChatMessage("user", CHECK_MESSAGE),))
-        events = self._events(probe)
+        events = self.events(probe)
         async with secrets_withheld(self.secrets), transport_errors(DISPLAY_NAME), aclosing(events):
             async for event in events:
                 if isinstance(event, StateUpdate):

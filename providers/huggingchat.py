@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from curl_cffi import CurlMime
 from curl_cffi.requests import AsyncSession
 
-from providers.base import JsonLines, ModelInfo, format_prompt, guarded, new_attachments
+from providers.base import JsonLines, ModelInfo, format_prompt, new_attachments
 from providers.base import last_user_message as last_user_text
 from providers.errors import (
     CredentialsError,
@@ -90,6 +90,7 @@ CLOSE_WAIT = 1.0  # seconds a closed stream may take to stop before its transfer
 
 class HuggingChat:
     name = INFO.name
+    display_name = DISPLAY_NAME
 
     def __init__(
         self,
@@ -120,8 +121,6 @@ class HuggingChat:
         """The cookie values: what no error may repeat, even when HuggingChat quotes them back."""
         return tuple(self._cookies.values())
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(DISPLAY_NAME, self._events(request), self.secrets)
 
     async def list_models(self) -> list[ModelInfo]:
         async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
@@ -150,7 +149,7 @@ class HuggingChat:
 
     # --- one turn --------------------------------------------------------------------------------
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
+    async def events(self, request: ChatRequest) -> AsyncIterator[Event]:
         self._require_login()
         state = request.state or {}
         model = INFO.resolve_model(request.model)

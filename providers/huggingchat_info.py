@@ -64,5 +64,9 @@ INFO = BackendInfo(
         "needs `hf-chat` alone (\"Check connection\" then says *anonymous session*). When HuggingChat says the "
         "login expired, paste fresh cookies. The cookies are stored encrypted and only ever sent to HuggingChat."
     ),
+    # messageId is the parent in the conversation's message tree; without it the provider would continue from the
+    # conversation's last message, which for a new version of a turn is the old answer
+    branch_keys=("conversationId", "messageId"),
+    seed=1,  # the design card's first, the compare page's first column
 )
 # fmt: on

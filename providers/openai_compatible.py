@@ -15,7 +15,7 @@ Stateless: every turn sends the whole visible history; the only state kept per c
 is the model id. The token is ``HF_TOKEN`` for the whole server or a user's own from Settings.
 
 The same ``OpenAICompatible`` class serves the "custom endpoints" an admin adds (Ollama, vLLM,
-TGI, llama.cpp): :func:`endpoint_info` describes one as a backend of its own.
+TGI, llama.cpp): providers/custom_endpoints.py makes one a backend of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
 from typing import Any
@@ -32,7 +33,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from providers.base import DEFAULT_TIMEOUT, BackendInfo, CredentialField, ModelInfo, guarded, new_client
+from providers import endpoint_urls
+from providers.base import DEFAULT_TIMEOUT, BackendInfo, CredentialField, ModelInfo, new_client
 from providers.errors import (
     CredentialsError,
     HTTPStatusError,
@@ -51,13 +53,11 @@ from providers.openai_wire import parse_completion, parse_stream
 
 DEFAULT_URL = "https://router.huggingface.co/v1"
 DISPLAY_NAME = "Hugging Face"
-CUSTOM_PREFIX = "custom-"  # backend names of admin-added endpoints: "custom-<slug>"
 URL_ENV = "CHATDECK_HF_URL"
 # "auto" (Hugging Face when the URL's host is huggingface.co's), "huggingface" (a proxy or a simulator of
 # the router) or "openai" (any other OpenAI-compatible server)
 KIND_ENV = "CHATDECK_HF_KIND"
 HF_HOSTS = ("huggingface.co", "hf.co")
-MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
 REQUEST_STATUSES = (400, 413, 422)  # a refusal of this one request, not a sign of the server's health
 # an error message saying the model does not exist (LiteLLM's "Invalid model name passed in model=…", the
 # router's "The requested model 'x' does not exist"); not vLLM's "This model's maximum context length is …"
@@ -94,31 +94,15 @@ INFO = BackendInfo(
     ),
     system_prompt="message",
     state_travels=True,  # stateless: the only state is the model name, nobody's id
+    rest_api=True,  # seed 002's endpoint is /api/ai/huggingface/{publisher}/{model}/chat
+    model_ids=MODEL_ID.pattern,  # the router's ids; another server (info_for) takes any free-form id
 )
+is_listed = BackendInfo.is_listed
 
 
 def is_model_id(model: str) -> bool:
     """Whether ``model`` has the ``publisher/name[:suffix]`` shape of a Hugging Face model id."""
     return MODEL_ID.fullmatch(model) is not None
-
-
-def is_free_form_id(model: str) -> bool:
-    """Whether ``model`` can be any server's model id: 1 to 255 printable characters, not only blanks."""
-    return 0 < len(model) <= MODEL_ID_MAX and model.isprintable() and bool(model.strip())
-
-
-def accepts_model_id(info: BackendInfo, model: str) -> bool:
-    """Whether ``model`` has a shape this backend takes: Hugging Face's router ``publisher/name[:suffix]``,
-    another OpenAI-compatible server any free-form id."""
-    return is_model_id(model) if info.display_name == DISPLAY_NAME else is_free_form_id(model)
-
-
-def is_listed(model: str, ids: Iterable[str]) -> bool:
-    """Whether ``model`` names one of ``ids``: exactly (``llama3.2:1b``), or a ``publisher/name`` id with the
-    router's routing suffix after the last colon (``openai/gpt-oss-120b:cheapest``)."""
-    known = set(ids)
-    base = model.rsplit(":", 1)[0]
-    return model in known or (base != model and "/" in base and base in known)
 
 
 def is_hugging_face(base_url: str) -> bool:
@@ -151,6 +135,7 @@ def info_for(base_url: str, kind: str = "auto") -> BackendInfo:
         display_name=name,
         needs_credentials=False,  # llama-server and Ollama take no key; LiteLLM and vLLM may ask for one
         fallback_models=[ModelInfo("default", "default (the server's own model)")],
+        model_ids="",  # free-form: llama-server's /models/x.gguf, Ollama's llama3.2:1b
         description=f"The OpenAI-compatible server {URL_ENV} points at ({host_of(base_url)}): llama.cpp, "
                     "LiteLLM, Ollama, vLLM or the like. A key is needed only if the server asks for one.",
         credential_fields=(
@@ -164,22 +149,24 @@ def info_for(base_url: str, kind: str = "auto") -> BackendInfo:
     )
 
 
-def endpoint_info(slug: str, display_name: str, base_url: str, models: list[str]) -> BackendInfo:
-    """A custom OpenAI-compatible endpoint as a backend of its own (named ``custom-<slug>``)."""
-    fallback = [ModelInfo(m) for m in models] or [ModelInfo("default", "default (the server's own model)")]
-    return BackendInfo(
-        name=CUSTOM_PREFIX + slug,
-        display_name=display_name,
-        needs_credentials=False,  # the key, if any, is the server's, set by an admin
-        fallback_models=fallback,
-        description="An OpenAI-compatible server added by an admin.",  # never its URL: hosts are for admins
-        system_prompt="message",
-        state_travels=True,
+def configured_info() -> BackendInfo:
+    """The backend as CHATDECK_HF_URL and CHATDECK_HF_KIND make it (another server is named after its host)."""
+    return info_for(os.environ.get(URL_ENV, DEFAULT_URL), os.environ.get(KIND_ENV, "auto").strip().lower())
+
+
+def create(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> OpenAICompatible:
+    """The registry's factory: the server at CHATDECK_HF_URL, the token from ``credentials``."""
+    return OpenAICompatible(
+        # never a user:password@ to send or show
+        base_url=endpoint_urls.from_environment(os.environ.get(URL_ENV, DEFAULT_URL), URL_ENV),
+        token=(credentials or {}).get("token"),
+        client=client,
+        display_name=configured_info().display_name,
     )
 
 
 class OpenAICompatible:
-    """One OpenAI-compatible chat-completions server. ``stream`` never raises."""
+    """One OpenAI-compatible chat-completions server (a :class:`providers.base.Backend`)."""
 
     def __init__(
         self,
@@ -203,9 +190,6 @@ class OpenAICompatible:
         """The token: what no error may repeat, even when the server quotes it back."""
         return (self._token,) if self._token else ()
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return guarded(self.display_name, self._events(request), self.secrets)
-
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept}
         if self._token:
@@ -227,7 +211,7 @@ class OpenAICompatible:
                 body[key] = value
         return body
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
+    async def events(self, request: ChatRequest) -> AsyncIterator[Event]:
         url = self.base_url + "/chat/completions"
         async with AsyncExitStack() as stack:
             client = self._client

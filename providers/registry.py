@@ -1,10 +1,10 @@
 """The list of backends Chatdeck can talk to, and how to build a provider for one.
 
-Each backend module offers ``INFO`` (a :class:`BackendInfo`) and a factory
-``create(client, credentials) -> Provider`` that reads its own configuration
-(base URL and the like) from the environment; tests, benchmarks and demo mode
-point those URLs at the bundled simulators. Adding a backend is one module and
-one line in ``_BACKENDS``.
+Each backend module offers ``INFO`` (a :class:`BackendInfo`: what the rest of Chatdeck may know of the
+backend, as data) and a factory ``create(client, credentials) -> Backend`` that reads its own configuration
+(base URL and the like) from the environment; tests, benchmarks and demo mode point those URLs at the bundled
+simulators. :func:`create` wraps what it builds in ``Guarded`` (the Provider contract). Adding a backend is one
+module, one simulator and one line in ``_BACKENDS``.
 
 Besides these built-in backends there are dynamic ones (the custom OpenAI-compatible endpoints an
 admin adds): a source installed with :func:`set_dynamic_source` lists them, and the registry
@@ -18,65 +18,49 @@ access/policy.py): :func:`all_backends` and :func:`backend` give them ``status="
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 
 import httpx
 
-from providers import allenai, endpoint_urls, hailuo, huggingchat, openai_compatible
-from providers.base import BackendInfo, Provider
-
-Factory = Callable[[httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
-
-
-def _allenai(client: httpx.AsyncClient | None, _credentials: Mapping[str, str] | None) -> Provider:
-    return allenai.AllenAI(
-        base_url=os.environ.get("CHATDECK_ALLENAI_URL", allenai.DEFAULT_URL),
-        protocol=os.environ.get("CHATDECK_ALLENAI_PROTOCOL", "auto"),
-        client=client,
-    )
-
-
-def _huggingface_info() -> BackendInfo:
-    """The Hugging Face backend as CHATDECK_HF_URL makes it (another server is named after its host)."""
-    return openai_compatible.info_for(os.environ.get(openai_compatible.URL_ENV, openai_compatible.DEFAULT_URL),
-                                      os.environ.get(openai_compatible.KIND_ENV, "auto").strip().lower())
-
-
-def _huggingface(client: httpx.AsyncClient | None, credentials: Mapping[str, str] | None) -> Provider:
-    return openai_compatible.OpenAICompatible(
-        base_url=endpoint_urls.from_environment(
-            os.environ.get(openai_compatible.URL_ENV, openai_compatible.DEFAULT_URL), "CHATDECK_HF_URL"
-        ),  # never a user:password@ to send or show
-        token=(credentials or {}).get("token"),
-        client=client,
-        display_name=_huggingface_info().display_name,
-    )
-
+from providers import allenai, hailuo, huggingchat, openai_compatible
+from providers.base import BackendInfo, Factory, Guarded, Provider
 
 _BACKENDS: list[tuple[BackendInfo, Factory]] = [
-    (allenai.INFO, _allenai),
-    (openai_compatible.INFO, _huggingface),
+    (allenai.INFO, allenai.create),
+    (openai_compatible.INFO, openai_compatible.create),
     (hailuo.INFO, hailuo.create),
     (huggingchat.INFO, huggingchat.create),
 ]
 
 BACKENDS: dict[str, BackendInfo] = {info.name: info for info, _ in _BACKENDS}  # as first configured
-# read at each call
-_CONFIGURED: dict[str, Callable[[], BackendInfo]] = {openai_compatible.INFO.name: _huggingface_info}
+# descriptions that depend on the configuration, read at each call (CHATDECK_HF_URL names another server)
+_CONFIGURED: dict[str, Callable[[], BackendInfo]] = {openai_compatible.INFO.name: openai_compatible.configured_info}
 _FACTORIES: dict[str, Factory] = {info.name: factory for info, factory in _BACKENDS}
 
 DEFAULT_BACKEND = allenai.INFO.name  # needs no account, so a fresh install can chat at once
+
+
+def seed_first(names: Iterable[str]) -> list[str]:
+    """``names`` with the design card's backends first (in their ``seed`` order), then the rest as given."""
+    names = list(names)
+    seeds = sorted((info.seed, name) for name, info in BACKENDS.items() if info.seed and name in names)
+    first = [name for _, name in seeds]
+    return first + [name for name in names if name not in first]
+
+
+def rest_backend() -> str:
+    """The backend that answers seed 002's REST endpoint (api/chat.py): the one whose description says so."""
+    return next(name for name, info in BACKENDS.items() if info.rest_api)
 
 
 log = logging.getLogger(__name__)
 
 # --- dynamic backends (custom endpoints) ------------------------------------------------------------
 
-DynamicSource = Callable[[], list[tuple[BackendInfo, Factory]]]
+DynamicSource = Callable[[], list[tuple[BackendInfo, Factory]]]  # e.g. providers.custom_endpoints.endpoint's
 DYNAMIC_TTL = 30.0  # seconds a loaded list of dynamic backends is trusted (other processes may change it)
 
 _dynamic_lock = threading.Lock()
@@ -179,9 +163,10 @@ def create(
     """A provider for ``name`` configured from the environment, using ``client`` if given.
 
     ``credentials`` are the user's (or the server's) login values for backends that need one,
-    keyed by the names in ``BackendInfo.credential_fields``.
+    keyed by the names in ``BackendInfo.credential_fields``. The backend the module's ``create`` builds is
+    wrapped here, once, in :class:`providers.base.Guarded`: its ``stream`` never raises and ends with one Finished.
     """
     factory = _FACTORIES.get(name) or _dynamic_backends().get(name, (None, None))[1]
     if factory is None:
         raise KeyError(f"unknown backend {name!r}")
-    return factory(client, credentials)
+    return Guarded(factory(client, credentials))

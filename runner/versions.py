@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from providers import registry
 from providers.events import ChatMessage
 
 VERSION_OF = "version_of"
@@ -28,12 +29,6 @@ PROMPT_ID = "prompt_id"
 SUPERSEDED = "superseded"
 MAX_VERSIONS = 20  # versions of one turn (keeps every query about a turn bounded)
 
-# Backends whose chats are linear on the server: a request can only add to the end of a chat, never
-# branch from an earlier message. HailuoAI continues a chat by its ``chatID`` alone, so a new version
-# cannot start "from the state before that turn" inside the same chat: it starts a new HailuoAI chat
-# with the visible history as its first prompt. The old chat keeps the old version, and choosing that
-# version again restores the old ``chatID``.
-LINEAR_CHATS = frozenset({"hailuo"})
 
 
 def extra(message: Any) -> dict[str, Any]:
@@ -61,19 +56,14 @@ def context_messages(history: Sequence[Any]) -> list[ChatMessage]:
 def branch_state(provider: str, before: Mapping[str, Any]) -> dict[str, Any]:
     """The backend state a new version of a turn is sent with, given the state the turn was sent with.
 
-    - Ai2 Playground: ``parent`` is the answer before this turn, so the resent prompt becomes a sibling
-      branch in Ai2's own thread; the new answer's id becomes the saved parent when it finishes.
-    - HuggingChat: ``messageId`` is the parent in HuggingChat's message tree, which branches the same
-      way. Without a saved ``messageId`` the provider would look up the conversation's last message,
-      which is now the old answer: start a new HuggingChat conversation with the history instead.
-    - HailuoAI: cannot branch (see :data:`LINEAR_CHATS`): a new chat.
-    - Hugging Face and custom endpoints: stateless, the history is sent every time; state is kept as is.
+    The backend's description says (``BackendInfo.branch_state``): a backend whose chats are linear on the
+    server (``linear_chats``) starts a new chat with the history; one whose state lacks a key it needs to
+    branch from the turn's parent (``branch_keys``) starts a new conversation; any other keeps the state, so
+    the resent prompt becomes a sibling branch in the backend's own conversation (or, for a stateless backend,
+    the history is simply sent again). Custom endpoints (stateless) and backends no longer known keep the state.
     """
-    if provider in LINEAR_CHATS:
-        return {}
-    if provider == "huggingchat" and before.get("conversationId") and not before.get("messageId"):
-        return {}
-    return dict(before)
+    info = registry.BACKENDS.get(provider)  # the built-in descriptions: data, no configuration read
+    return info.branch_state(before) if info is not None else dict(before)
 
 
 @dataclass(frozen=True)

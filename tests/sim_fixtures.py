@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from providers import allenai
-from providers.base import Provider
+from providers.base import Backend, Guarded, Provider
 from providers.errors import HTTPStatusError, ProviderError, UnavailableError
 from providers.events import ChatMessage, ChatRequest, Event, TextDelta
 from simulators.allenai import AllenAISimulator
@@ -146,14 +146,18 @@ class ContractAdapter:
 
 
 def script_adapter(
-    backend: str, sim_fixture: str, make_provider: Callable[[str, httpx.AsyncClient | None], Provider],
+    backend: str, sim_fixture: str, make_backend: Callable[[str, httpx.AsyncClient | None], Backend],
     request: Callable[[], ChatRequest], renamed: tuple[str, str, str],
     error_classes: dict[int, type[ProviderError]] | None = None,
 ) -> ContractAdapter:
     """The adapter for a simulator scripted through ``simulators.common.BaseScript`` (all of ours).
 
     ``renamed`` is the (line kind, key, new name) that hides the answer's text from the client.
+    ``make_backend`` builds the backend class; the adapter's providers are it guarded, as the registry gives them.
     """
+
+    def make_provider(url: str, client: httpx.AsyncClient | None) -> Provider:
+        return Guarded(make_backend(url, client))
 
     def answer(sim: Any, chunks: list[str], delay: float) -> None:
         sim.script.chunks, sim.script.chunk_delay = chunks, delay

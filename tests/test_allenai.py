@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from providers.allenai import INFO, AllenAI
 from providers.allenai_wire import V4MessageParser, V5Parser
+from providers.base import Guarded
 from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import (
     Attachment,
@@ -102,7 +103,7 @@ def body(lines: list[str]) -> bytes:
 
 
 def turn(provider: AllenAI, request: ChatRequest) -> list[Event]:
-    return run(collect(provider.stream(request)))
+    return run(collect(Guarded(provider).stream(request)))
 
 
 def final_of(events: list[Event]) -> Finished:
@@ -193,7 +194,7 @@ def test_a_shared_client_keeps_its_connection_warm(allenai_sim: SimHandle) -> No
         async with httpx.AsyncClient() as client:
             for protocol in ("v5", "v5", "v4-message"):
                 events = await collect(
-                    AllenAI(base_url=allenai_sim.url, client=client, protocol=protocol).stream(
+                    Guarded(AllenAI(base_url=allenai_sim.url, client=client, protocol=protocol)).stream(
                         ChatRequest("tulu3-405b", HELLO)
                     )
                 )

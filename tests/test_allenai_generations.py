@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from providers import registry
 from providers.allenai import AllenAI, forget_protocols, remembered_protocol
 from providers.allenai_threads import V4ThreadsParser
-from providers.base import format_prompt
+from providers.base import Guarded, format_prompt
 from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
 from runner.runner import Runner, reset_runner
@@ -44,7 +44,7 @@ FIRST = (ChatMessage("user", "Capital of France?"),)
 
 
 def turn(provider: AllenAI, request: ChatRequest) -> list[Event]:
-    return run(collect(provider.stream(request)))
+    return run(collect(Guarded(provider).stream(request)))
 
 
 def final_of(events: list[Event]) -> Finished:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
+from providers.base import Guarded
 from providers.events import Drift, Finished, ReasoningDelta, Sources, StateUpdate, TextDelta
 from providers.openai_compatible import OpenAICompatible
 from runner.bounds import Bounds, ReplyCap, ReplyCut, duration, is_content
@@ -41,8 +42,8 @@ def make_runner(engine: Engine, huggingface_sim: SimHandle) -> Iterator[type[Run
     made: list[Runner] = []
 
     def build(**kwargs: object) -> Runner:
-        runner = Runner(engine, flush_interval=0.05, provider_factory=lambda _name, client, _creds: OpenAICompatible(
-            base_url=huggingface_sim.url, token=SIM_TOKEN, client=client), **kwargs)  # type: ignore[arg-type]
+        runner = Runner(engine, flush_interval=0.05, provider_factory=lambda _name, client, _creds: Guarded(
+            OpenAICompatible(base_url=huggingface_sim.url, token=SIM_TOKEN, client=client)), **kwargs)  # type: ignore[arg-type]
         made.append(runner)
         return runner
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from providers import registry
+from providers.base import Guarded
 from providers.errors import CredentialsError, ProviderError, UnavailableError
 from providers.events import ChatMessage, ChatRequest, Event, Finished, StateUpdate, TextDelta, Title
 from providers.hailuo import CHECK_MESSAGE, INFO, HailuoAI, Login, create
@@ -30,7 +31,7 @@ HISTORY = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hello"))
 
 
 def turn(provider: HailuoAI, messages: tuple[ChatMessage, ...] = HISTORY, state: dict | None = None) -> list[Event]:
-    return run(collect(provider.stream(ChatRequest("minimax", messages, state=state or {}))))
+    return run(collect(Guarded(provider).stream(ChatRequest("minimax", messages, state=state or {}))))
 
 
 def final_of(events: list[Event]) -> Finished:

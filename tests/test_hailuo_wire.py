@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from providers.base import Guarded
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
 from providers.events import ChatMessage, ChatRequest, Drift, Event, Finished, StateUpdate, TextDelta, Title
 from providers.hailuo import HailuoAI, Login
@@ -325,7 +326,7 @@ def canned_turn(
     for key, value in reply.items():
         setattr(canned, key, value)
     provider = HailuoAI(LOGIN, base_url=url)
-    return run(collect(provider.stream(ChatRequest("minimax", messages, state=state or {}))))
+    return run(collect(Guarded(provider).stream(ChatRequest("minimax", messages, state=state or {}))))
 
 
 def test_fixture_x1_first_turn(canned_server: tuple[str, Canned]) -> None:

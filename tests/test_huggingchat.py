@@ -12,6 +12,7 @@ import json
 import httpx
 import pytest
 
+from providers.base import Guarded
 from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import (
     AnsweredBy,
@@ -46,7 +47,7 @@ def ask(handle: SimHandle, *texts: str, state: dict | None = None, model: str = 
     messages = tuple(ChatMessage("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(texts))
     options = kwargs.pop("options", Options())
     request = ChatRequest(model=model, messages=messages, options=options, state=state or {})  # type: ignore[arg-type]
-    return run(collect(provider(handle, **kwargs).stream(request)))  # type: ignore[arg-type]
+    return run(collect(Guarded(provider(handle, **kwargs)).stream(request)))  # type: ignore[arg-type]
 
 
 def final(events: list[Event]) -> Finished:
@@ -163,7 +164,7 @@ def test_an_image_goes_out_as_a_base64_part(huggingchat_sim: SimHandle) -> None:
         model="meta-llama/Llama-3.2-11B-Vision-Instruct",
         messages=(ChatMessage("user", "What is in this picture?", (Attachment("cat.png", "image/png", PNG),)),),
     )
-    events = run(collect(provider(huggingchat_sim).stream(request)))
+    events = run(collect(Guarded(provider(huggingchat_sim)).stream(request)))
     assert final(events).reason == "stop"
     part = sim.message_posts()[0].files[0]
     assert part.field == "files" and part.filename == "base64;cat.png" and part.content_type == "image/png"
@@ -219,7 +220,7 @@ def test_a_stream_without_final_answer_is_an_error(huggingchat_sim: SimHandle) -
 def test_errors_name_the_cause_and_what_to_do(huggingchat_sim: SimHandle, setup, kind, words) -> None:
     setup(huggingchat_sim.sim)
     request = ChatRequest(model=VISION, messages=(ChatMessage("user", "Hi", (Attachment("a.png", "image/png", PNG),)),))
-    events = run(collect(provider(huggingchat_sim).stream(request)))
+    events = run(collect(Guarded(provider(huggingchat_sim)).stream(request)))
     error = final(events).error
     assert type(error) is kind and words in str(error), repr(error)
     assert "HuggingChat" in str(error) or getattr(error, "backend", "") == "HuggingChat"
@@ -249,7 +250,7 @@ def test_cookies_never_follow_a_redirect_to_another_host(huggingchat_sim: SimHan
         redirect = Starlette(routes=[Route("/{p:path}", lambda r: RedirectResponse(other + "/login"),
                                            methods=["GET", "POST"])])
         with serve(redirect) as url:
-            events = run(collect(provider(url).stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
+            events = run(collect(Guarded(provider(url)).stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
     assert isinstance(final(events).error, CredentialsError) and "redirected" in str(final(events).error)
     assert elsewhere == []
 

@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from providers.base import Guarded
 from providers.errors import CredentialsError
 from providers.events import (
     Attachment,
@@ -44,7 +45,7 @@ def turn(
     messages = [ChatMessage("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(history)]
     messages[-1] = ChatMessage("user", history[-1], attachments)
     request = ChatRequest(model=model, messages=tuple(messages), state=state)
-    return run(collect(provider(handle, cookies=cookies).stream(request)))  # type: ignore[arg-type]
+    return run(collect(Guarded(provider(handle, cookies=cookies)).stream(request)))  # type: ignore[arg-type]
 
 
 def finished(events: list[Event]) -> Finished:
@@ -90,7 +91,7 @@ def test_the_servers_mcp_servers_are_listed_and_the_chosen_ones_sent_by_name(hug
     assert run(provider(huggingchat_sim, cookies=ANONYMOUS).list_tool_servers()) == ["web-search", "image-generation"]
     messages = (ChatMessage("user", "News?"),)
     request = ChatRequest(model=MODEL, messages=messages, options=Options(tool_servers=("web-search",)))
-    events = run(collect(provider(huggingchat_sim, cookies=ANONYMOUS).stream(request)))
+    events = run(collect(Guarded(provider(huggingchat_sim, cookies=ANONYMOUS)).stream(request)))
     assert finished(events).reason == "stop"
     assert sim.sent()[0]["selectedMcpServerNames"] == ["web-search"] and sim.dropped == []
 
@@ -171,6 +172,6 @@ def test_huggingface_co_itself_is_refused_without_the_token_before_any_request()
     site = HuggingChat(base_url="https://huggingface.co/chat", cookies=ANONYMOUS)
     with pytest.raises(CredentialsError, match="lack token"):
         run(site.check())
-    events = run(collect(site.stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
+    events = run(collect(Guarded(site).stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
     error = finished(events).error
     assert isinstance(error, CredentialsError) and "lack token" in str(error)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from providers import registry
+from providers.base import Guarded
 from providers.errors import (
     CredentialsError,
     HTTPStatusError,
@@ -38,7 +39,7 @@ HISTORY = (ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello!"), ChatMe
 
 
 def stream(handle: SimHandle, request: ChatRequest, token: str | None = SIM_TOKEN, **kwargs: object) -> list[Event]:
-    return run(collect(OpenAICompatible(base_url=handle.url, token=token, **kwargs).stream(request)))  # type: ignore[arg-type]
+    return run(collect(Guarded(OpenAICompatible(base_url=handle.url, token=token, **kwargs)).stream(request)))  # type: ignore[arg-type]
 
 
 def final(events: list[Event]) -> Finished:
@@ -128,7 +129,7 @@ def test_slow_first_byte_is_waited_for_within_the_timeout(huggingface_sim: SimHa
 
 def test_connection_refused_names_the_backend() -> None:
     provider = OpenAICompatible(base_url=f"http://127.0.0.1:{free_port()}/v1", token="x")
-    error = final(run(collect(provider.stream(ChatRequest(model=MODEL, messages=HISTORY))))).error
+    error = final(run(collect(Guarded(provider).stream(ChatRequest(model=MODEL, messages=HISTORY))))).error
     assert isinstance(error, UnavailableError) and "Hugging Face is unreachable" in str(error)
 
 
@@ -167,8 +168,8 @@ def test_sse_parsing_never_fails_with_anything_but_a_provider_error(pieces: list
 
 def test_runner_stores_usage_and_reasoning(engine: Engine, huggingface_sim: SimHandle) -> None:
     huggingface_sim.sim.script.chunks, huggingface_sim.sim.script.thinking = ["Done."], "Hmm"
-    runner = Runner(engine, flush_interval=0.05, provider_factory=lambda _name, client, creds: OpenAICompatible(
-        base_url=huggingface_sim.url, token=(creds or {}).get("token", SIM_TOKEN), client=client))
+    runner = Runner(engine, flush_interval=0.05, provider_factory=lambda _name, client, creds: Guarded(OpenAICompatible(
+        base_url=huggingface_sim.url, token=(creds or {}).get("token", SIM_TOKEN), client=client)))
     try:
         with session(engine) as s:
             owner = repo.local_user(s).id

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from providers import registry
+from providers.base import Guarded
 from providers.errors import HTTPStatusError, RequestError, UnavailableError, UnknownModelError
 from providers.events import ChatMessage, ChatRequest, Finished, TextDelta
 from providers.openai_compatible import OpenAICompatible, host_of, is_listed
@@ -49,7 +50,7 @@ def litellm(huggingface_server: tuple[_Swappable, str]) -> SimHandle:
 
 def ask(handle: SimHandle, model: str, prompt: str = "Hello") -> list[object]:
     provider = OpenAICompatible(base_url=handle.url, display_name="OpenAI-compatible server at test")
-    return run(collect(provider.stream(ChatRequest(model=model, messages=(ChatMessage("user", prompt),)))))
+    return run(collect(Guarded(provider).stream(ChatRequest(model=model, messages=(ChatMessage("user", prompt),)))))
 
 
 def finished(events: list[object]) -> Finished:

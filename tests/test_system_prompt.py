@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from providers import registry
+from providers.custom_endpoints import endpoint_info
 from providers.events import ChatMessage, ChatRequest, Finished, StateUpdate
-from providers.openai_compatible import endpoint_info
 from tests.sim_fixtures import ADAPTERS, ContractAdapter, SimHandle, collect, run, text_of
 
 SYSTEM = "Answer like a pirate."

@@ -23,7 +23,6 @@ from storage.db import get_engine, session
 from storage.models import Comparison, ComparisonColumn
 from views import components, presets_view
 
-SEED_BACKENDS = ("huggingchat", "allenai", "hailuo")  # the design card's three, first by default
 MAX_COLUMNS = 4
 
 
@@ -37,7 +36,7 @@ def usable_backends(owner: int) -> Usable:
     """Backends that can answer for this user now: no login needed, or one is saved or configured."""
     states = backend_health.states(owner)
     backends = registry.all_backends()
-    order = [n for n in SEED_BACKENDS if n in backends] + [n for n in backends if n not in SEED_BACKENDS]
+    order = registry.seed_first(backends)  # the design card's three, first by default
     names, left_out = [], {}
     for name in order:
         if states[name] == health.NEEDS_CREDENTIALS:
