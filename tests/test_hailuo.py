@@ -277,8 +277,9 @@ def test_the_factory_reads_the_url_and_the_servers_login_from_the_environment(
     for name, value in (("TOKEN", DEMO_TOKEN), ("DEVICE_ID", DEMO_DEVICE_ID), ("USER_ID", DEMO_USER_ID)):
         monkeypatch.setenv(f"CHATDECK_HAILUO_{name}", value)
     provider = registry.create("hailuo", None, INFO.server_credentials())
-    assert isinstance(provider, HailuoAI) and provider.login == DEMO_LOGIN
-    assert final_of(turn(provider)).reason == "stop"
+    assert isinstance(provider, Guarded) and isinstance(provider.backend, HailuoAI)  # guarded by the registry
+    assert provider.backend.login == DEMO_LOGIN
+    assert final_of(turn(provider.backend)).reason == "stop"
     assert create(None, None).login is None
 
 
