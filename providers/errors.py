@@ -1,4 +1,4 @@
-"""The provider error tree, and the one place transport errors are mapped into it.
+"""The provider error tree, and the one place transport errors are mapped into it (one table per HTTP library).
 
     ProviderError
     ├── CredentialsError        missing, expired or rejected login
@@ -21,6 +21,7 @@ it reports (:func:`without_secrets`, :func:`secrets_withheld`).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -137,19 +138,47 @@ async def secrets_withheld(secrets: Iterable[str]) -> AsyncIterator[None]:
         raise
 
 
+# The transport-error mapping, one table: (exception types, error class, message), the first matching row wins.
+# ``{backend}`` is the backend's display name, ``{kind}`` the exception's class name. httpx serves most backends;
+# curl_cffi those behind bot protection (they need Chrome's TLS fingerprint).
+ErrorTable = tuple[tuple[tuple[type[BaseException], ...], type[ProviderError], str], ...]
+
+
+@functools.cache
+def transport_table() -> ErrorTable:
+    """The table (built at the first transport error: curl_cffi is imported only then)."""
+    from curl_cffi.requests import exceptions as curl
+
+    return (
+        ((httpx.TimeoutException, curl.Timeout), UnavailableError, "{backend} timed out ({kind})"),
+        ((httpx.ConnectError, httpx.NetworkError), UnavailableError, "{backend} is unreachable ({kind})"),
+        ((httpx.RemoteProtocolError, curl.IncompleteRead, curl.ChunkedEncodingError), UnavailableError,
+         "{backend} closed the connection mid-answer"),
+        ((curl.ConnectionError,), UnavailableError, "{backend} is unreachable ({kind})"),
+        ((httpx.DecodingError, curl.ContentDecodingError), UnexpectedResponseError,
+         "{backend} sent a body that cannot be decoded"),
+        ((curl.RequestException,), UnavailableError, "{backend} request failed ({kind})"),
+    )
+
+
+def transport_error(exc: BaseException, backend: str) -> ProviderError | None:
+    """The ProviderError the table gives for ``exc``, or None when it is no transport error of either library."""
+    for kinds, error_class, message in transport_table():
+        if isinstance(exc, kinds):
+            return error_class(message.format(backend=backend, kind=type(exc).__name__), backend=backend)
+    return None
+
+
 @asynccontextmanager
 async def transport_errors(backend: str) -> AsyncIterator[None]:
-    """Translate httpx transport exceptions raised inside the block into ProviderErrors."""
+    """Translate transport exceptions (httpx's or curl_cffi's) raised inside the block into ProviderErrors."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise UnavailableError(f"{backend} timed out ({type(exc).__name__})", backend=backend) from exc
-    except (httpx.ConnectError, httpx.NetworkError) as exc:
-        raise UnavailableError(f"{backend} is unreachable ({type(exc).__name__})", backend=backend) from exc
-    except httpx.RemoteProtocolError as exc:
-        raise UnavailableError(f"{backend} closed the connection mid-answer", backend=backend) from exc
-    except httpx.DecodingError as exc:
-        raise UnexpectedResponseError(f"{backend} sent a body that cannot be decoded", backend=backend) from exc
+    except Exception as exc:
+        error = transport_error(exc, backend)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def server_message(body: bytes, content_type: str) -> str:
@@ -195,25 +224,6 @@ async def raise_for_status(response: httpx.Response, backend: str) -> None:
     body, _ = await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)
     message = server_message(body, response.headers.get("content-type", ""))
     raise status_error(response.status_code, message, backend, response.headers.get("retry-after"))
-
-
-@asynccontextmanager
-async def curl_transport_errors(backend: str) -> AsyncIterator[None]:
-    """The same translation for curl_cffi (backends behind bot protection need Chrome's TLS fingerprint)."""
-    from curl_cffi.requests import exceptions as curl
-
-    try:
-        yield
-    except curl.Timeout as exc:
-        raise UnavailableError(f"{backend} timed out ({type(exc).__name__})", backend=backend) from exc
-    except (curl.IncompleteRead, curl.ChunkedEncodingError) as exc:
-        raise UnavailableError(f"{backend} closed the connection mid-answer", backend=backend) from exc
-    except curl.ConnectionError as exc:
-        raise UnavailableError(f"{backend} is unreachable ({type(exc).__name__})", backend=backend) from exc
-    except curl.ContentDecodingError as exc:
-        raise UnexpectedResponseError(f"{backend} sent a body that cannot be decoded", backend=backend) from exc
-    except curl.RequestException as exc:
-        raise UnavailableError(f"{backend} request failed ({type(exc).__name__})", backend=backend) from exc
 
 
 def status_error(status: int, message: str, backend: str, retry_after: str | None = None) -> ProviderError:

@@ -50,11 +50,11 @@ from providers.errors import (
     CredentialsError,
     ProviderError,
     UnexpectedResponseError,
-    curl_transport_errors,
     redact_secrets,
     secrets_withheld,
     server_message,
     status_error,
+    transport_errors,
 )
 from providers.events import Attachment, ChatRequest, Drift, Event, Image, Notice, StateUpdate
 from providers.huggingchat_info import INFO
@@ -123,13 +123,13 @@ class HuggingChat:
 
 
     async def list_models(self) -> list[ModelInfo]:
-        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with secrets_withheld(self.secrets), transport_errors(DISPLAY_NAME), self._http() as http:
             body = await self._get(http, "/api/v2/models", "the model list")
             return model_infos(superjson_value(body, "the model list"))
 
     async def list_tool_servers(self) -> list[str]:
         """The names of the MCP servers the server offers (what replaced the web-search and image switches)."""
-        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with secrets_withheld(self.secrets), transport_errors(DISPLAY_NAME), self._http() as http:
             return tool_server_names(await self._get(http, "/api/mcp/servers", "the MCP servers"))
 
     async def check(self) -> str:
@@ -139,7 +139,7 @@ class HuggingChat:
         chat-ui); with a ``token`` cookie a user is expected, so its absence means the login expired.
         """
         self._require_login()
-        async with secrets_withheld(self.secrets), curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with secrets_withheld(self.secrets), transport_errors(DISPLAY_NAME), self._http() as http:
             user = superjson_value(await self._get(http, "/api/v2/user", "the user"), "the user")
         if isinstance(user, dict):
             return f"logged in as {user.get('username') or user.get('name') or 'your account'}"
@@ -154,7 +154,7 @@ class HuggingChat:
         state = request.state or {}
         model = INFO.resolve_model(request.model)
         conversation = state.get("conversationId") if isinstance(state.get("conversationId"), str) else None
-        async with curl_transport_errors(DISPLAY_NAME), self._http() as http:
+        async with transport_errors(DISPLAY_NAME), self._http() as http:
             files = new_attachments(request.messages)
             if files:
                 await self._refuse_images_unless_multimodal(http, model)
