@@ -258,11 +258,7 @@ async def _check_stream_response(response: httpx.Response) -> None:
     content_type = response.headers.get("content-type", "").lower()
     if response.status_code == 200 and any(kind in content_type for kind in JSONL_TYPES):
         return
-    snippet = b""
-    async for chunk in response.aiter_bytes():
-        snippet += chunk
-        if len(snippet) >= 500:
-            break
+    snippet, _ = await read_capped(response.aiter_bytes(), 500)
     what = f"an HTML page ({content_type})" if "html" in content_type else (content_type or "no content type")
     raise UnexpectedResponseError(
         f"{DISPLAY_NAME} answered HTTP {response.status_code} with {what} instead of a JSON-lines stream",

@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from providers.base import JsonLines
 from providers.errors import ProviderError, UnavailableError, UnexpectedResponseError
 from providers.events import Drift, Event, Finished, ReasoningDelta, StateUpdate, TextDelta
+from providers.lines import JsonLines
 
 DISPLAY_NAME = "Ai2 Playground"  # how errors name the backend
 

@@ -14,7 +14,6 @@ import httpx
 
 from providers.errors import ProviderError, redact_secrets, transport_errors, without_secrets
 from providers.events import Attachment, ChatMessage, ChatRequest, Drift, Event, Finished
-from providers.lines import LineTally, capped_lines
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
 MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
@@ -138,31 +137,6 @@ async def guarded(
     finally:
         await events.aclose()  # type: ignore[attr-defined]
     yield finished or Finished("stop")
-
-
-class JsonLines:
-    """Reads a JSON-lines body: one object per ``\\n``-terminated line, each line's size capped.
-
-    ``lines()`` yields ``(line_number, object)``; blank lines are skipped. A line that cannot be read
-    (not UTF-8 JSON, not an object, longer than ``providers.lines.MAX_LINE_BYTES``) is yielded as
-    ``(line_number, Drift)`` for the provider to pass on: reading goes on (the drift policy in
-    providers/lines.py). A body whose every line was unreadable raises UnexpectedResponseError at its end.
-    """
-
-    def __init__(self, backend: str, *, limit: int | None = None) -> None:
-        self.backend = backend
-        self.limit = limit
-        self.tally = LineTally(backend)
-
-    async def lines(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, dict[str, Any] | Drift]]:
-        number = 0
-        async for raw in capped_lines(byte_chunks, self.limit):
-            number += 1
-            if isinstance(raw, Drift):
-                yield number, self.tally.drift(raw)
-            elif raw.strip():
-                yield number, self.tally.json_object(raw)
-        self.tally.check_end()
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from providers.errors import status_error as http_status_error
 from providers.events import ChatMessage, ChatRequest, Event, StateUpdate
 from providers.hailuo_sign import CHAT_PATH, device_query, yy
 from providers.hailuo_wire import DISPLAY_NAME, ReplyParser, backend_error, parse_stream, status_of
+from providers.lines import ERROR_BODY_BYTES, read_capped
 
 DEFAULT_URL = "https://www.hailuo.ai"
 MODEL = "minimax"  # the web chat has one model; the request names none
@@ -57,7 +58,6 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
 )
 CHECK_MESSAGE = "Chatdeck connection check"
-MAX_ERROR_BODY = 64 * 1024
 
 SETUP_HELP = """\
 HailuoAI has no API keys for its web chat: Chatdeck uses the login of a browser tab.
@@ -245,11 +245,7 @@ async def _check_stream_response(response: httpx.Response) -> None:
     status = response.status_code
     if status == 200 and "text/event-stream" in content_type:
         return
-    body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= MAX_ERROR_BODY:
-            break
+    body, _ = await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)
     error = status_of(_json_or_none(body))
     retry_after = response.headers.get("retry-after")
     if status == 401:

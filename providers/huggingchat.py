@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from curl_cffi import CurlMime
 from curl_cffi.requests import AsyncSession
 
-from providers.base import JsonLines, ModelInfo, format_prompt, new_attachments
+from providers.base import ModelInfo, format_prompt, new_attachments
 from providers.base import last_user_message as last_user_text
 from providers.errors import (
     CredentialsError,
@@ -75,7 +75,7 @@ from providers.huggingchat_wire import (
     superjson_value,
     tool_server_names,
 )
-from providers.lines import ERROR_BODY_BYTES, read_capped
+from providers.lines import ERROR_BODY_BYTES, JsonLines, read_capped
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
 """Streamed bodies read line by line with a size cap, and the one drift policy every backend follows.
 
-Every provider reads its answer through :func:`capped_lines` (directly, through :class:`SSE` or through
-``providers.base.JsonLines``), so no backend can make Chatdeck hold more than ``MAX_LINE_BYTES`` of one
-line, or of one Server-Sent Event's data, however long the line or however slowly it arrives (issue 14).
+Every provider reads its answer through :func:`capped_lines`, directly or through the two readers written
+once here for every backend: :func:`sse_events` (Server-Sent Events) and :class:`JsonLines` (JSON lines).
+So no backend can make Chatdeck hold more than ``MAX_LINE_BYTES`` of one line, or of one Server-Sent Event's
+data, however long the line or however slowly it arrives (issue 14); error bodies are read with
+:func:`read_capped`.
 
 The drift policy (issue 13): a line that cannot be read in the middle of a stream (not JSON, not a JSON
 object, not UTF-8 where the protocol needs it, over the cap) is reported as a :class:`Drift` event and
@@ -106,6 +108,31 @@ class LineTally:
                 f"{self.backend} protocol changed: no line of the answer could be read ({self.first.what})",
                 backend=self.backend, snippet=self.first.snippet,
             )
+
+
+class JsonLines:
+    """Reads a JSON-lines body: one object per ``\\n``-terminated line, each line's size capped.
+
+    ``lines()`` yields ``(line_number, object)``; blank lines are skipped. A line that cannot be read
+    (not UTF-8 JSON, not an object, longer than ``MAX_LINE_BYTES``) is yielded as
+    ``(line_number, Drift)`` for the provider to pass on: reading goes on (the drift policy
+    above). A body whose every line was unreadable raises UnexpectedResponseError at its end.
+    """
+
+    def __init__(self, backend: str, *, limit: int | None = None) -> None:
+        self.backend = backend
+        self.limit = limit
+        self.tally = LineTally(backend)
+
+    async def lines(self, byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, dict[str, Any] | Drift]]:
+        number = 0
+        async for raw in capped_lines(byte_chunks, self.limit):
+            number += 1
+            if isinstance(raw, Drift):
+                yield number, self.tally.drift(raw)
+            elif raw.strip():
+                yield number, self.tally.json_object(raw)
+        self.tally.check_end()
 
 
 async def sse_events(

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.base import JsonLines
 from providers.errors import CredentialsError, ProviderError, UnavailableError, UnexpectedResponseError
 from providers.events import Drift, Event, Image, ReasoningDelta, Sources, TextDelta, Title
 from providers.huggingchat_wire import (
@@ -21,6 +20,7 @@ from providers.huggingchat_wire import (
     data_json_message_id,
     parse_cookies,
 )
+from providers.lines import JsonLines
 from simulators.huggingchat_wire import EMPTY_DATA_JSON, TAIL, SimConversation, data_json
 from tests.sim_fixtures import run
 

@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 from providers import allenai_wire, hailuo_wire, openai_wire
-from providers.base import JsonLines
 from providers.errors import HTTPStatusError, UnexpectedResponseError, raise_for_status
 from providers.events import Drift, Finished, TextDelta
-from providers.lines import capped_lines, read_capped, sse_events
+from providers.lines import JsonLines, capped_lines, read_capped, sse_events
 from simulators.serve import serve
 
 MiB = 1 << 20
