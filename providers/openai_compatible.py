@@ -97,7 +97,7 @@ INFO = BackendInfo(
     rest_api=True,  # seed 002's endpoint is /api/ai/huggingface/{publisher}/{model}/chat
     model_ids=MODEL_ID.pattern,  # the router's ids; another server (info_for) takes any free-form id
 )
-is_listed = BackendInfo.is_listed
+is_listed = BackendInfo.is_listed  # (the rule is on the description, where api/chat.py reaches it)
 
 
 def is_model_id(model: str) -> bool:
