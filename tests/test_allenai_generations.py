@@ -328,15 +328,15 @@ def test_v4_threads_parser_names_the_drift(line: object) -> None:
 # --- model lists --------------------------------------------------------------------------------
 
 
-def test_model_list_of_a_v4_threads_server(allenai_sim: SimHandle) -> None:
+def test_model_list_of_a_v4_threads_server(allenai_sim: SimHandle, routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = "v4-threads"
-    ids = [m.id for m in run(AllenAI(base_url=allenai_sim.url).list_models())]
+    ids = [m.id for m in run(AllenAI(base_url=allenai_sim.url, routes=routes).list_models())]
     assert ids == ["olmo-3.1-32b-instruct", "olmo-3.1-32b-think", "molmo2-8b"]
     assert [r.path for r in sim.requests] == ["/v5/models/", "/v4/models/"]
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))  # the chat route is now known
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))  # the chat route is now known
     sim.requests.clear()
-    assert len(run(AllenAI(base_url=allenai_sim.url).list_models())) == 3
+    assert len(run(AllenAI(base_url=allenai_sim.url, routes=routes).list_models())) == 3
     assert [r.path for r in sim.requests] == ["/v4/models/"]  # straight to the v4 generation's list
     sim.requests.clear()
     run(AllenAI(base_url=allenai_sim.url, protocol="v4-threads").list_models())
