@@ -12,10 +12,12 @@ An :class:`Application` holds
 * ``worker``: the prompt-set batch worker, started on first use;
 * the health check's limiter (api/health.py).
 
-``streamlit_app.lifespan`` builds it and starts it; in a process without that lifespan (AppTest, tools) the
-first caller of :func:`current` builds it from ``os.environ``. The accessors the code has always used
-(``storage.db.get_engine()``, ``runner.runner.get_runner()``, ``policy.current(engine)``,
-``registry.backend(name)``) ask :func:`current` (or :func:`running`, where nothing should be built).
+``streamlit_app.lifespan`` builds it, starts it and closes it; in a process without that lifespan (AppTest,
+tools) the first caller of :func:`current` builds it from ``os.environ``. The accessors the code has always
+used ask it: ``storage.db.get_engine()``, ``runner.runner.get_runner()`` and ``arena.batch_worker.get_worker()``
+through :func:`current`; ``registry.backend(name)`` (and ``all_backends``, ``create``, ``refresh``) and
+``policy.current(engine)`` through :func:`running`, which builds nothing: where no application runs
+(provider tests, tools) they see the built-in backends alone and read the policy afresh.
 
 Tests build their own (``Application(env, engine=..., runner_options=...)``), :func:`install` it, and end
 with :func:`reset`: the one call that stops and forgets everything the process shared.
@@ -81,7 +83,6 @@ class Application:
             return engine
         with self._lock:
             if self._engine is None:
-                self._ensure_open()
                 self._engine = db.make_engine(self.database_url)  # a failure is raised, and tried again next time
             return self._engine
 
@@ -145,13 +146,12 @@ class Application:
 
     def close(self) -> None:
         """Stop the worker first (a reply the runner's stop cuts off must not count as answered), then the
-        runner; dispose of the engine if this application made it. Idempotent."""
+        runner; dispose of the engine's connections if this application made it (a late reader may still
+        use it: it connects again). Neither worker nor runner starts again. Idempotent."""
         with self._worker_lock, self._runner_lock, self._lock:
             self._closed = True
             worker, runner, engine = self._worker, self._runner, self._engine if self._owns_engine else None
             self._worker = self._runner = None
-            if self._owns_engine:
-                self._engine = None
         if worker is not None:
             worker.stop()
         if runner is not None:

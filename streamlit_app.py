@@ -86,7 +86,7 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
         yield
     finally:
         server_lag.stop()
-        application.reset()  # the batch worker first, then the runner, then the engine
+        application.current().close()  # the batch worker first, then the runner
 
 
 if __name__ == "__main__":
