@@ -2,7 +2,8 @@
 
 An :class:`Application` holds
 
-* ``env``: the settings it was built from (the environment);
+* ``env``: the settings it was built from (a copy of the environment; the database URL is read from it, while
+  the backends' URLs, the reply bounds and the rate limit are still read where they are used, as before);
 * ``engine``: the database engine for ``CHATDECK_DATABASE_URL`` (created and migrated on first use);
 * ``registry``: the backends as this application sees them (providers/registry.py): the built-in ones, the
   custom endpoints stored in its database (runner/custom_backends.py) and those an admin switched off
