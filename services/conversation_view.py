@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner import turns
+from runner.run import Run
 from runner.versions import Turn, last_turn
 from storage import repository as repo
 from storage.db import get_engine, session
@@ -60,6 +61,16 @@ def message_view(row: Any) -> MessageView:
         provider=row.provider, model=row.model, finish_reason=row.finish_reason, error=row.error,
         ttft_ms=row.ttft_ms, total_ms=row.total_ms, attachments=tuple(row.attachments or ()),
         extra=dict(row.extra or {}),
+    )
+
+
+def ended_message(run: Run) -> MessageView:
+    """A run that just finished, as the message it is saved as (for its status and figures lines)."""
+    _, fields = run.snapshot()
+    return MessageView(
+        id=run.message_id, role="assistant", content=fields["content"], reasoning=fields["reasoning"],
+        status=fields["status"], provider=run.provider, model=run.model, finish_reason=fields["finish_reason"],
+        error=fields["error"], ttft_ms=fields["ttft_ms"], total_ms=fields["total_ms"], extra=fields["extra"],
     )
 
 
