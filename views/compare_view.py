@@ -137,7 +137,7 @@ def figures(message: Any) -> str:
 
 
 def answer(message: MessageView, label: str, live: Run | None, round_runs: list[Run]) -> None:
-    """One column's answer: streamed in its own parallel fragment while live, else from storage.
+    """One column's answer: streamed in its own parallel fragment while live, else as stored.
 
     The last column to finish reruns the page, which then shows the round stored, with its votes.
     """
