@@ -43,7 +43,7 @@ def test_a_first_send_creates_the_titled_conversation_and_saves_the_prompt_befor
 ) -> None:
     allenai_sim.sim.script.first_byte_delay = 1.0
     owner = new_user(engine)
-    prompt = "  " + "A long first line about otters and their tools " * 3 + "\nand a second line"
+    prompt = "  " + "Otters-use-tools-" * 6 + "\nand a second line"
     sent = sending.send(runner, owner_id=owner, conversation=None, provider="allenai", model=MODEL, prompt=prompt,
                         system_prompt="Answer briefly.")
     assert sent.run.conversation_id == sent.conversation_id and sent.message_id == sent.run.message_id
