@@ -1,7 +1,8 @@
 """The custom OpenAI-compatible endpoints from storage, as dynamic backends of the registry.
 
-``install(engine)`` makes providers.registry list them (one bounded query, cached by the registry
-for ``DYNAMIC_TTL`` seconds); Settings calls ``registry.refresh()`` after an admin changes them.
+``load(engine)`` lists them (one bounded query): the application (application.py) builds its registry with
+it as the dynamic source, which the registry caches for ``DYNAMIC_TTL`` seconds; Settings calls
+``registry.refresh()`` after an admin changes them.
 Each endpoint becomes a backend through providers/custom_endpoints.py (named ``custom-<slug>``, its host
 checked before every request).
 """
@@ -12,7 +13,6 @@ import logging
 
 from sqlalchemy.engine import Engine
 
-from providers import registry
 from providers.base import BackendInfo, Factory
 from providers.custom_endpoints import endpoint
 from storage import endpoints
@@ -34,14 +34,3 @@ def load(engine: Engine) -> list[tuple[BackendInfo, Factory]]:
                 key = None
             loaded.append(endpoint(stored.slug, stored.display_name, stored.base_url, list(stored.models), key))
     return loaded
-
-
-_installed: Engine | None = None
-
-
-def install(engine: Engine) -> None:
-    """Make the registry list the endpoints stored in ``engine``'s database (once per engine)."""
-    global _installed
-    if _installed is not engine or registry.dynamic_source_installed() is False:
-        registry.set_dynamic_source(lambda: load(engine))
-        _installed = engine

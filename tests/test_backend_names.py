@@ -22,7 +22,7 @@ from providers import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED = ("access", "api", "arena", "imaging", "markup", "runner", "services", "sharing", "storage", "views",
-           "streamlit_app.py")
+           "application.py", "streamlit_app.py")
 EXCLUDED = (ROOT / "storage" / "migrations",)  # historical data (see the module docstring)
 SEED_URL = f"/api/ai/{registry.rest_backend()}/"  # seed 002's endpoint (see the module docstring)
 
