@@ -32,7 +32,7 @@ from access import limits, policy
 from imaging import intake
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
-from providers.errors import ProviderError, UnavailableError, UnknownModelError
+from providers.errors import ProviderError, UnavailableError, error_info
 from providers.events import (
     Attachment,
     ChatMessage,
@@ -218,10 +218,10 @@ class Runner:
             message = asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout)
             outcome = health.Outcome(True, health.READY, message)
         except ProviderError as exc:
-            outcome = health.from_error(info, exc, had_login=credentials is not None)
+            outcome = health.from_error(info, error_info(exc), had_login=credentials is not None)
         except TimeoutError:
             outcome = health.from_error(
-                info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
+                info, error_info(UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s")),
                 had_login=credentials is not None)
         # A check is when a new or removed model should show; a backend that failed it would fail the list too.
         refresh = self.catalog.refresh_soon(backend) if outcome.ok else None
@@ -307,13 +307,15 @@ class Runner:
         except Exception as exc:  # a bug, not a backend failure: keep the text, say so
             log.exception("reply %s failed inside Chatdeck", run.message_id)
             failure = RuntimeError(f"Chatdeck failed while reading the answer ({type(exc).__name__})")
-            run.publish(Finished("error", error=failure))
+            run.publish(Finished("error", error=error_info(failure)))
         finally:
             if not run.done:  # the stream ended without Finished: a provider bug
-                run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
+                ended = RuntimeError("the backend stream ended without finishing")
+                run.publish(Finished("error", error=error_info(ended)))
             if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
                 self.catalog.learn_reasoning(run.provider, run.model)
-            if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
+            finished = run.turn.finished
+            if finished is not None and finished.error is not None and finished.error.kind == "unknown_model":
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
             try:  # (a partial save racing with this one cannot overwrite it: runner/saving.py)
                 if await saving.save_until_stored(lambda: self._save_final(run),
@@ -355,7 +357,7 @@ class Runner:
         if deadline.expired() and not run.done:  # (also when a provider swallowed the deadline's cancellation)
             name = registry.backend(run.provider).display_name
             expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
-            run.publish(Finished("error", error=expired))
+            run.publish(Finished("error", error=error_info(expired)))
 
     async def _flush_all(self) -> None:
         """Every ``flush_interval``, the text so far of every running reply, in one transaction.
