@@ -177,7 +177,7 @@ def _add(app: AppTest, url: str) -> None:
     app.button[[b.label for b in app.button].index("Add endpoint")].click().run()
 
 
-@pytest.mark.usefixtures("views")
+@pytest.mark.usefixtures("pages")
 def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> None:
     app = _settings().run()
     _add(app, "http://admin:hunter2@127.0.0.1:8000/v1")
@@ -188,7 +188,7 @@ def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> 
     assert all("hunter2" not in shown(m.value) for m in app.markdown)
 
 
-@pytest.mark.usefixtures("views")
+@pytest.mark.usefixtures("pages")
 def test_hosts_are_shown_to_admins_only_and_never_a_password() -> None:
     _stored(get_engine(), "http://admin:hunter2@127.0.0.42:8000/v1")  # saved before userinfo was refused
     custom_backends.install(get_engine())
