@@ -227,9 +227,8 @@ def test_replies_cut_off_by_a_restart_are_marked_at_start(engine: Engine) -> Non
         message = repo.add_message(s, owner, cid, role="assistant", content="half", status="streaming")
     age(engine, message.id, 2 * STALE_AFTER)  # the process writing it died a while ago
     Runner(engine).shutdown()
-    with session(engine) as s:
-        again = repo.get_message(s, owner, message.id)
-    assert again is not None and again.status == "partial" and again.content == "half"
+    again = message_of(engine, owner, cid, message.id)
+    assert again.status == "partial" and again.content == "half"
     assert again.error == repo.INTERRUPTED_ERROR
 
 
@@ -249,10 +248,10 @@ def test_shutdown_saves_running_replies_as_interrupted(engine: Engine) -> None:
 QUICK = {"heartbeat": 0.1, "stale_after": 0.5, "sweep_interval": 0.1}  # runner/liveness.py's constants, shrunk
 
 
-def message_of(engine: Engine, owner: int, message_id: int) -> repo.Message:
+def message_of(engine: Engine, owner: int, conversation_id: str, message_id: int) -> repo.Message:
     with session(engine) as s:
-        message = repo.get_message(s, owner, message_id)
-    assert message is not None
+        (message,) = repo.messages_from(s, owner, conversation_id, message_id, limit=1)
+    assert message.id == message_id
     return message
 
 
@@ -285,16 +284,16 @@ def test_the_sweep_interrupts_replies_nobody_writes_any_more(engine: Engine) -> 
     age(engine, done.id, 10)
     r = Runner(engine, **QUICK)
     try:
-        assert message_of(engine, owner, old.id).status == "partial"  # the sweep at start
-        assert message_of(engine, owner, recent.id).status == "streaming"  # written 0.5 s ago at most: spared
+        assert message_of(engine, owner, cid, old.id).status == "partial"  # the sweep at start
+        assert message_of(engine, owner, cid, recent.id).status == "streaming"  # written 0.5 s ago at most: spared
         # Nobody touches it: a later sweep interrupts it too.
-        assert wait_for(lambda: message_of(engine, owner, recent.id).status == "partial", 5)
+        assert wait_for(lambda: message_of(engine, owner, cid, recent.id).status == "partial", 5)
     finally:
         r.shutdown()
     for message, text in ((old, "old half"), (recent, "recent half")):
-        again = message_of(engine, owner, message.id)
+        again = message_of(engine, owner, cid, message.id)
         assert (again.status, again.content, again.error) == ("partial", text, repo.INTERRUPTED_ERROR)
-    untouched = message_of(engine, owner, done.id)
+    untouched = message_of(engine, owner, cid, done.id)
     assert (untouched.status, untouched.error) == ("complete", None)
 
 
@@ -309,12 +308,12 @@ def test_the_heartbeat_keeps_a_silent_reply_alive(engine: Engine) -> None:
         statuses: set[str] = set()
         touches: set[object] = set()
         while not run.saved.is_set():
-            reply = message_of(engine, owner, run.message_id)
+            reply = message_of(engine, owner, cid, run.message_id)
             statuses.add(reply.status)
             if not run.events:
                 touches.add(reply.updated_at)
             time.sleep(0.05)
-        reply = message_of(engine, owner, run.message_id)
+        reply = message_of(engine, owner, cid, run.message_id)
         assert (reply.status, reply.content, reply.error) == ("complete", "At last.", None)
         assert "partial" not in statuses
         assert len(touches) >= 5, "updated_at did not move while no token arrived"
@@ -333,10 +332,10 @@ def test_a_runner_never_sweeps_its_own_replies(
     assert scripted.started.wait(5)
     age(engine, run.message_id, 2 * STALE_AFTER)  # as if its heartbeat had been held up
     assert scripted_runner.liveness.sweep() == 0
-    assert message_of(engine, owner, run.message_id).status == "streaming"
+    assert message_of(engine, owner, cid, run.message_id).status == "streaming"
     gate.set()
     assert run.saved.wait(10)
-    reply = message_of(engine, owner, run.message_id)
+    reply = message_of(engine, owner, cid, run.message_id)
     assert (reply.status, reply.error) == ("complete", None)
 
 
