@@ -16,7 +16,6 @@ arrives. A reload or a widget click ends the reader, not the run.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import threading
@@ -153,10 +152,7 @@ class Runner:
         """
         model = registry.backend(provider).resolve_model(model)
         policy.ensure_enabled(self.engine, provider)
-        stored = [
-            {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
-            for a in attachments
-        ]
+        stored = [repo.encode_attachment(a.name, a.mime, a.data) for a in attachments]
         with session(self.engine) as s:
             limits.check(s, owner_id)
             repo.add_message(
