@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -224,10 +224,7 @@ def to_record(event: Event) -> dict[str, Any]:
             record["state"] = dict(state)
         case Finished(reason=reason, error=error, usage=usage):
             record["reason"] = reason
-            record["error"] = None if error is None else {
-                "kind": error.kind, "message": error.message, "exception": error.exception,
-                "backend": error.backend, "status": error.status, "retry_after": error.retry_after,
-                "snippet": error.snippet, "about_backend": error.about_backend}
+            record["error"] = None if error is None else asdict(error)
             record["usage"] = None if usage is None else dict(usage)
         case _:
             record |= vars(event)  # the other events hold only strings, booleans and None
