@@ -6,8 +6,9 @@ seconds apart, held at a ``gate`` until the test opens it, or ending in ``failur
 after the events, reported as ``Finished("error")`` with its record). It records the requests it got
 (``requests``), the logins it was built with (``logins``) and whether its streams were closed (``closed``).
 
-A runner uses it through its provider factory, the same seam the registry fills in the app:
-``Runner(engine, provider_factory=scripted.factory)``; the fixture ``scripted_runner`` does that.
+A runner uses it through its provider factory, the seam the application fills with its registry's ``create``:
+``Runner(engine, provider_factory=scripted.factory)``, or ``Application(runner_options={"provider_factory": ...})``
+as the fixture ``scripted_runner`` does.
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def scripted() -> ScriptedProvider:
 
 @pytest.fixture
 def scripted_runner(engine: Any, scripted: ScriptedProvider) -> Iterator[Any]:
-    """A generation runner on the test's database whose every backend is ``scripted``."""
-    from runner.runner import Runner
+    """The runner of an application on the test's database (installed for the test) whose every backend is
+    ``scripted``."""
+    import application
 
-    r = Runner(engine, flush_interval=0.05, provider_factory=scripted.factory)
-    yield r
-    r.shutdown()
+    options = {"flush_interval": 0.05, "provider_factory": scripted.factory}
+    app = application.install(application.Application(engine=engine, runner_options=options))
+    yield app.runner
+    application.reset()
