@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-PIECE_SIZE = 160  # characters a piece holds before the next update may start a new one
+PIECE_SIZE = 60  # characters a piece holds before the next update may start a new one (about every update)
 HOLD_MAX = 40  # characters of a partial word held back to end an update at a space (a longer run is sent)
 CUT = None  # in ``feed``'s output: the text after this starts a new piece
 

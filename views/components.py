@@ -31,8 +31,10 @@ from runner.runner import Run
 from views import stored_images
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
-COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which every update resends whole,
+COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which st.write_stream resends whole,
 COALESCE_MAX = 0.5  # so bytes grow with the answer, not its square (up to this pause)
+COALESCE_MAX_PIECES = 0.25  # the same pause's limit where a long block is cut into pieces (each update
+# resends a bounded tail, but costs ~100 bytes of its own: fewer updates in a long block keep that small)
 IDLE_CHECK = 0.25  # seconds between checks for a Stop or rerun while no data arrives
 COALESCE_PER_READER = 0.004  # ...and with the replies streaming at once in this process: every update costs
 # its script thread a protobuf, a hash and Streamlit's global config lock, so a hundred readers updating
@@ -159,9 +161,9 @@ def _live_text(
                 yield part
 
     while True:
-        resent = cutter.piece if cutter else len(splitter.block)  # what the next update resends
-        interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * resent,
-                                         COALESCE_PER_READER * _live_readers.count))
+        longest = COALESCE_MAX_PIECES if cutter else COALESCE_MAX
+        interval = min(longest, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
+                                    COALESCE_PER_READER * _live_readers.count))
         if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
             run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
             events, done = run.wait(seq, 0)
