@@ -23,7 +23,8 @@ CUT = None  # in ``feed``'s output: the text after this starts a new piece
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
 _LIST_START = re.compile(r"\d{1,9}[.)](\s|$)")
-_WORD_UNDERSCORE = re.compile(r"(?<=\w)_(?=\w)")
+_WORD_UNDERSCORE = re.compile(r"(?<=[^\W_])_+(?=[^\W_])")  # snake_case: never emphasis
+_RUNS = {mark: re.compile(re.escape(mark) + "+") for mark in "`$*~_"}
 
 
 def can_cut(block: str, at: int) -> bool:
@@ -43,12 +44,19 @@ def can_cut(block: str, at: int) -> bool:
 
 
 def spans_closed(text: str) -> bool:
-    """Whether every inline span opened in ``text`` is closed again (counted conservatively)."""
+    """Whether every inline span opened in ``text`` is closed again (counted conservatively).
+
+    Each delimiter (code, math, emphasis, strikethrough) must come in an even number of runs of an
+    even number of characters in all ("**bold" is one run: open); brackets and parentheses must pair.
+    """
     text = text.replace("\\\\", "").replace("\\$", "").replace("\\*", "").replace("\\_", "").replace("\\`", "")
-    if "|" in text or text.count("`") % 2 or text.count("$") % 2 or text.count("*") % 2 or text.count("~") % 2:
+    text = text.replace("\\~", "")
+    if "|" in text:
         return False
-    if _WORD_UNDERSCORE.sub("", text).count("_") % 2:
-        return False
+    for runs in (_RUNS["`"].findall(text), _RUNS["$"].findall(text), _RUNS["*"].findall(text),
+                 _RUNS["~"].findall(text), _RUNS["_"].findall(_WORD_UNDERSCORE.sub("", text))):
+        if len(runs) % 2 or sum(map(len, runs)) % 2:
+            return False
     return text.count("[") == text.count("]") and text.count("(") == text.count(")")
 
 
