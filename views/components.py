@@ -346,10 +346,9 @@ def draw_live(chunks: Iterator[str | Callable[[], None]], key: str) -> None:
             if box is None:
                 box = st.container(key=f"{key}-{blocks}", gap=None)
                 blocks += 1
-            if slot is None:
-                slot, text = box.empty(), ""
-            text += chunk
-            slot._markdown(text, unterminated_parsing=True)
+            text = chunk if slot is None else text + chunk
+            # the element a piece's first text creates is redrawn in place (no empty placeholder: a delta less)
+            slot = (box if slot is None else slot)._markdown(text, unterminated_parsing=True)
 
 
 def _footer(message: Any) -> None:
