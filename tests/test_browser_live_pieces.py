@@ -82,3 +82,33 @@ def test_a_long_paragraph_streams_in_pieces_that_flow_as_one(
     message = page.locator("[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarAssistant'])")
     texts = message.get_by_test_id("stMarkdownContainer").all_inner_texts()
     assert words(texts[0]) == words(ANSWER)
+
+
+def test_the_first_answer_shows_once_while_the_next_one_streams(
+    app_server: AppServer, allenai_sim: SimHandle, page: Any
+) -> None:
+    """The first reply, drawn live then stored, is on screen once (no stale piece or block) while the next streams."""
+    script = allenai_sim.sim.script
+    script.chunks = [ANSWER[at : at + 40] for at in range(0, len(ANSWER), 40)]
+    script.chunk_delay = 0.01
+    page.goto(app_server.url)
+    wait_for_app(page)
+    send(page, "First question")
+    message = page.locator("[data-testid='stChatMessage']:has([data-testid='stChatMessageAvatarAssistant'])")
+    page.get_by_text("first token").first.wait_for(timeout=30_000)  # the first reply's caption: it is stored
+    wait_for_app(page)
+
+    second = "Another answer, streamed slowly. " * 20
+    script.chunks = [second[at : at + 8] for at in range(0, len(second), 8)]
+    script.chunk_delay = 0.05
+    send(page, "Second question")
+    checked = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and checked < 10:
+        if message.count() >= 2 and "Another" in message.nth(1).inner_text():
+            first = message.nth(0).inner_text()
+            assert first.count("sentence number 39") == 1, first[-300:]
+            assert "Another" not in first
+            checked += 1
+        time.sleep(0.1)
+    assert checked == 10, "the second reply was not seen streaming"

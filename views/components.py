@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -289,15 +290,24 @@ stored_blocks = TextCache(_drawn_blocks)
 # old layout lingers on screen while the next reply streams.
 
 
+LIVE_DRAWN = "_chatdeck_live_drawn"  # session state: ids of the messages this session has drawn live
+
+
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
-    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons)."""
+    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons).
+
+    A message this session drew live keeps the live layout's two slots (reasoning box, waiting line), so
+    each element of its stored redraw lands where its live one was; the others (most, on a rerun) skip them.
+    """
     with st.chat_message(message.role):
-        reasoning_box = st.container()
+        was_live = getattr(message, "id", None) in st.session_state.get(LIVE_DRAWN, ())
+        reasoning_box = st.container() if was_live else None
         status = (getattr(message, "extra", None) or {}).get("reasoning_status")
         if message.reasoning or status:
-            with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
+            with reasoning_box or nullcontext(), st.expander("Reasoning", icon=":material/psychology:"):
                 st.markdown(reasoning_markdown(message.reasoning or "", status))
-        st.empty()  # where a live reply shows its waiting line
+        if was_live:
+            st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
             name = plain(attachment.get("name") or "attachment")
             stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
@@ -312,6 +322,8 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
 
 def render_live(message: Any, run: Run) -> None:
     """A reply still being generated: stream it, then show how it ended."""
+    drawn = st.session_state.setdefault(LIVE_DRAWN, set())
+    drawn.add(run.message_id)  # from now on drawn in the live layout, also once stored (render_stored)
     with st.chat_message("assistant"):
         reasoning_box = st.container()
         waiting = st.empty()
