@@ -69,6 +69,7 @@ STATE_JS = """([selector]) => {
   return {
     idle: !!app && app.getAttribute("data-test-script-state") === "notRunning",
     caption: last.includes("first token"),
+    live: !!document.querySelector("[class*='st-key-chatdeck-live-']"),
     bench: window.__bench,
   };
 }"""
@@ -227,7 +228,8 @@ class BrowserBench:
         )
 
     def _wait_done(self, before: int, timeout: float) -> dict[str, Any]:
-        """Until the page shows text, its script run is over and the reply's caption is there.
+        """Until the page shows text, its script run is over, the reply's caption is there and no live
+        block is left (Chatdeck redraws the finished reply from storage in a rerun of its own).
 
         If the caption never comes (the app changed its wording), the end of the simulator's
         stream plus two idle seconds will do.
@@ -239,8 +241,8 @@ class BrowserBench:
             seen = state["bench"] is not None and state["bench"]["first"] is not None
             requests = self.sim.chat_requests()
             finished_at = requests[before].finished_at if len(requests) > before else None
-            if not (seen and state["idle"] and finished_at is not None):
-                continue
+            if not (seen and state["idle"] and finished_at is not None) or state["live"]:
+                continue  # (Chatdeck: a live block still on screen, the rerun drawing it stored is yet to come)
             if state["caption"] or time.monotonic() - finished_at > 2:
                 return state
         raise TimeoutError(f"the reply was not shown within {timeout:.0f} s")
