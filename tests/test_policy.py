@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+import application
 from access import policy
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
 from providers import registry
 from runner import turns
 from runner.runner import Runner, credentials_for
+from services import sending
 from simulators.openai_compat import SIM_TOKEN
 from storage import app_settings, credentials, usage
 from storage import repository as repo
@@ -30,10 +32,15 @@ HF_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 def clean_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CHATDECK_TRUSTED_HEADER", raising=False)  # single-user mode unless a test says otherwise
     monkeypatch.delenv(policy.ENV_RATE_LIMIT, raising=False)
-    policy.invalidate()
+    application.reset()
     yield
-    registry.set_disabled_source(None)  # the runner installed it for this test's database
-    policy.invalidate()
+    application.reset()
+
+
+@pytest.fixture
+def app(engine: Engine) -> application.Application:
+    """An application on the test's database (reset by clean_policy): the policy cache is the application's."""
+    return application.install(application.Application(engine=engine))
 
 
 @pytest.fixture
@@ -65,31 +72,31 @@ def test_a_disabled_backend_is_refused_before_anything_is_saved_or_sent(
     assert registry.all_backends()["allenai"].status == "disabled"
     assert registry.BACKENDS["allenai"].status == "working"  # the built-in description is untouched
     with pytest.raises(BackendDisabledError, match="Ai2 Playground is switched off by an admin"):
-        runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
+        sending.send(runner, owner_id=owner, conversation=cid, provider="allenai", model="olmo-3.1-32b-instruct",
                      prompt="Hello?")
     assert messages(engine, owner, cid) == [] and allenai_sim.sim.chat_requests() == []
 
     policy.set_backend_enabled(engine, "allenai", True)
     assert registry.backend("allenai").status == "working"
-    run = runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                       prompt="Hello?")
+    run = sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                       model="olmo-3.1-32b-instruct", prompt="Hello?").run
     assert run.saved.wait(10)
     assert messages(engine, owner, cid) == [("user", "complete"), ("assistant", "complete")]
 
 
 def test_a_regenerate_is_refused_too(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
     owner, cid = new_chat(engine)
-    assert runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                        prompt="Hello?").saved.wait(10)
+    assert sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                        model="olmo-3.1-32b-instruct", prompt="Hello?").run.saved.wait(10)
     policy.set_backend_enabled(engine, "allenai", False)
     with pytest.raises(BackendDisabledError):
-        turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
+        sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
                          model="olmo-3.1-32b-instruct")
     policy.set_backend_enabled(engine, "allenai", True)
     with session(engine) as s:
         usage.set_rate_limit(s, owner, 1)  # the one reply of this minute is spent
     with pytest.raises(RateLimitedError, match="You have sent 1 message in the last minute"):
-        turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
+        sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
                          model="olmo-3.1-32b-instruct")
     with session(engine) as s:
         turn = turns.load_last_turn(s, owner, cid)
@@ -104,16 +111,16 @@ def test_the_rate_limit_stops_the_runner_before_anything_is_saved(
     policy.invalidate()  # the runner read the policy when it started
     owner, cid = new_chat(engine)
     for prompt in ("one", "two"):
-        assert runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                            prompt=prompt).saved.wait(10)
+        assert sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                            model="olmo-3.1-32b-instruct", prompt=prompt).run.saved.wait(10)
     with pytest.raises(RateLimitedError) as refused:
-        runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
+        sending.send(runner, owner_id=owner, conversation=cid, provider="allenai", model="olmo-3.1-32b-instruct",
                      prompt="three")
     assert refused.value.limit == 2 and 1 <= (refused.value.retry_after or 0) <= 60
     assert len(messages(engine, owner, cid)) == 4 and len(allenai_sim.sim.chat_requests()) == 2
     other, other_chat = new_chat(engine, who="bob@example.com")  # the limit is per user
-    assert runner.start(owner_id=other, conversation_id=other_chat, provider="allenai",
-                        model="olmo-3.1-32b-instruct", prompt="mine").saved.wait(10)
+    assert sending.send(runner, owner_id=other, conversation=other_chat, provider="allenai",
+                        model="olmo-3.1-32b-instruct", prompt="mine").run.saved.wait(10)
 
 
 def test_the_server_login_is_used_in_single_user_mode_unless_an_admin_switches_it_off(
@@ -165,6 +172,7 @@ def test_backends_without_a_login_never_get_the_servers(engine: Engine, monkeypa
         assert credentials_for(s, owner, "hailuo") is None  # the server has none configured
 
 
+@pytest.mark.usefixtures("app")
 def test_a_change_shows_at_once_here_and_within_the_ttl_elsewhere(
     engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,6 +195,7 @@ def test_a_change_shows_at_once_here_and_within_the_ttl_elsewhere(
     assert current.disabled == {"hailuo", "huggingchat"} and current.rate_limit == 7
 
 
+@pytest.mark.usefixtures("app")
 def test_unreadable_settings_keep_the_last_known_policy(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     policy.set_backend_enabled(engine, "hailuo", False)
     assert policy.current(engine).disabled == {"hailuo"}
@@ -196,6 +205,7 @@ def test_unreadable_settings_keep_the_last_known_policy(engine: Engine, monkeypa
     assert policy.current(engine).disabled == {"hailuo"}
 
 
+@pytest.mark.usefixtures("app")
 def test_while_one_thread_reloads_an_expired_policy_the_others_do_not_wait(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

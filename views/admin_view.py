@@ -114,7 +114,6 @@ def _save_user_limit(user_id: int, label: str) -> None:
 
 def backends_section() -> None:
     engine = get_engine()
-    policy.install(engine)  # the runner does this too; the page must not depend on it
     current = policy.current(engine)
     team = policy.mode() != identity.SINGLE
     st.caption("A disabled backend is switched off for everyone: pickers say so, the compare page leaves it out, "

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from markup.safe_markdown import plain
+from services.conversation_view import ConversationView
 from storage import library, transfer
 from storage import repository as repo
 from storage.db import get_engine, session
@@ -23,7 +24,7 @@ SEARCH_LIMIT = 20
 DIALOG = "library_dialog"  # session key: ("rename" | "delete", conversation id, title) while a dialog is open
 
 
-def conversation_list(owner: int, current: Conversation | None) -> None:
+def conversation_list(owner: int, current: ConversationView | None) -> None:
     """The whole library in the sidebar; ``current`` is highlighted and has the export entries."""
     sidebar = st.sidebar
     sidebar.button("New chat", icon=":material/add:", on_click=_open, args=(None,), width="stretch", key="new_chat")
@@ -38,7 +39,7 @@ def conversation_list(owner: int, current: Conversation | None) -> None:
     _dialogs(owner, current)
 
 
-def _listing(owner: int, current: Conversation | None) -> None:
+def _listing(owner: int, current: ConversationView | None) -> None:
     archived = st.sidebar.toggle("Show archived", key="show_archived")
     with session(get_engine()) as s:
         conversations = library.sidebar_conversations(s, owner, archived=archived, limit=LIST_LIMIT)
@@ -53,7 +54,7 @@ def _listing(owner: int, current: Conversation | None) -> None:
         st.sidebar.caption(f"The {LIST_LIMIT} most recent are shown; search finds the others.")
 
 
-def _row(c: Conversation, current: Conversation | None) -> None:
+def _row(c: Conversation, current: ConversationView | None) -> None:
     """One button per conversation; the open one also gets its menu.
 
     Every element here is sent again on every rerun, before the page reaches the reply it streams,
@@ -104,7 +105,7 @@ def _exports(c: Conversation) -> None:
                        key=f"export_json_{c.id}", icon=":material/download:", on_click="ignore")
 
 
-def _search_results(owner: int, query: str, current: Conversation | None) -> None:
+def _search_results(owner: int, query: str, current: ConversationView | None) -> None:
     with session(get_engine()) as s:
         hits = library.search(s, owner, query, limit=SEARCH_LIMIT)
     if not hits:
@@ -170,7 +171,7 @@ def _close() -> None:
     st.session_state.pop(DIALOG, None)
 
 
-def _dialogs(owner: int, current: Conversation | None) -> None:
+def _dialogs(owner: int, current: ConversationView | None) -> None:
     pending = st.session_state.get(DIALOG)
     if not pending:
         return
@@ -200,7 +201,7 @@ def _rename_dialog(owner: int, conversation_id: str, title: str) -> None:
 
 
 @st.dialog("Delete conversation?", on_dismiss=_close)
-def _delete_dialog(owner: int, conversation_id: str, title: str, current: Conversation | None) -> None:
+def _delete_dialog(owner: int, conversation_id: str, title: str, current: ConversationView | None) -> None:
     st.markdown(f"**{_escape(title or 'Untitled')}** and all its messages will be deleted. This cannot be undone.")
     left, right = st.columns(2)
     if left.button("Delete", key="delete_confirm", type="primary", icon=":material/delete:"):

@@ -12,7 +12,6 @@ import streamlit as st
 from api import tokens
 from markup.safe_markdown import plain
 from providers import endpoint_urls, registry
-from runner import custom_backends
 from storage import api_tokens, endpoints
 from storage.db import get_engine, session
 from storage.models import User, utcnow
@@ -65,7 +64,6 @@ def api_token_section(owner: int) -> None:
 
 
 def custom_endpoint_section() -> None:
-    custom_backends.install(get_engine())  # the runner does this too; the page must not depend on it
     st.subheader("Custom endpoints", anchor=False)
     st.caption("OpenAI-compatible servers (Ollama, vLLM, TGI, llama.cpp) everyone here can chat with: each appears "
                "as a backend of its own. Base URL up to `/v1`, e.g. `http://localhost:11434/v1` for Ollama.")

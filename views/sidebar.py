@@ -16,9 +16,8 @@ from providers import registry
 from providers.events import Options
 from runner import backend_health
 from runner.runner import get_runner
-from storage import repository as repo
-from storage.db import get_engine, session
-from storage.models import Conversation
+from services import conversation_view
+from services.conversation_view import ConversationView
 from views import conversations, health_badges, signin
 
 
@@ -37,25 +36,24 @@ def owner_id() -> int:
     return int(st.session_state["owner_id"])
 
 
-def current_conversation(owner: int) -> Conversation | None:
+def current_conversation(owner: int) -> ConversationView | None:
     """The conversation named by ``?c=`` in the URL, if it is this user's."""
     conversation_id = st.query_params.get("c")
     if not conversation_id:
         return None
-    with session(get_engine()) as s:
-        conversation = repo.get_conversation(s, owner, conversation_id)
+    conversation = conversation_view.conversation(owner, conversation_id)
     if conversation is None:
         st.warning("That conversation was not found. It may have been deleted, or the link is wrong.")
         del st.query_params["c"]
     return conversation
 
 
-def conversation_list(owner: int, current: Conversation | None) -> None:
+def conversation_list(owner: int, current: ConversationView | None) -> None:
     """New chat, search and the conversation list with each conversation's menu (views/conversations.py)."""
     conversations.conversation_list(owner, current)
 
 
-def backend_picker(current: Conversation | None) -> Choice:
+def backend_picker(current: ConversationView | None) -> Choice:
     """Backend, model and sampling pickers; defaults from the conversation or the URL."""
     params = st.query_params
     backends = registry.all_backends()  # built-in and custom endpoints (cached, no query per rerun)
