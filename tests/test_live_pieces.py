@@ -139,3 +139,26 @@ def test_the_chat_page_reader_cuts_a_streaming_paragraph_and_loses_nothing() -> 
         cuts = [c for c in chunks if c is components._next_piece]
         assert "".join(drawn) == text
         assert (len(cuts) > 3) if pieces else not cuts
+
+
+def test_a_word_held_back_for_a_cut_shows_when_the_backend_pauses() -> None:
+    import threading
+    import time
+
+    from providers.events import Finished, TextDelta
+    from runner.run import Run
+    from views import components
+
+    run = Run(1, "c", 1, "allenai", "m")
+    first = "A first sentence that is long enough to be cut after it, and then a half wor"
+    run.publish(TextDelta(first))
+    reader = components.live_text(run, None, pieces=True)
+    shown = next(reader)
+    assert first.startswith(shown) and shown != first  # "wor" held back: the next update may start a piece
+    finish = threading.Timer(1.0, lambda: (run.publish(TextDelta("d.")), run.publish(Finished("stop"))))
+    finish.start()
+    started = time.monotonic()
+    held = next(reader)
+    assert held == first[len(shown):] and time.monotonic() - started < 0.9  # shown in the pause, not after it
+    finish.join()
+    assert "".join(c for c in reader if isinstance(c, str)) == "d."

@@ -201,6 +201,8 @@ def _live_text(
             last_emit = time.monotonic()
             emitted_any = True
         elif not events:
+            if cutter and (held := cutter.flush()):  # the backend paused: show the word held back for a cut
+                yield held
             st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
         if done and not pending:
             yield from drawn(neutraliser.feed(math.flush()) + neutraliser.flush())
