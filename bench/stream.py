@@ -56,7 +56,7 @@ def measure(prompts: int, flat: int, time_left: Callable[[], float], *, naive: b
         for bench in benches.values():
             bench.ask("Warm-up", "Warming up: a short answer, not measured. " * 5, chunks=40, chunk_delay=CHUNK_DELAY)
         plan = [("chatdeck", "tiny", 12)]
-        for kind, count in (("markdown", prompts), ("flat", flat)):
+        for kind, count in (("flat", flat), ("markdown", prompts)):  # the flat answer's bytes are the target
             plan += [(app, kind, CHUNKS) for _ in range(count) for app in apps]
         for number, (app, kind, chunks) in enumerate(plan, 1):
             if time_left() < PROMPT_BUDGET:
