@@ -16,6 +16,7 @@ from providers import registry
 from providers.events import Attachment
 from runner import versions
 from runner.runner import get_runner
+from services.library import ConversationView
 from storage import repository as repo
 from storage.db import get_engine, session
 from views import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
@@ -49,9 +50,9 @@ def render() -> None:
                 limits.admit(s, owner, [choice.provider])  # before anything is saved
                 if conversation is None:
                     title = prompt.strip().splitlines()[0][:60]
-                    conversation = repo.create_conversation(
+                    conversation = ConversationView.of(repo.create_conversation(
                         s, owner, provider=choice.provider, model=choice.model, title=title, system_prompt=new_system
-                    )
+                    ))
                 elif (conversation.provider, conversation.model) != (choice.provider, choice.model):
                     repo.set_conversation_model(s, owner, conversation.id, choice.provider, choice.model)
             st.query_params.from_dict({"c": conversation.id})

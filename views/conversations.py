@@ -13,17 +13,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from markup.safe_markdown import plain
-from storage import library, transfer
-from storage import repository as repo
-from storage.db import get_engine, session
-from storage.models import Conversation, utcnow
+from services import library
+from services.library import ConversationView
 
 LIST_LIMIT = 50
 SEARCH_LIMIT = 20
 DIALOG = "library_dialog"  # session key: ("rename" | "delete", conversation id, title) while a dialog is open
 
 
-def conversation_list(owner: int, current: Conversation | None) -> None:
+def conversation_list(owner: int, current: ConversationView | None) -> None:
     """The whole library in the sidebar; ``current`` is highlighted and has the export entries."""
     sidebar = st.sidebar
     sidebar.button("New chat", icon=":material/add:", on_click=_open, args=(None,), width="stretch", key="new_chat")
@@ -38,22 +36,21 @@ def conversation_list(owner: int, current: Conversation | None) -> None:
     _dialogs(owner, current)
 
 
-def _listing(owner: int, current: Conversation | None) -> None:
+def _listing(owner: int, current: ConversationView | None) -> None:
     archived = st.sidebar.toggle("Show archived", key="show_archived")
-    with session(get_engine()) as s:
-        conversations = library.sidebar_conversations(s, owner, archived=archived, limit=LIST_LIMIT)
-    if not conversations:
+    groups, count = library.sidebar_groups(owner, archived=archived, limit=LIST_LIMIT, tz=_timezone())
+    if not count:
         st.sidebar.caption("No archived conversations." if archived else "Your conversations will appear here.")
         return
-    for name, items in library.group_by_date(conversations, now=utcnow(), tz=_timezone()):
+    for name, items in groups:
         st.sidebar.caption(f"Archived · {name}" if archived else name)
         for conversation in items:
             _row(conversation, current)
-    if len(conversations) == LIST_LIMIT:
+    if count == LIST_LIMIT:
         st.sidebar.caption(f"The {LIST_LIMIT} most recent are shown; search finds the others.")
 
 
-def _row(c: Conversation, current: Conversation | None) -> None:
+def _row(c: ConversationView, current: ConversationView | None) -> None:
     """One button per conversation; the open one also gets its menu.
 
     Every element here is sent again on every rerun, before the page reaches the reply it streams,
@@ -72,7 +69,7 @@ def _row(c: Conversation, current: Conversation | None) -> None:
         _menu(c, is_current)
 
 
-def _menu(c: Conversation, is_current: bool) -> None:
+def _menu(c: ConversationView, is_current: bool) -> None:
     st.button("Rename", key=f"rename_{c.id}", icon=":material/edit:", on_click=_ask, args=("rename", c))
     if not c.archived:
         st.button("Unpin" if c.pinned else "Pin", key=f"pin_{c.id}", icon=":material/push_pin:",
@@ -84,19 +81,17 @@ def _menu(c: Conversation, is_current: bool) -> None:
         _exports(c)
 
 
-def _exports(c: Conversation) -> None:
+def _exports(c: ConversationView) -> None:
     """Download entries for the open conversation: built on click, in a thread of their own (no rerun)."""
     owner = c.owner_id
     reasoning = st.checkbox("Include reasoning", key=f"export_reasoning_{c.id}")
     name = _file_name(c.title)
 
     def markdown() -> str:
-        with session(get_engine()) as s:
-            return transfer.conversation_markdown(s, owner, c.id, reasoning=reasoning) or ""
+        return library.markdown(owner, c.id, reasoning=reasoning)
 
     def as_json() -> bytes:
-        with session(get_engine()) as s:
-            return transfer.conversation_json(s, owner, c.id, reasoning=reasoning) or b""
+        return library.json_export(owner, c.id, reasoning=reasoning)
 
     st.download_button("Export as Markdown", markdown, file_name=f"{name}.md", mime="text/markdown",
                        key=f"export_md_{c.id}", icon=":material/download:", on_click="ignore")
@@ -104,20 +99,18 @@ def _exports(c: Conversation) -> None:
                        key=f"export_json_{c.id}", icon=":material/download:", on_click="ignore")
 
 
-def _search_results(owner: int, query: str, current: Conversation | None) -> None:
-    with session(get_engine()) as s:
-        hits = library.search(s, owner, query, limit=SEARCH_LIMIT)
+def _search_results(owner: int, query: str, current: ConversationView | None) -> None:
+    found = library.search(owner, query, limit=SEARCH_LIMIT)
+    hits = found.hits
     if not hits:
         st.sidebar.caption("No conversation matches every word.")
         return
     st.sidebar.caption(f"{len(hits)} best match{'es' if len(hits) > 1 else ''}")
-    terms = library.search_terms(query)
-    for hit in hits:
+    for hit, text in zip(hits, found.snippets, strict=True):
         is_current = current is not None and hit.conversation_id == current.id
         label = (":material/archive: " if hit.archived else "") + plain(hit.title or "Untitled")
         st.sidebar.button(label, key=f"hit_{hit.conversation_id}", type="primary" if is_current else "tertiary",
                           on_click=_open, args=(hit.conversation_id, hit.provider, hit.model), width="stretch")
-        text = hit.snippet or library.snippet(hit.title, terms)
         st.sidebar.caption(highlighted_markdown(text))
 
 
@@ -151,18 +144,16 @@ def _open(conversation_id: str | None, provider: str | None = None, model: str |
 
 
 def _pin(conversation_id: str, pinned: bool) -> None:
-    with session(get_engine()) as s:
-        library.set_pinned(s, int(st.session_state["owner_id"]), conversation_id, pinned)
+    library.set_pinned(int(st.session_state["owner_id"]), conversation_id, pinned)
 
 
 def _archive(conversation_id: str, archived: bool) -> None:
-    with session(get_engine()) as s:
-        library.set_archived(s, int(st.session_state["owner_id"]), conversation_id, archived)
+    library.set_archived(int(st.session_state["owner_id"]), conversation_id, archived)
     st.toast("Archived: find it under Show archived, or by searching." if archived else "Back in your list.",
              icon=":material/archive:")
 
 
-def _ask(action: str, c: Conversation) -> None:
+def _ask(action: str, c: ConversationView) -> None:
     st.session_state[DIALOG] = (action, c.id, c.title)
 
 
@@ -170,7 +161,7 @@ def _close() -> None:
     st.session_state.pop(DIALOG, None)
 
 
-def _dialogs(owner: int, current: Conversation | None) -> None:
+def _dialogs(owner: int, current: ConversationView | None) -> None:
     pending = st.session_state.get(DIALOG)
     if not pending:
         return
@@ -193,19 +184,17 @@ def _rename_dialog(owner: int, conversation_id: str, title: str) -> None:
         if not new_title.strip():
             st.error("A title cannot be empty.")
             return
-        with session(get_engine()) as s:
-            repo.rename_conversation(s, owner, conversation_id, new_title)
+        library.rename(owner, conversation_id, new_title)
         _close()
         st.rerun()
 
 
 @st.dialog("Delete conversation?", on_dismiss=_close)
-def _delete_dialog(owner: int, conversation_id: str, title: str, current: Conversation | None) -> None:
+def _delete_dialog(owner: int, conversation_id: str, title: str, current: ConversationView | None) -> None:
     st.markdown(f"**{_escape(title or 'Untitled')}** and all its messages will be deleted. This cannot be undone.")
     left, right = st.columns(2)
     if left.button("Delete", key="delete_confirm", type="primary", icon=":material/delete:"):
-        with session(get_engine()) as s:
-            repo.delete_conversation(s, owner, conversation_id)
+        library.delete(owner, conversation_id)
         if current is not None and current.id == conversation_id:
             st.query_params.clear()
         _close()

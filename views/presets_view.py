@@ -12,14 +12,14 @@ import streamlit as st
 from markup.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
+from services.library import ConversationView
 from sharing import service
-from storage.models import Conversation
 from views.callbacks import ignoring_result
 
 NEW_CHAT_SYSTEM = "system_prompt_new"  # session key: the system prompt a new chat starts with
 
 
-def system_prompt_box(owner: int, conversation: Conversation | None, backend: BackendInfo) -> str:
+def system_prompt_box(owner: int, conversation: ConversationView | None, backend: BackendInfo) -> str:
     """The conversation's system prompt (editable), or the one a new chat will start with; says how this
     backend receives it. Returns the prompt for a new chat ("" when a conversation is open)."""
     with st.sidebar.expander("System prompt", icon=":material/settings_suggest:",

@@ -1,6 +1,6 @@
 """The chat page's sidebar: who is using the app, the conversation library, backend and model pickers.
 
-Every function reads state and storage with bounded queries; none touches the network.
+Every function reads state and services with bounded queries; none touches the network.
 This module renders nothing when imported.
 """
 
@@ -16,9 +16,8 @@ from providers import registry
 from providers.events import Options
 from runner import backend_health
 from runner.runner import get_runner
-from storage import repository as repo
-from storage.db import get_engine, session
-from storage.models import Conversation
+from services import library
+from services.library import ConversationView
 from views import conversations, health_badges, signin
 
 
@@ -37,25 +36,24 @@ def owner_id() -> int:
     return int(st.session_state["owner_id"])
 
 
-def current_conversation(owner: int) -> Conversation | None:
+def current_conversation(owner: int) -> ConversationView | None:
     """The conversation named by ``?c=`` in the URL, if it is this user's."""
     conversation_id = st.query_params.get("c")
     if not conversation_id:
         return None
-    with session(get_engine()) as s:
-        conversation = repo.get_conversation(s, owner, conversation_id)
+    conversation = library.conversation(owner, conversation_id)
     if conversation is None:
         st.warning("That conversation was not found. It may have been deleted, or the link is wrong.")
         del st.query_params["c"]
     return conversation
 
 
-def conversation_list(owner: int, current: Conversation | None) -> None:
+def conversation_list(owner: int, current: ConversationView | None) -> None:
     """New chat, search and the conversation list with each conversation's menu (views/conversations.py)."""
     conversations.conversation_list(owner, current)
 
 
-def backend_picker(current: Conversation | None) -> Choice:
+def backend_picker(current: ConversationView | None) -> Choice:
     """Backend, model and sampling pickers; defaults from the conversation or the URL."""
     params = st.query_params
     backends = registry.all_backends()  # built-in and custom endpoints (cached, no query per rerun)
