@@ -123,6 +123,11 @@ def export_all(owner: int) -> bytes:
         return transfer.all_conversations_json(s, owner)
 
 
+def export_file_name() -> str:
+    """The name of an export of everything: today's date in it."""
+    return f"chatdeck-{utcnow():%Y-%m-%d}.json"
+
+
 def import_file(owner: int, data: bytes) -> ImportResult:
     """Import a Chatdeck export or ChatGPT's ``conversations.json`` in one transaction: all of it or nothing.
     Raises :class:`ImportProblem` (saying why) for a file that cannot be imported."""

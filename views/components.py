@@ -248,7 +248,7 @@ stored_blocks = TextCache(_drawn_blocks)
 
 
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
-    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons)."""
+    """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons)."""
     with st.chat_message(message.role):
         reasoning_box = st.container()
         status = (getattr(message, "extra", None) or {}).get("reasoning_status")
