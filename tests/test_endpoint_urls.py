@@ -157,7 +157,7 @@ def test_an_allowed_host_is_asked_as_before_and_its_errors_do_not_name_it(sqlite
 
 
 @pytest.fixture
-def pages(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def views(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "endpoint-url-test-secret")
     monkeypatch.delenv(ENV_ALLOW_LINK_LOCAL, raising=False)
