@@ -1,4 +1,4 @@
-"""The messages-per-minute limit of each user, enforced by the runner for the UI and the REST API alike.
+"""The messages-per-minute limit of each user, enforced by services/sending.py for the UI and the APIs alike.
 
 Every reply requested from a backend counts: a chat message, a regenerate or an edit, each column of
 a comparison, a REST request. A user's limit is their own override (set on the Admin page, on their
@@ -77,8 +77,8 @@ def check(s: Session, owner_id: int, *, replies: int = 1, now: datetime | None =
 
 def admit(s: Session, owner_id: int, backends: Sequence[str], *, now: datetime | None = None) -> None:
     """Raise unless every backend in ``backends`` is enabled and the user may ask each for one reply now
-    (:class:`access.policy.BackendDisabledError`, :class:`RateLimitedError`). Pages call it before they
-    save anything; the runner checks again when it starts each reply."""
+    (:class:`access.policy.BackendDisabledError`, :class:`RateLimitedError`). The send use case
+    (services/sending.py) calls it first, in the transaction that then saves the messages."""
     engine = policy.engine_of(s)
     for backend in backends:
         policy.ensure_enabled(engine, backend)

@@ -40,17 +40,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from access import limits
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
 from api import shared, tokens
 from api.shared import authenticate_sync as _authenticate
-from api.shared import title as _title
 from providers import huggingface, registry
 from providers.errors import HTTPStatusError, UnavailableError, UnknownModelError
 from runner.runner import Run, get_runner
+from services import sending
 from storage import repository as repo
-from storage.db import get_engine, session
 
 log = logging.getLogger(__name__)
 
@@ -202,27 +200,24 @@ def conversation_id_for(owner: int, chat_id: str) -> str:
 
 
 def _start(owner: int, chat_id: str, model: str, body: ChatBody) -> Run:
-    """Find or create the conversation, append what is new, and start the reply.
+    """Find or create the conversation, append what is new, and start the reply (services/sending.py).
 
     Raises :class:`RateLimitedError` before anything is saved when the user is over their limit.
     """
     history: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
     *earlier, (_, prompt) = history
-    with session(get_engine()) as s:
-        limits.check(s, owner)
-        conversation = repo.get_conversation(s, owner, chat_id) if repo.is_conversation_id(chat_id) else None
-        if conversation is None:  # created by the first of any concurrent requests, found by the others
-            conversation = repo.get_or_create_conversation(s, owner, conversation_id_for(owner, chat_id),
-                                                           provider=BACKEND, model=model, title=_title(history))
-        conversation_id = conversation.id
-        _append_new(s, owner, conversation_id, earlier, model)
-        repo.set_conversation_model(s, owner, conversation_id, BACKEND, model)
-    return get_runner().start(owner_id=owner, conversation_id=conversation_id, provider=BACKEND, model=model,
-                              prompt=prompt)
 
+    def conversation(s: Session) -> str:
+        found = repo.get_conversation(s, owner, chat_id) if repo.is_conversation_id(chat_id) else None
+        if found is None:  # created by the first of any concurrent requests, found by the others
+            found = repo.get_or_create_conversation(s, owner, conversation_id_for(owner, chat_id),
+                                                    provider=BACKEND, model=model, title=sending.title(history))
+        shared.append_new(s, owner, found.id, earlier, provider=BACKEND, model=model)
+        repo.set_conversation_model(s, owner, found.id, BACKEND, model)
+        return found.id
 
-def _append_new(s: Session, owner: int, conversation_id: str, earlier: list[tuple[str, str]], model: str) -> None:
-    shared.append_new(s, owner, conversation_id, earlier, provider=BACKEND, model=model)
+    return sending.send(get_runner(), owner_id=owner, conversation=conversation, provider=BACKEND, model=model,
+                        prompt=prompt).run
 
 
 # --- the answer -----------------------------------------------------------------------------------

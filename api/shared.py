@@ -1,7 +1,7 @@
 """Pieces both REST APIs use (seed 002's endpoint in api/chat.py and the OpenAI-compatible ``/v1``).
 
-Both authenticate with the same tokens (api/tokens.py), title new conversations the same way and
-recognise which of a request's earlier messages a conversation already holds the same way.
+Both authenticate with the same tokens (api/tokens.py), send through services/sending.py (which titles new
+conversations) and recognise which of a request's earlier messages a conversation already holds the same way.
 """
 
 from __future__ import annotations
@@ -50,12 +50,6 @@ def tail_overlap(stored: list[Exchange], earlier: list[Exchange]) -> int:
         if earlier[:k] == stored[-k:]:
             return k
     return 0
-
-
-def title(history: list[Exchange]) -> str:
-    """A new conversation's title: the first line of its first user message."""
-    first = next((content for role, content in history if role == "user" and content.strip()), "")
-    return first.strip().splitlines()[0][:60] if first.strip() else ""
 
 
 def stored_exchanges(s: Session, owner: int, conversation_id: str) -> list[Exchange]:

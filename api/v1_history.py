@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from access import limits, policy
-from api.shared import Exchange, append_new, stored_exchanges, title
+from api.shared import Exchange, append_new, stored_exchanges
 from api.v1_errors import V1Error
 from api.v1_models import Target
 from api.v1_request import CompletionRequest, without_system
 from providers import registry
 from runner.runner import Run, credentials_for, get_runner
 from runner.versions import is_superseded
+from services import sending
 from storage import repository as repo
-from storage.db import get_engine, session
 
 CANDIDATES = 20  # recent conversations looked at for a continuation
 PEEK = 6  # latest messages read of each (room for a few hidden versions of the last answer)
@@ -54,15 +53,14 @@ def find_continuation(s: Session, owner: int, earlier: list[Exchange]) -> str | 
 
 
 def start(owner: int, target: Target, request: CompletionRequest, explicit: str | None) -> Run:
-    """Admit the request, pick or create its conversation, and start the reply.
+    """Admit the request, pick or create its conversation, and start the reply (services/sending.py).
 
     Refuses before anything is saved: over the rate limit (429), a disabled backend (403), a backend that
     needs a login the user has not given (403), an unknown conversation id (404).
     """
     info = registry.backend(target.backend)
-    with session(get_engine()) as s:
-        policy.ensure_enabled(policy.engine_of(s), target.backend)
-        limits.check(s, owner)
+
+    def conversation(s: Session) -> str:  # after admission, in its transaction
         if info.credential_fields and credentials_for(s, owner, target.backend) is None:
             login = " and ".join(f.label for f in info.credential_fields)
             raise V1Error(403, f"{info.display_name} needs a login: add your {login} in Chatdeck's Settings.",
@@ -78,11 +76,13 @@ def start(owner: int, target: Target, request: CompletionRequest, explicit: str 
         else:
             conversation_id = repo.create_conversation(
                 s, owner, provider=target.backend, model=target.model,
-                title=title([(role, without_system(text)) for role, text in request.history]
-                            + [("user", without_system(request.prompt))]),
+                title=sending.title([(role, without_system(text)) for role, text in request.history]
+                                    + [("user", without_system(request.prompt))]),
             ).id
             append_new(s, owner, conversation_id, request.history, provider=target.backend, model=target.model)
         repo.set_conversation_model(s, owner, conversation_id, target.backend, target.model)
-    return get_runner().start(owner_id=owner, conversation_id=conversation_id, provider=target.backend,
-                              model=target.model, prompt=request.prompt, attachments=request.images,
-                              options=request.options)
+        return conversation_id
+
+    return sending.send(get_runner(), owner_id=owner, conversation=conversation, provider=target.backend,
+                        model=target.model, prompt=request.prompt, attachments=request.images,
+                        options=request.options).run

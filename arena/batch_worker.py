@@ -39,6 +39,7 @@ from access import limits, policy
 from runner import health
 from runner.run import Run
 from runner.runner import Runner, get_runner
+from services import sending
 from storage import comparisons
 from storage import health as health_store
 from storage import prompt_sets as store
@@ -172,19 +173,16 @@ class BatchWorker:
         with session(self.engine) as s:
             comparison = comparisons.create(s, batch.owner_id, columns, blind=batch.blind, private=batch.private,
                                             category=category)
-            column_ids = [(c.id, c.conversation_id, c.provider, c.model) for c in comparison.columns]
             comparison_id = comparison.id
             store.set_item(s, item_id, status="running", comparison_id=comparison_id)
         runs: dict[int, Run] = {}
-        for column_id, conversation_id, provider, model in column_ids:
-            try:
-                runs[column_id] = self.runner.start(owner_id=batch.owner_id, conversation_id=conversation_id,
-                                                    provider=provider, model=model, prompt=prompt)
-            except (limits.RateLimitedError, policy.BackendDisabledError) as refusal:
-                log.info("batch %s: a column was refused after admission: %s", batch.id, refusal)
-        with session(self.engine) as s:
-            comparisons.add_round(s, batch.owner_id, comparison_id, prompt,
-                                  {c: r.message_id for c, r in runs.items()})
+        try:  # every column admitted at once, like a round on the compare page (services/sending.py)
+            runs = dict(sending.send_round(self.runner, owner_id=batch.owner_id, comparison=comparison_id,
+                                           prompt=prompt).runs)
+        except (limits.RateLimitedError, policy.BackendDisabledError) as refusal:  # changed since the wait
+            log.info("batch %s: the prompt was refused after the wait: %s", batch.id, refusal)
+            with session(self.engine) as s:
+                comparisons.add_round(s, batch.owner_id, comparison_id, prompt, {})
         self._follow(batch, item_id, list(runs.values()), comparison_id)
 
     def _follow(self, batch: Claimed, item_id: int, runs: list[Run], comparison_id: str) -> None:

@@ -2,7 +2,7 @@
 
 One background asyncio loop per process runs each generation as a task:
 
-    start() ── saves the user message and an empty "streaming" reply, then schedules
+    launch() ── a reply saved as "streaming" (services/sending.py admitted and saved it), scheduled as
     _drive()  ── provider.stream(request) → within the bounds (runner/bounds.py) → run.publish(event) → accumulator
     _flush_all ── writes every running reply's text so far to storage every 250 ms (one batch)
     final save ── text, status, timings and the backend's ids for the next turn
@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from access import limits, policy
+from access import policy
 from access.credentials import credentials_for  # the login a reply is sent with (also imported from here)
 from imaging import intake
 from providers import registry
@@ -73,6 +73,45 @@ def system_prompt_of(s: Session, owner_id: int, conversation_id: str) -> str:
     """The conversation's system prompt ("" for none), sent with every turn (ChatRequest.system)."""
     conversation = repo.get_conversation(s, owner_id, conversation_id)
     return conversation.system_prompt if conversation is not None else ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A reply saved as "streaming", with the request and login to generate it (:meth:`Runner.launch`)."""
+
+    run: Run
+    request: ChatRequest
+    login: Mapping[str, str] | None
+
+
+def prepare_turn(
+    s: Session, *, owner_id: int, conversation_id: str, provider: str, model: str, prompt: str,
+    attachments: Sequence[Attachment] = (), options: Options | None = None,
+) -> Prepared:
+    """Save the user's message and an empty "streaming" reply in ``s``; the request that answers it.
+
+    The caller launches it once ``s`` is committed (:meth:`Runner.launch`).
+    """
+    model = registry.backend(provider).resolve_model(model)
+    stored = [
+        {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
+        for a in attachments
+    ]
+    repo.add_message(
+        s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model, attachments=stored,
+    )
+    history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
+    system = system_prompt_of(s, owner_id, conversation_id)
+    state = backend_states.get_backend_state(s, conversation_id, provider, model)
+    reply = repo.add_message(
+        s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
+        status="streaming",
+    )
+    login = credentials_for(s, owner_id, provider)
+    messages = [*context_messages(history[:-1]), ChatMessage("user", prompt, tuple(attachments))]
+    request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
+                          system=system)
+    return Prepared(Run(reply.id, conversation_id, owner_id, provider, model), request, login)
 
 
 class Runner:
@@ -132,34 +171,13 @@ class Runner:
     ) -> Run:
         """Save the user's message, then generate the reply in the background.
 
-        Refuses before anything is saved or sent: a backend an admin switched off
-        (:class:`access.policy.BackendDisabledError`), a user over their messages-per-minute limit
-        (:class:`access.limits.RateLimitedError`).
+        No admission here: a message a user sends goes through :mod:`services.sending`, which admits it and
+        saves it in one transaction; this is for callers that admitted the request themselves.
         """
-        model = registry.backend(provider).resolve_model(model)
-        policy.ensure_enabled(self.engine, provider)
-        stored = [
-            {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
-            for a in attachments
-        ]
         with session(self.engine) as s:
-            limits.check(s, owner_id)
-            repo.add_message(
-                s, owner_id, conversation_id, role="user", content=prompt,
-                provider=provider, model=model, attachments=stored,
-            )
-            history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
-            system = system_prompt_of(s, owner_id, conversation_id)
-            state = backend_states.get_backend_state(s, conversation_id, provider, model)
-            reply = repo.add_message(
-                s, owner_id, conversation_id, role="assistant", content="",
-                provider=provider, model=model, status="streaming",
-            )
-            login = credentials_for(s, owner_id, provider)
-        messages = [*context_messages(history[:-1]), ChatMessage("user", prompt, tuple(attachments))]
-        request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
-                              system=system)
-        return self.launch(Run(reply.id, conversation_id, owner_id, provider, model), request, login)
+            prepared = prepare_turn(s, owner_id=owner_id, conversation_id=conversation_id, provider=provider,
+                                    model=model, prompt=prompt, attachments=attachments, options=options)
+        return self.launch(prepared.run, prepared.request, prepared.login)
 
     def launch(self, run: Run, request: ChatRequest, login: Mapping[str, str] | None) -> Run:
         """Generate ``run``'s reply (already saved as "streaming") in the background."""

@@ -1,4 +1,6 @@
-"""Regenerate the last answer, edit the last prompt and resend, and choose which version to keep.
+"""The storage side of regenerate, edit and resend, and choosing which version of the last answer to keep.
+
+The use case (admission, then :func:`new_version`, then the run) is :func:`services.sending.regenerate`.
 
 How versions are stored is described in runner/versions.py. What matters for the backends is their
 continuation state (``backend_states``, one row per conversation and model), which must always
@@ -23,11 +25,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from access import limits, policy
 from imaging import intake
 from providers import registry
 from providers.events import Attachment, ChatMessage, ChatRequest, Options
-from runner.runner import HISTORY_LIMIT, Run, Runner, credentials_for, system_prompt_of
+from runner.runner import HISTORY_LIMIT, Prepared, Run, credentials_for, system_prompt_of
 from runner.versions import (
     MAX_VERSIONS,
     PROMPT_ID,
@@ -63,63 +64,50 @@ def load_last_turn(s: Session, owner_id: int, conversation_id: str) -> Turn | No
     return turn
 
 
-def regenerate(
-    runner: Runner, *, owner_id: int, conversation_id: str, provider: str, model: str,
+def new_version(
+    s: Session, *, owner_id: int, conversation_id: str, provider: str, model: str,
     options: Options | None = None, prompt: str | None = None,
-) -> Run:
-    """A new version of the last answer; with ``prompt``, of the last exchange with that prompt instead.
+) -> Prepared:
+    """Save a new version of the last answer in ``s`` (with ``prompt``, of the last exchange with that
+    prompt instead) as a "streaming" reply, and the request that answers it.
 
-    Like :meth:`Runner.start`, refuses a disabled backend or a user over their rate limit before
-    anything is changed.
+    No admission here: :func:`services.sending.regenerate` admits first, in the same session, and launches
+    the result once ``s`` is committed.
     """
     model = registry.backend(provider).resolve_model(model)
-    policy.ensure_enabled(runner.engine, provider)
-    with session(runner.engine) as s:
-        limits.check(s, owner_id)  # first: it holds the user's lock until the new reply is saved
-        turn = _changeable_turn(s, owner_id, conversation_id)
-        if len(turn.replies) >= MAX_VERSIONS:
-            raise TurnError(f"This answer already has {MAX_VERSIONS} versions.")
-        current = turn.current
-        user = turn.prompt_of(current)
-        for reply in turn.replies:
-            _mark(s, reply, superseded=True)
-        if prompt is not None:
-            for old_prompt in set(turn.prompts.values()):
-                _mark(s, old_prompt, superseded=True)
-            user = repo.add_message(
-                s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model,
-                attachments=user.attachments or [],
-            )
-            repo.update_message(s, user.id, extra={VERSION_OF: turn.root})
-        history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT, before_id=user.id)
-        state = _state_for_new_version(s, current, conversation_id, provider, model)
-        backend_states.save_backend_state(s, conversation_id, provider, model, state)
-        reply = repo.add_message(
-            s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
-            status="streaming",
+    turn = _changeable_turn(s, owner_id, conversation_id)
+    if len(turn.replies) >= MAX_VERSIONS:
+        raise TurnError(f"This answer already has {MAX_VERSIONS} versions.")
+    current = turn.current
+    user = turn.prompt_of(current)
+    for reply in turn.replies:
+        _mark(s, reply, superseded=True)
+    if prompt is not None:
+        for old_prompt in set(turn.prompts.values()):
+            _mark(s, old_prompt, superseded=True)
+        user = repo.add_message(
+            s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model,
+            attachments=user.attachments or [],
         )
-        base_extra = {VERSION_OF: turn.root, PROMPT_ID: user.id, "state_before": state}
-        repo.update_message(s, reply.id, extra=base_extra)
-        login = credentials_for(s, owner_id, provider)
-        system = system_prompt_of(s, owner_id, conversation_id)
-        attachments = _resent(user.attachments or [])
-        messages = [*context_messages(history), ChatMessage("user", user.content, attachments)]
+        repo.update_message(s, user.id, extra={VERSION_OF: turn.root})
+    history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT, before_id=user.id)
+    state = _state_for_new_version(s, current, conversation_id, provider, model)
+    backend_states.save_backend_state(s, conversation_id, provider, model, state)
+    reply = repo.add_message(
+        s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
+        status="streaming",
+    )
+    base_extra = {VERSION_OF: turn.root, PROMPT_ID: user.id, "state_before": state}
+    repo.update_message(s, reply.id, extra=base_extra)
+    login = credentials_for(s, owner_id, provider)
+    system = system_prompt_of(s, owner_id, conversation_id)
+    attachments = _resent(user.attachments or [])
+    messages = [*context_messages(history), ChatMessage("user", user.content, attachments)]
     request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
                           system=system)
     run = Run(reply.id, conversation_id, owner_id, provider, model)
     run.base_extra = dict(base_extra)
-    return runner.launch(run, request, login)
-
-
-def edit(
-    runner: Runner, *, owner_id: int, conversation_id: str, prompt: str, provider: str, model: str,
-    options: Options | None = None,
-) -> Run:
-    """Replace the last user message by ``prompt`` and answer it; the old exchange stays as a version."""
-    if not prompt.strip():
-        raise TurnError("The edited message is empty.")
-    return regenerate(runner, owner_id=owner_id, conversation_id=conversation_id, provider=provider,
-                      model=model, options=options, prompt=prompt)
+    return Prepared(run, request, login)
 
 
 def select_version(engine: Engine, owner_id: int, conversation_id: str, reply_id: int) -> None:

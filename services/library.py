@@ -1,5 +1,5 @@
-"""The conversation library: the open conversation, the sidebar list and search, rename, pin, archive, delete,
-export and import. One session per call; conversations come back as frozen :class:`ConversationView` values.
+"""The conversation library: the sidebar list and search, rename, pin, archive, delete, export and import. One
+session per call; conversations come back as frozen :class:`ListedConversation` values.
 
 Isolation is storage's: every function passes the signed-in user's id, and a conversation that is not theirs
 is simply not found.
@@ -24,31 +24,22 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class ConversationView:
-    """A conversation as the pages draw it (no messages)."""
+class ListedConversation:
+    """A conversation as the sidebar lists it (the open one: services/conversation_view.py)."""
 
     id: str
     owner_id: int
     title: str
     provider: str
     model: str
-    system_prompt: str
     pinned: bool
     archived: bool
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Conversation) -> ConversationView:
+    def of(cls, row: Conversation) -> ListedConversation:
         return cls(id=row.id, owner_id=row.owner_id, title=row.title, provider=row.provider, model=row.model,
-                   system_prompt=row.system_prompt, pinned=row.pinned, archived=row.archived,
-                   updated_at=row.updated_at)
-
-
-def conversation(owner: int, conversation_id: str) -> ConversationView | None:
-    """The owner's conversation, or ``None`` if there is none with that id."""
-    with session(get_engine()) as s:
-        row = repo.get_conversation(s, owner, conversation_id)
-        return ConversationView.of(row) if row is not None else None
+                   pinned=row.pinned, archived=row.archived, updated_at=row.updated_at)
 
 
 # --- the sidebar list and search ------------------------------------------------------------------------
@@ -56,11 +47,11 @@ def conversation(owner: int, conversation_id: str) -> ConversationView | None:
 
 def sidebar_groups(
     owner: int, *, archived: bool, limit: int, tz: tzinfo
-) -> tuple[list[tuple[str, list[ConversationView]]], int]:
+) -> tuple[list[tuple[str, list[ListedConversation]]], int]:
     """The owner's live (or archived) conversations grouped by date in ``tz`` (pinned first), and how many
     there are in all (at most ``limit``)."""
     with session(get_engine()) as s:
-        rows = [ConversationView.of(c) for c in store.sidebar_conversations(s, owner, archived=archived, limit=limit)]
+        rows = [ListedConversation.of(c) for c in store.sidebar_conversations(s, owner, archived=archived, limit=limit)]
     return store.group_by_date(rows, now=utcnow(), tz=tz), len(rows)
 
 

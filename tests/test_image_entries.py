@@ -13,8 +13,8 @@ from PIL import Image
 from sqlalchemy.engine import Engine
 
 from providers.events import Attachment, Options
-from runner import turns
 from runner.runner import Run, Runner
+from services import sending
 from storage import repository as repo
 from storage import transfer
 from storage.db import session
@@ -129,7 +129,7 @@ def test_a_regenerate_sends_an_old_rows_photo_through_the_door_again(
     with session(engine) as s:
         [prompt] = [m for m in repo.recent_messages(s, owner, cid, limit=5) if m.role == "user"]
         assert b"PhoneMaker" in repo.decode_attachment(prompt.attachments[0])  # an old row's photo
-    _finished(turns.regenerate(hc_runner, owner_id=owner, conversation_id=cid, provider="huggingchat", model=VISION),
+    _finished(sending.regenerate(hc_runner, owner_id=owner, conversation_id=cid, provider="huggingchat", model=VISION),
               engine)
     [part] = huggingchat_sim.sim.message_posts()[-1].files
     sent = base64.b64decode(part.data)

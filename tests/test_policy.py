@@ -17,6 +17,7 @@ from access.policy import BackendDisabledError
 from providers import registry
 from runner import turns
 from runner.runner import Runner, credentials_for
+from services import sending
 from simulators.openai_compat import SIM_TOKEN
 from storage import app_settings, credentials, usage
 from storage import repository as repo
@@ -65,31 +66,31 @@ def test_a_disabled_backend_is_refused_before_anything_is_saved_or_sent(
     assert registry.all_backends()["allenai"].status == "disabled"
     assert registry.BACKENDS["allenai"].status == "working"  # the built-in description is untouched
     with pytest.raises(BackendDisabledError, match="Ai2 Playground is switched off by an admin"):
-        runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
+        sending.send(runner, owner_id=owner, conversation=cid, provider="allenai", model="olmo-3.1-32b-instruct",
                      prompt="Hello?")
     assert messages(engine, owner, cid) == [] and allenai_sim.sim.chat_requests() == []
 
     policy.set_backend_enabled(engine, "allenai", True)
     assert registry.backend("allenai").status == "working"
-    run = runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                       prompt="Hello?")
+    run = sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                       model="olmo-3.1-32b-instruct", prompt="Hello?").run
     assert run.saved.wait(10)
     assert messages(engine, owner, cid) == [("user", "complete"), ("assistant", "complete")]
 
 
 def test_a_regenerate_is_refused_too(runner: Runner, engine: Engine, allenai_sim: SimHandle) -> None:
     owner, cid = new_chat(engine)
-    assert runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                        prompt="Hello?").saved.wait(10)
+    assert sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                        model="olmo-3.1-32b-instruct", prompt="Hello?").run.saved.wait(10)
     policy.set_backend_enabled(engine, "allenai", False)
     with pytest.raises(BackendDisabledError):
-        turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
+        sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
                          model="olmo-3.1-32b-instruct")
     policy.set_backend_enabled(engine, "allenai", True)
     with session(engine) as s:
         usage.set_rate_limit(s, owner, 1)  # the one reply of this minute is spent
     with pytest.raises(RateLimitedError, match="You have sent 1 message in the last minute"):
-        turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
+        sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai",
                          model="olmo-3.1-32b-instruct")
     with session(engine) as s:
         turn = turns.load_last_turn(s, owner, cid)
@@ -104,16 +105,16 @@ def test_the_rate_limit_stops_the_runner_before_anything_is_saved(
     policy.invalidate()  # the runner read the policy when it started
     owner, cid = new_chat(engine)
     for prompt in ("one", "two"):
-        assert runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
-                            prompt=prompt).saved.wait(10)
+        assert sending.send(runner, owner_id=owner, conversation=cid, provider="allenai",
+                            model="olmo-3.1-32b-instruct", prompt=prompt).run.saved.wait(10)
     with pytest.raises(RateLimitedError) as refused:
-        runner.start(owner_id=owner, conversation_id=cid, provider="allenai", model="olmo-3.1-32b-instruct",
+        sending.send(runner, owner_id=owner, conversation=cid, provider="allenai", model="olmo-3.1-32b-instruct",
                      prompt="three")
     assert refused.value.limit == 2 and 1 <= (refused.value.retry_after or 0) <= 60
     assert len(messages(engine, owner, cid)) == 4 and len(allenai_sim.sim.chat_requests()) == 2
     other, other_chat = new_chat(engine, who="bob@example.com")  # the limit is per user
-    assert runner.start(owner_id=other, conversation_id=other_chat, provider="allenai",
-                        model="olmo-3.1-32b-instruct", prompt="mine").saved.wait(10)
+    assert sending.send(runner, owner_id=other, conversation=other_chat, provider="allenai",
+                        model="olmo-3.1-32b-instruct", prompt="mine").run.saved.wait(10)
 
 
 def test_the_server_login_is_used_in_single_user_mode_unless_an_admin_switches_it_off(

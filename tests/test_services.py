@@ -17,7 +17,7 @@ from access.credentials import credentials_for
 from providers import registry
 from runner import backend_health, health
 from runner.health import Outcome
-from services import library, settings
+from services import conversation_view, library, settings
 from storage import api_tokens as token_rows
 from storage import credentials
 from storage import health as health_store
@@ -50,7 +50,7 @@ def user(engine: Engine, who: str = "local") -> int:
 # --- services/library.py --------------------------------------------------------------------------------
 
 
-def test_the_library_hands_out_frozen_views_of_the_owners_conversations_only(database: Engine) -> None:
+def test_the_library_lists_frozen_views_of_the_owners_conversations_and_changes_only_theirs(database: Engine) -> None:
     owner, other = user(database), user(database, "someone@example.com")
     with session(database) as s:
         zebra = repo.create_conversation(s, owner, provider="allenai", model="olmo", title="Zebra facts").id
@@ -63,14 +63,15 @@ def test_the_library_hands_out_frozen_views_of_the_owners_conversations_only(dat
     assert count == 2
     assert [(name, [c.title for c in items]) for name, items in groups] == [("Pinned", ["Zebra facts"]),
                                                                            ("Today", ["Lunch"])]
-    view = library.conversation(owner, lunch)
-    assert view is not None
-    assert (view.id, view.owner_id, view.provider, view.model, view.system_prompt, view.pinned, view.archived) == (
-        lunch, owner, "huggingface", "llama", "Be brief", False, False)
+    view = groups[1][1][0]
+    assert (view.id, view.owner_id, view.provider, view.model, view.pinned, view.archived) == (
+        lunch, owner, "huggingface", "llama", False, False)
     with pytest.raises(dataclasses.FrozenInstanceError):
         view.title = "changed"  # type: ignore[misc]
-    assert library.conversation(owner, theirs) is None
     assert not library.rename(owner, theirs, "mine now") and not library.delete(owner, theirs)
+    assert not library.set_pinned(owner, theirs, True) and not library.set_archived(owner, theirs, True)
+    untouched = conversation_view.conversation(other, theirs)
+    assert untouched is not None and untouched.title == "Zebra too"
 
     found = library.search(owner, "zebra", limit=20)
     assert [hit.conversation_id for hit in found.hits] == [zebra]
@@ -80,7 +81,7 @@ def test_the_library_hands_out_frozen_views_of_the_owners_conversations_only(dat
     assert library.rename(owner, lunch, "Dinner")
     archived, count = library.sidebar_groups(owner, archived=True, limit=50, tz=UTC)
     assert count == 1 and [c.title for _, items in archived for c in items] == ["Dinner"]
-    assert library.delete(owner, lunch) and library.conversation(owner, lunch) is None
+    assert library.delete(owner, lunch) and conversation_view.conversation(owner, lunch) is None
 
 
 # --- access/credentials.py ------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_custom_endpoints_take_a_system_message() -> None:
 
 
 def test_the_runner_sends_the_conversation_s_system_prompt_with_every_turn(runner: Any, allenai_sim: SimHandle) -> None:
-    from runner import turns
+    from services import sending
     from storage import repository as repo
     from storage.db import session
 
@@ -122,7 +122,7 @@ def test_the_runner_sends_the_conversation_s_system_prompt_with_every_turn(runne
                        prompt="Name a prime.")
     assert run.saved.wait(10)
     assert allenai_sim.sim.chat_requests()[-1].form["content"] == f"System: {SYSTEM}\nUser: Name a prime.\nAssistant:"
-    again = turns.regenerate(runner, owner_id=owner, conversation_id=chat.id, provider="allenai",
-                             model="olmo-3.1-32b-instruct")
+    again = sending.regenerate(runner, owner_id=owner, conversation_id=chat.id, provider="allenai",
+                               model="olmo-3.1-32b-instruct")
     assert again.saved.wait(10)  # a new version starts a new thread: the system prompt goes with it
     assert allenai_sim.sim.chat_requests()[-1].form["content"].startswith(f"System: {SYSTEM}\n")

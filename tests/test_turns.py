@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from runner import turns
 from runner.runner import Run, Runner
 from runner.versions import branch_state, visible
+from services import sending
 from storage import backend_states
 from storage import repository as repo
 from storage.db import session
@@ -39,7 +40,7 @@ def send(runner: Runner, owner: int, cid: str, prompt: str) -> Run:
 
 
 def regenerate(runner: Runner, owner: int, cid: str, prompt: str | None = None) -> Run:
-    return finished(turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL,
+    return finished(sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL,
                                      prompt=prompt))
 
 
@@ -139,7 +140,7 @@ def test_edit_keeps_the_old_exchange_as_a_version_and_sends_the_new_prompt(
     allenai_sim.sim.script.chunks = ["About cats."]
     send(runner, owner, cid, "Tell me about cats")
     allenai_sim.sim.script.chunks = ["About dogs."]
-    finished(turns.edit(runner, owner_id=owner, conversation_id=cid, prompt="Tell me about dogs",
+    finished(sending.edit(runner, owner_id=owner, conversation_id=cid, prompt="Tell me about dogs",
                         provider="allenai", model=MODEL))
 
     edited = allenai_sim.sim.chat_requests()[-1]
@@ -151,7 +152,7 @@ def test_edit_keeps_the_old_exchange_as_a_version_and_sends_the_new_prompt(
     shown = [m.content for m in visible(rows(engine, owner, cid))]
     assert shown == ["First", "A.", "Tell me about cats", "About cats."]
     with pytest.raises(turns.TurnError):
-        turns.edit(runner, owner_id=owner, conversation_id=cid, prompt="  ", provider="allenai", model=MODEL)
+        sending.edit(runner, owner_id=owner, conversation_id=cid, prompt="  ", provider="allenai", model=MODEL)
 
 
 def test_history_sent_to_a_new_backend_thread_leaves_out_old_versions(
@@ -177,10 +178,10 @@ def test_a_stopped_new_version_leaves_the_conversation_continuing_from_before_th
     before_turn = saved_parent(engine, cid)
     send(runner, owner, cid, "Two")
     allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = [f"w{i} " for i in range(200)], 0.02
-    run = turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL)
+    run = sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL)
     assert wait_for(lambda: len(run.turn.text) > 10, 5)
     with pytest.raises(turns.TurnError):  # no second version while one is being written
-        turns.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL)
+        sending.regenerate(runner, owner_id=owner, conversation_id=cid, provider="allenai", model=MODEL)
     assert runner.cancel(run.message_id) and run.saved.wait(10)
     assert wait_for(lambda: allenai_sim.sim.disconnects == 1, 5), "the simulator never saw the client leave"
     reply = rows(engine, owner, cid)[-1]
@@ -218,7 +219,7 @@ def test_huggingchat_regenerate_branches_from_the_message_before_the_turn(
             if prompt == "One":
                 before_turn = state()["messageId"]
         second_answer = state()["messageId"]
-        finished(turns.regenerate(r, owner_id=owner, conversation_id=cid, provider="huggingchat", model=model))
+        finished(sending.regenerate(r, owner_id=owner, conversation_id=cid, provider="huggingchat", model=model))
         assert posted()[-1]["id"] == before_turn and posted()[-1]["inputs"] == "Two"
         assert state()["messageId"] not in (before_turn, second_answer)  # the new answer is the parent now
         old = next(m for m in rows(engine, owner, cid) if m.extra.get("superseded"))

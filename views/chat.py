@@ -10,15 +10,13 @@ from typing import Any
 
 import streamlit as st
 
-from access import limits
 from markup.safe_markdown import plain
 from providers import registry
 from providers.events import Attachment
 from runner import versions
 from runner.runner import get_runner
-from services.library import ConversationView
-from storage import repository as repo
-from storage.db import get_engine, session
+from services import conversation_view, sending
+from services.conversation_view import MessageView
 from views import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
 
 IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
@@ -46,20 +44,13 @@ def render() -> None:
     if prompt.strip():
         typed = (value.text or "") if value is not None and not isinstance(value, str) else (value or "")
         try:
-            with session(get_engine()) as s:
-                limits.admit(s, owner, [choice.provider])  # before anything is saved
-                if conversation is None:
-                    title = prompt.strip().splitlines()[0][:60]
-                    conversation = ConversationView.of(repo.create_conversation(
-                        s, owner, provider=choice.provider, model=choice.model, title=title, system_prompt=new_system
-                    ))
-                elif (conversation.provider, conversation.model) != (choice.provider, choice.model):
-                    repo.set_conversation_model(s, owner, conversation.id, choice.provider, choice.model)
-            st.query_params.from_dict({"c": conversation.id})
-            runner.start(
-                owner_id=owner, conversation_id=conversation.id, provider=choice.provider,
-                model=choice.model, prompt=prompt, attachments=attachments, options=choice.options,
+            sent = sending.send(
+                runner, owner_id=owner, conversation=conversation.id if conversation else None,
+                provider=choice.provider, model=choice.model, prompt=prompt, attachments=attachments,
+                options=choice.options, system_prompt=new_system,
             )
+            st.query_params.from_dict({"c": sent.conversation_id})
+            conversation = conversation_view.conversation(owner, sent.conversation_id)
         except refusals.REFUSED as refusal:
             refusals.refuse("chat", "prompt", typed, refusal, files=len(attachments))
         refusals.forget()
@@ -77,11 +68,12 @@ def render() -> None:
 
     st.subheader(plain(conversation.title or "Untitled"), anchor=False)  # titles come from backends and imports
     share_view.share_button(owner, "conversation", conversation.id)
-    rows, more, turn = turn_controls.window(owner, conversation.id)
+    shown = turn_controls.window(owner, conversation.id)
+    turn = shown.turn
     with st.container():  # always drawn, so the messages keep their places when the button comes or goes
-        if more:
+        if shown.more:
             turn_controls.load_earlier_button(conversation.id)
-    visible = versions.visible(rows)
+    visible = versions.visible(shown.messages)
     with st.sidebar:  # before any live reply, so the shortcuts (Esc: stop) work while it is written
         keyboard.install(_last_answer(visible))
     redraw = False  # a reply finished here: draw it again as stored, with its actions and the new title
@@ -101,7 +93,7 @@ def render() -> None:
         st.rerun()
 
 
-def _last_answer(messages: list[Any]) -> str | None:
+def _last_answer(messages: list[MessageView]) -> str | None:
     """The text of the last finished answer on screen (what Alt+C copies), as received."""
     for message in reversed(messages):
         if message.role == "assistant" and message.status != "streaming":

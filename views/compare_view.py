@@ -18,9 +18,9 @@ from markup.safe_markdown import plain
 from providers import registry
 from runner import backend_health, health
 from runner.runner import Run, get_runner
-from storage import comparisons
-from storage.db import get_engine, session
-from storage.models import Comparison, ComparisonColumn
+from services import comparison_view, conversation_view
+from services.comparison_view import ColumnView, ComparisonView, RoundView
+from services.conversation_view import MessageView
 from views import components, presets_view
 
 SEED_BACKENDS = ("huggingchat", "allenai", "hailuo")  # the design card's three, first by default
@@ -98,7 +98,7 @@ def _default_index(key: str, index: int) -> _Index:
     return {} if key in st.session_state else {"index": index}
 
 
-def column_labels(comparison: Comparison, reveal: bool) -> dict[int, str]:
+def column_labels(comparison: ComparisonView, reveal: bool) -> dict[int, str]:
     backends = registry.all_backends()
     labels = {}  # each label is Markdown with every outside part escaped
     for column in comparison.columns:
@@ -120,7 +120,7 @@ def order_for(columns: list[tuple[str, ...]], blind: bool) -> list[tuple[str, ..
 
 
 def figures(message: Any) -> str:
-    """Time to first token, total time and throughput of a finished answer."""
+    """Time to first token, total time and throughput of a finished answer (a MessageView or a shared one)."""
     parts = []
     if message.ttft_ms is not None:
         parts.append(f"first token {message.ttft_ms / 1000:.2f} s")
@@ -136,8 +136,8 @@ def figures(message: Any) -> str:
     return " · ".join(parts)
 
 
-def answer(message: Any, label: str, live: Run | None, round_runs: list[Run]) -> None:
-    """One column's answer: streamed in its own parallel fragment while live, else from storage.
+def answer(message: MessageView, label: str, live: Run | None, round_runs: list[Run]) -> None:
+    """One column's answer: streamed in its own parallel fragment while live, else as stored.
 
     The last column to finish reruns the page, which then shows the round stored, with its votes.
     """
@@ -165,23 +165,14 @@ def _live_answer(run: Run, label: str, round_runs: list[Run]) -> None:
             st.write_stream(components.live_text(run, box, on_first_text=waiting.empty))
             waiting.empty()
             run.saved.wait(2.0)
-            _, fields = run.snapshot()
-            _status_and_figures(_Ended(fields, run))
+            _status_and_figures(conversation_view.ended_message(run))
         if all(r.saved.is_set() for r in round_runs):
             st.rerun()
 
     column()
 
 
-class _Ended:
-    """A just-finished run, shaped like a stored message for the figures line."""
-
-    def __init__(self, fields: dict[str, Any], run: Run) -> None:
-        self.__dict__.update(fields)
-        self.provider, self.model, self.role = run.provider, run.model, "assistant"
-
-
-def _status_and_figures(message: Any) -> None:
+def _status_and_figures(message: MessageView) -> None:
     if message.status != "complete":
         components.render_status(message)
     line = figures(message)
@@ -189,7 +180,7 @@ def _status_and_figures(message: Any) -> None:
         st.caption(line)
 
 
-def vote_bar(round_: comparisons.Round, columns: list[ComparisonColumn], labels: dict[int, str]) -> None:
+def vote_bar(round_: RoundView, columns: tuple[ColumnView, ...], labels: dict[int, str]) -> None:
     """Buttons to judge a finished round (a "best" under each column, then tie / all bad), or the verdict."""
     if round_.vote is not None:
         verdict, column_id = round_.vote.verdict, round_.vote.column_id
@@ -211,15 +202,13 @@ def vote_bar(round_: comparisons.Round, columns: list[ComparisonColumn], labels:
 
 
 def _vote(round_id: int, verdict: str, column_id: int | None) -> None:
-    with session(get_engine()) as s:
-        comparisons.vote(s, int(st.session_state["owner_id"]), round_id, verdict, column_id)
+    comparison_view.vote(int(st.session_state["owner_id"]), round_id, verdict, column_id)
 
 
 def past_comparisons(owner: int, current: str | None) -> None:
     st.sidebar.button("New comparison", icon=":material/add:", key="cmp_new", width="stretch",
                       on_click=st.query_params.clear)
-    with session(get_engine()) as s:
-        recent = comparisons.list_recent(s, owner, limit=30)
+    recent = comparison_view.recent(owner, limit=30)
     if not recent:
         st.sidebar.caption("Past comparisons will appear here.")
         return
@@ -230,7 +219,7 @@ def past_comparisons(owner: int, current: str | None) -> None:
                           on_click=st.query_params.from_dict, args=({"cmp": c.id},))
 
 
-def privacy_switch(owner: int, comparison: Comparison) -> None:
+def privacy_switch(owner: int, comparison: ComparisonView) -> None:
     """Whether this comparison's votes count on the team arena (its owner can change their mind)."""
     key = f"cmp_private_{comparison.id}"
 

@@ -14,7 +14,8 @@ import streamlit as st
 
 from markup.safe_markdown import plain
 from services import library
-from services.library import ConversationView
+from services.conversation_view import ConversationView
+from services.library import ListedConversation
 
 LIST_LIMIT = 50
 SEARCH_LIMIT = 20
@@ -50,7 +51,7 @@ def _listing(owner: int, current: ConversationView | None) -> None:
         st.sidebar.caption(f"The {LIST_LIMIT} most recent are shown; search finds the others.")
 
 
-def _row(c: ConversationView, current: ConversationView | None) -> None:
+def _row(c: ListedConversation, current: ConversationView | None) -> None:
     """One button per conversation; the open one also gets its menu.
 
     Every element here is sent again on every rerun, before the page reaches the reply it streams,
@@ -69,7 +70,7 @@ def _row(c: ConversationView, current: ConversationView | None) -> None:
         _menu(c, is_current)
 
 
-def _menu(c: ConversationView, is_current: bool) -> None:
+def _menu(c: ListedConversation, is_current: bool) -> None:
     st.button("Rename", key=f"rename_{c.id}", icon=":material/edit:", on_click=_ask, args=("rename", c))
     if not c.archived:
         st.button("Unpin" if c.pinned else "Pin", key=f"pin_{c.id}", icon=":material/push_pin:",
@@ -81,7 +82,7 @@ def _menu(c: ConversationView, is_current: bool) -> None:
         _exports(c)
 
 
-def _exports(c: ConversationView) -> None:
+def _exports(c: ListedConversation) -> None:
     """Download entries for the open conversation: built on click, in a thread of their own (no rerun)."""
     owner = c.owner_id
     reasoning = st.checkbox("Include reasoning", key=f"export_reasoning_{c.id}")
@@ -153,7 +154,7 @@ def _archive(conversation_id: str, archived: bool) -> None:
              icon=":material/archive:")
 
 
-def _ask(action: str, c: ConversationView) -> None:
+def _ask(action: str, c: ListedConversation) -> None:
     st.session_state[DIALOG] = (action, c.id, c.title)
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from markup.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
-from services.library import ConversationView
+from services.conversation_view import ConversationView
 from sharing import service
 from views.callbacks import ignoring_result
 

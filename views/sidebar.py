@@ -1,6 +1,6 @@
 """The chat page's sidebar: who is using the app, the conversation library, backend and model pickers.
 
-Every function reads state and services with bounded queries; none touches the network.
+Every function reads state and storage with bounded queries; none touches the network.
 This module renders nothing when imported.
 """
 
@@ -16,8 +16,8 @@ from providers import registry
 from providers.events import Options
 from runner import backend_health
 from runner.runner import get_runner
-from services import library
-from services.library import ConversationView
+from services import conversation_view
+from services.conversation_view import ConversationView
 from views import conversations, health_badges, signin
 
 
@@ -41,7 +41,7 @@ def current_conversation(owner: int) -> ConversationView | None:
     conversation_id = st.query_params.get("c")
     if not conversation_id:
         return None
-    conversation = library.conversation(owner, conversation_id)
+    conversation = conversation_view.conversation(owner, conversation_id)
     if conversation is None:
         st.warning("That conversation was not found. It may have been deleted, or the link is wrong.")
         del st.query_params["c"]

@@ -1,7 +1,7 @@
 """The chat page's controls around messages: Load earlier, Stop, copy, regenerate, versions, edit and resend.
 
-Every query here is bounded and indexed (pages of :data:`PAGE` messages by id), so a rerun costs the
-same for a conversation of ten messages or of ten thousand. Actions run in widget callbacks, before
+Messages come in pages of :data:`PAGE` (services/conversation_view.py), so a rerun costs the same for a
+conversation of ten messages or of ten thousand. Actions run in widget callbacks, before
 the page is drawn again. This module renders nothing when imported.
 """
 
@@ -11,11 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from runner import turns
 from runner.runner import get_runner
-from runner.versions import Turn, last_turn
-from storage import repository as repo
-from storage.db import get_engine, session
+from runner.versions import Turn
+from services import conversation_view, sending
+from services.conversation_view import MessageView, Window
 from views import refusals
 from views.sidebar import Choice
 
@@ -31,23 +30,10 @@ def _pages_key(conversation_id: str) -> str:
     return f"pages_{conversation_id}"
 
 
-def window(owner: int, conversation_id: str) -> tuple[list[Any], bool, Turn | None]:
+def window(owner: int, conversation_id: str) -> Window:
     """The latest messages (``PAGE`` per page shown), whether earlier ones exist, and the last turn."""
     pages = int(st.session_state.get(_pages_key(conversation_id), 1))
-    with session(get_engine()) as s:
-        rows = repo.recent_messages(s, owner, conversation_id, limit=PAGE + 1)
-        more = len(rows) > PAGE
-        rows = rows[-PAGE:]
-        for _ in range(pages - 1):
-            if not more:
-                break
-            older = repo.recent_messages(s, owner, conversation_id, limit=PAGE + 1, before_id=rows[0].id)
-            more = len(older) > PAGE
-            rows = older[-PAGE:] + rows
-        turn = last_turn(rows)
-        if turn is None and rows and rows[-1].role == "assistant":  # the turn reaches back beyond the window
-            turn = turns.load_last_turn(s, owner, conversation_id)
-    return rows, more, turn
+    return conversation_view.window(owner, conversation_id, pages, PAGE)
 
 
 def load_earlier_button(conversation_id: str) -> None:
@@ -81,7 +67,7 @@ def _stop(message_id: int) -> None:
 # --- actions under a message ----------------------------------------------------------------------
 
 
-def actions(message: Any, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> None:
+def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> None:
     """Copy for every message; for the last turn also edit, regenerate and the version switch."""
     if message.status == "streaming":
         return
@@ -102,7 +88,7 @@ def actions(message: Any, turn: Turn | None, owner: int, conversation_id: str, c
                 _version_switch(turn, owner, conversation_id)
 
 
-def _copy(message: Any) -> None:
+def _copy(message: MessageView) -> None:
     """A copy icon showing the text in a code box with its copy button (Streamlit has no clipboard API)."""
     if not message.content:
         return
@@ -126,11 +112,11 @@ def _version_switch(turn: Turn, owner: int, conversation_id: str) -> None:
               args=(owner, conversation_id, turn.replies[min(count - 1, index + 1)].id))
 
 
-def editing(message: Any) -> bool:
+def editing(message: MessageView) -> bool:
     return bool(st.session_state.get(EDITING) == message.id)
 
 
-def edit_form(message: Any, owner: int, conversation_id: str, choice: Choice) -> None:
+def edit_form(message: MessageView, owner: int, conversation_id: str, choice: Choice) -> None:
     """The last user message as an editable text with Send and Cancel (instead of its text)."""
     with st.chat_message("user"), st.form(key=f"edit_form_{message.id}", border=False):
         st.text_area("Edit your message", key=f"edit_text_{message.id}")  # filled by _start_editing
@@ -152,30 +138,30 @@ def _stop_editing() -> None:
 def _resend(message_id: int, owner: int, conversation_id: str, choice: Choice) -> None:
     prompt = str(st.session_state.get(f"edit_text_{message_id}", ""))
     try:
-        turns.edit(get_runner(), owner_id=owner, conversation_id=conversation_id, prompt=prompt,
+        sending.edit(get_runner(), owner_id=owner, conversation_id=conversation_id, prompt=prompt,
                    provider=choice.provider, model=choice.model, options=choice.options)
     except refusals.REFUSED as refusal:  # nothing was sent: the edit stays open with its text
         refusals.remember("chat", refusal)
         return
-    except turns.TurnError as exc:
+    except sending.TurnError as exc:
         st.toast(str(exc), icon=":material/info:")
     refusals.forget()
     _stop_editing()
 
 
 def _regenerate(owner: int, conversation_id: str, choice: Choice) -> None:
-    _attempt(lambda: turns.regenerate(get_runner(), owner_id=owner, conversation_id=conversation_id,
-                                      provider=choice.provider, model=choice.model, options=choice.options))
+    _attempt(lambda: sending.regenerate(get_runner(), owner_id=owner, conversation_id=conversation_id,
+                                        provider=choice.provider, model=choice.model, options=choice.options))
 
 
 def _select(owner: int, conversation_id: str, reply_id: int) -> None:
-    _attempt(lambda: turns.select_version(get_engine(), owner, conversation_id, reply_id))
+    _attempt(lambda: sending.select_version(get_runner(), owner, conversation_id, reply_id))
 
 
 def _attempt(action: Any) -> None:
     try:
         action()
-    except turns.TurnError as exc:
+    except sending.TurnError as exc:
         st.toast(str(exc), icon=":material/info:")
     except refusals.REFUSED as refusal:  # rate limit, disabled backend: shown above the chat input
         refusals.remember("chat", refusal)
