@@ -54,8 +54,8 @@ def main() -> None:
 
 
 # Chatdeck's own packages; their loggers write like Streamlit's (its format, its ``logger.level``).
-OWN_PACKAGES = ("access", "api", "arena", "imaging", "markup", "providers", "runner", "services", "sharing",
-                "simulators", "storage", "views")
+OWN_PACKAGES = ("access", "api", "application", "arena", "imaging", "markup", "providers", "runner", "services",
+                "sharing", "simulators", "storage", "views")
 
 
 def _configure_logging() -> None:
@@ -74,21 +74,19 @@ def _configure_logging() -> None:
 
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
-    from arena.batch_worker import get_worker, stop_worker
+    import application
     from runner.metrics import LoopLag
-    from runner.runner import get_runner
 
     _configure_logging()
-    runner = get_runner()  # migrates the database and marks replies a restart cut off
-    get_worker()  # resumes prompt-set batches a stop left unfinished
+    # Migrates the database, marks replies a restart cut off and resumes prompt-set batches left unfinished.
+    application.current().start()
     server_lag = LoopLag("server")  # this loop serves every HTTP request and websocket (GET /metrics)
     server_lag.start()
     try:
         yield
     finally:
         server_lag.stop()
-        stop_worker()  # first: a reply the runner's stop cuts off must not count as answered
-        runner.shutdown()
+        application.current().close()  # the batch worker first, then the runner
 
 
 if __name__ == "__main__":

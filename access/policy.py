@@ -1,17 +1,17 @@
-"""What admins decide for the whole server, read through a short process-wide cache.
+"""What admins decide for the whole server, read through a short cache (the application's).
 
-* **Disabled backends**: switched off for everyone. The registry marks them ``status="disabled"``
-  (:func:`install` gives it the source), pickers say so, the compare page leaves them out, and the
-  runner refuses to send to them (:func:`ensure_enabled`).
+* **Disabled backends**: switched off for everyone. The registry marks them ``status="disabled"`` (the
+  application builds it with this module's view of them as its source), pickers say so, the compare page
+  leaves them out, and the runner refuses to send to them (:func:`ensure_enabled`).
 * **Server logins**: whether users without a login of their own may use the one the server has in its
   environment (``BackendInfo.server_credentials()``). In single-user mode the one user is the admin, so
   it is allowed unless switched off; in team modes only where an admin allowed it.
 * **The default rate limit**: messages per minute per user (``CHATDECK_RATE_LIMIT``, default 20; 0: no
   limit), overridable on the Admin page; a user's own override is on their users row (access/limits.py).
 
-These are server-wide values, the same for every user, stored in ``app_settings`` and cached here for
-:data:`TTL` seconds: another replica sees a change within that time, and the process that made the
-change sees it at once (its setters drop the cached copy).
+These are server-wide values, the same for every user, stored in ``app_settings`` and cached by the
+application (its :class:`PolicyCache`) for :data:`TTL` seconds: another replica sees a change within that
+time, and the process that made the change sees it at once (its setters drop the cached copy).
 """
 
 from __future__ import annotations
@@ -87,65 +87,90 @@ def _parse(stored: Mapping[str, object]) -> Policy:
     return Policy(disabled, logins, env_rate_limit())
 
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, Policy]] = {}  # database URL -> (loaded at, policy)
-
-
 def _key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-_loading: set[str] = set()  # databases whose policy one thread is reloading now
-_generation = 0  # bumped by invalidate(): a reload that began before it does not store what it read
+def load(engine: Engine, last: Policy | None = None) -> Policy:
+    """The policy stored in ``engine``'s database, read now (one small query); on failure ``last``, else
+    the defaults (the failure is logged)."""
+    try:
+        with session(engine) as s:
+            return _parse(app_settings.load_all(s))
+    except Exception:  # keep the last known policy (or the defaults) and try again after the TTL
+        log.exception("could not read the admins' settings")
+        return last if last is not None else Policy(rate_limit=env_rate_limit())
+
+
+class PolicyCache:
+    """The policies of the databases one application reads, each at most :data:`TTL` seconds old.
+
+    The application (application.py) holds one; thread-safe (Streamlit's script threads, the runner's
+    loop and the server's loop all read it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, Policy]] = {}  # database URL -> (loaded at, policy)
+        self._loading: set[str] = set()  # databases whose policy one thread is reloading now
+        self._generation = 0  # bumped by invalidate(): a reload that began before it does not store what it read
+
+    def current(self, engine: Engine) -> Policy:
+        """The policy stored in ``engine``'s database, at most :data:`TTL` seconds old (one small query).
+
+        When it has expired, one thread reloads it while the others carry on with the expired one: under
+        load (every rerun asks, several times) they used to queue behind that one query, and behind its
+        wait for a pooled connection.
+        """
+        key = _key(engine)
+        cached = self._cache.get(key)
+        if cached is not None and (time.monotonic() - cached[0] < TTL or key in self._loading):
+            return cached[1]
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and (time.monotonic() - cached[0] < TTL or key in self._loading):
+                return cached[1]
+            self._loading.add(key)
+            generation = self._generation
+        try:
+            policy = load(engine, cached[1] if cached is not None else None)
+            with self._lock:
+                if generation == self._generation:
+                    self._cache[key] = (time.monotonic(), policy)
+            return policy
+        finally:
+            with self._lock:
+                self._loading.discard(key)
+
+    def invalidate(self, engine: Engine | None = None) -> None:
+        """Forget the cached policy (of ``engine``'s database, or all), so the next read loads it."""
+        with self._lock:
+            self._generation += 1
+            if engine is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(_key(engine), None)
+
+
+def _cache() -> PolicyCache | None:
+    from application import running
+
+    app = running()
+    return app.policy if app is not None else None
 
 
 def current(engine: Engine) -> Policy:
-    """The policy stored in ``engine``'s database, at most :data:`TTL` seconds old (one small query).
-
-    When it has expired, one thread reloads it while the others carry on with the expired one: under
-    load (every rerun asks, several times) they used to queue behind that one query, and behind its wait
-    for a pooled connection.
-    """
-    key = _key(engine)
-    cached = _cache.get(key)
-    if cached is not None and (time.monotonic() - cached[0] < TTL or key in _loading):
-        return cached[1]
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None and (time.monotonic() - cached[0] < TTL or key in _loading):
-            return cached[1]
-        _loading.add(key)
-        generation = _generation
-    try:
-        try:
-            with session(engine) as s:
-                policy = _parse(app_settings.load_all(s))
-        except Exception:  # keep the last known policy (or the defaults) and try again after the TTL
-            log.exception("could not read the admins' settings")
-            policy = cached[1] if cached is not None else Policy(rate_limit=env_rate_limit())
-        with _lock:
-            if generation == _generation:
-                _cache[key] = (time.monotonic(), policy)
-        return policy
-    finally:
-        with _lock:
-            _loading.discard(key)
+    """The policy stored in ``engine``'s database, through the running application's cache (at most
+    :data:`TTL` seconds old); read afresh when no application runs in this process."""
+    cache = _cache()
+    return cache.current(engine) if cache is not None else load(engine)
 
 
 def invalidate(engine: Engine | None = None) -> None:
-    """Forget the cached policy (of ``engine``'s database, or all), so the next read loads it."""
-    global _generation
-    with _lock:
-        _generation += 1
-        if engine is None:
-            _cache.clear()
-        else:
-            _cache.pop(_key(engine), None)
-
-
-def install(engine: Engine) -> None:
-    """Make the registry mark the backends disabled in ``engine``'s database (the runner calls this)."""
-    registry.set_disabled_source(lambda: current(engine).disabled)
+    """Forget the running application's cached policy (of ``engine``'s database, or all)."""
+    cache = _cache()
+    if cache is not None:
+        cache.invalidate(engine)
 
 
 def engine_of(s: Session) -> Engine:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from application import current
 from storage.db import PING_TIMEOUT, get_engine, ping
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,6 @@ PATH = "/api/health"
 TIMEOUT = PING_TIMEOUT + 1.0  # seconds before a database that does not answer is reported unavailable
 REPLICA_ENV = "CHATDECK_REPLICA"
 HEADERS = {"Cache-Control": "no-store"}
-
-# At most two checks wait on the database at once: probes of a hung database time out here instead of
-# filling the thread pool the app's other requests need (created on first use, inside the event loop).
-_limiter: anyio.CapacityLimiter | None = None
-
 
 def replica_name() -> str:
     return os.environ.get(REPLICA_ENV, "").strip() or socket.gethostname()
@@ -52,13 +48,13 @@ def _check() -> None:
 
 
 async def handle(_request: Request) -> JSONResponse:
-    global _limiter
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(2)
+    # At most two checks wait on the database at once: probes of a hung database time out here instead of
+    # filling the thread pool the app's other requests need (the application's, created inside the loop).
+    limiter = current().health_limiter()
     replica = replica_name()
     try:
         with anyio.fail_after(TIMEOUT):
-            await anyio.to_thread.run_sync(_check, abandon_on_cancel=True, limiter=_limiter)
+            await anyio.to_thread.run_sync(_check, abandon_on_cancel=True, limiter=limiter)
     except Exception as exc:
         log.warning("health check: the database is unavailable: %s", exc)
         return JSONResponse({"status": "unavailable", "database": reason(exc), "replica": replica}, 503,

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from access import limits, policy
 from runner import health
 from runner.run import Run
-from runner.runner import Runner, get_runner
+from runner.runner import Runner
 from services import sending
 from storage import comparisons
 from storage import health as health_store
@@ -230,26 +230,8 @@ class BatchWorker:
                 store.set_item(s, item_id, status="done")
 
 
-_worker: BatchWorker | None = None
-_worker_lock = threading.Lock()
-
-
 def get_worker() -> BatchWorker:
-    """The process-wide batch worker, on the process-wide runner (started on first use)."""
-    global _worker
-    runner = get_runner()
-    with _worker_lock:
-        if _worker is None or _worker.runner is not runner:
-            if _worker is not None:
-                _worker.stop()
-            _worker = BatchWorker(runner.engine, runner)
-        return _worker
+    """The current application's batch worker (application.py), on its runner (started on first use)."""
+    from application import current
 
-
-def stop_worker() -> None:
-    """Stop the process-wide worker (server shutdown, before the runner; tests)."""
-    global _worker
-    with _worker_lock:
-        if _worker is not None:
-            _worker.stop()
-        _worker = None
+    return current().worker

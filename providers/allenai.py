@@ -9,9 +9,9 @@ observed-servers.md, web-backends.md §2), newest first:
 * ``v4-message``: the seed's ``POST /v4/message/stream``, a head message, chunks, a final message.
 
 ``auto`` tries them in that order, moving on when a route answers 404/405, and remembers per
-base URL, for the whole process, which one answered: the next conversation with that server
-goes straight there (and detection starts again should that route vanish). A conversation
-keeps the route its state names. The identity is an anonymous uuid sent as
+base URL, in a :class:`RouteMemory` (the application's, shared by its providers), which one answered:
+the next conversation with that server goes straight there (and detection starts again should that
+route vanish). A conversation keeps the route its state names. The identity is an anonymous uuid sent as
 ``X-Anonymous-User-ID``; only that id may continue a thread, so it is kept in the
 conversation state with the parent id.
 
@@ -96,30 +96,33 @@ INFO = BackendInfo(
 # fmt: on
 
 
-# --- which chat route each server answered on (process-wide) ---------------------------------------
-
-_routes: dict[str, str] = {}  # base URL -> the generation whose chat route answered there
-_routes_lock = threading.Lock()  # the runner's loop and the model catalogue may ask at once
+# --- which chat route each server answered on ------------------------------------------------------
 
 
-def remembered_protocol(base_url: str) -> str | None:
-    """The generation that answered at ``base_url`` in this process, if ``auto`` found one."""
-    with _routes_lock:
-        return _routes.get(base_url.rstrip("/"))
+class RouteMemory:
+    """Which generation's chat route answered at each base URL, found by ``auto``.
 
+    The application holds one for its providers (the registry passes it to each Ai2 provider it builds),
+    so a new conversation goes straight to the route that answered before. Thread-safe: the runner's
+    loop and the model catalogue may ask at once.
+    """
 
-def _remember(base_url: str, protocol: str | None) -> None:
-    with _routes_lock:
-        if protocol is None:
-            _routes.pop(base_url, None)
-        else:
-            _routes[base_url] = protocol
+    def __init__(self) -> None:
+        self._routes: dict[str, str] = {}  # base URL -> the generation whose chat route answered there
+        self._lock = threading.Lock()
 
+    def get(self, base_url: str) -> str | None:
+        """The generation that answered at ``base_url``, if ``auto`` found one."""
+        with self._lock:
+            return self._routes.get(base_url.rstrip("/"))
 
-def forget_protocols() -> None:
-    """Forget every remembered route (tests: one loopback URL serves a different simulator each time)."""
-    with _routes_lock:
-        _routes.clear()
+    def remember(self, base_url: str, protocol: str | None) -> None:
+        """Remember (``None``: forget) the generation that answered at ``base_url``."""
+        with self._lock:
+            if protocol is None:
+                self._routes.pop(base_url.rstrip("/"), None)
+            else:
+                self._routes[base_url.rstrip("/")] = protocol
 
 
 class AllenAI:
@@ -132,6 +135,7 @@ class AllenAI:
         protocol: str = "auto",
         client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        routes: RouteMemory | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown Ai2 Playground protocol {protocol!r} (expected one of {', '.join(PROTOCOLS)})")
@@ -139,6 +143,7 @@ class AllenAI:
         self.protocol = protocol
         self._client = client
         self._timeout = timeout
+        self.routes = routes if routes is not None else RouteMemory()  # shared by the application's providers
         self._anonymous_id = str(uuid.uuid4())  # only for listing models
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -154,7 +159,7 @@ class AllenAI:
             return [self.protocol], False
         if state.get("protocol") in GENERATIONS:
             return [state["protocol"]], False
-        known = remembered_protocol(self.base_url)
+        known = self.routes.get(self.base_url)
         return ([known] if known else []) + [p for p in GENERATIONS if p != known], True
 
     async def _events(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -178,7 +183,7 @@ class AllenAI:
                     break
                 await read_capped(response.aiter_bytes(), ERROR_BODY_BYTES)  # a short body, read: the connection stays
             if detecting:
-                _remember(self.base_url, None if response.status_code in GONE else protocol)
+                self.routes.remember(self.base_url, None if response.status_code in GONE else protocol)
             await _check_stream_response(response)
             parser = PARSERS[protocol]({"anonymous_user_id": anonymous_id})
             try:
@@ -204,7 +209,7 @@ class AllenAI:
         In ``auto`` mode the remembered route decides; with none, v5 is asked first.
         """
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "X-Anonymous-User-ID": self._anonymous_id}
-        protocol = self.protocol if self.protocol != "auto" else (remembered_protocol(self.base_url) or "v5")
+        protocol = self.protocol if self.protocol != "auto" else (self.routes.get(self.base_url) or "v5")
         snake = protocol != "v5"
         async with transport_errors(DISPLAY_NAME), AsyncExitStack() as stack:
             client = self._client

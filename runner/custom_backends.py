@@ -1,7 +1,8 @@
 """The custom OpenAI-compatible endpoints from storage, as dynamic backends of the registry.
 
-``install(engine)`` makes providers.registry list them (one bounded query, cached by the registry
-for ``DYNAMIC_TTL`` seconds); Settings calls ``registry.refresh()`` after an admin changes them.
+``load(engine)`` lists them (one bounded query): the application (application.py) builds its registry with
+it as the dynamic source, which the registry caches for ``DYNAMIC_TTL`` seconds; Settings calls
+``registry.refresh()`` after an admin changes them.
 Each endpoint is a backend named ``custom-<slug>`` served by ``OpenAICompatible``, its host checked
 before every request (link-local and cloud-metadata addresses are refused, see providers/endpoint_urls.py).
 """
@@ -79,14 +80,3 @@ def load(engine: Engine) -> list[tuple[BackendInfo, registry.Factory]]:
             info = endpoint_info(endpoint.slug, endpoint.display_name, endpoint.base_url, list(endpoint.models))
             loaded.append((info, _factory(info.name, info.display_name, endpoint.base_url, key)))
     return loaded
-
-
-_installed: Engine | None = None
-
-
-def install(engine: Engine) -> None:
-    """Make the registry list the endpoints stored in ``engine``'s database (once per engine)."""
-    global _installed
-    if _installed is not engine or registry.dynamic_source_installed() is False:
-        registry.set_dynamic_source(lambda: load(engine))
-        _installed = engine

@@ -28,7 +28,6 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from access import policy
 from access.credentials import credentials_for  # the login a reply is sent with (also imported from here)
 from imaging import intake
 from providers import registry
@@ -43,7 +42,7 @@ from providers.events import (
     Image,
     Options,
 )
-from runner import custom_backends, health, metrics, saving
+from runner import health, metrics, saving
 from runner import liveness as reply_liveness
 from runner.bounds import Bounds, ReplyCap, is_content
 from runner.catalog import ModelCatalog
@@ -146,8 +145,6 @@ class Runner:
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
-        custom_backends.install(engine)  # admin-added endpoints join the registry's backends
-        policy.install(engine)  # backends an admin switched off are marked disabled
         for name in registry.all_backends():  # warm the model lists now, so no page rerun waits for them
             self.catalog.models(name)
         # Replies left "streaming" by a process that died; never those another replica is writing now.
@@ -392,26 +389,8 @@ class Runner:
             run.release()
 
 
-_runner: Runner | None = None
-_runner_lock = threading.Lock()
-
-
 def get_runner() -> Runner:
-    """The process-wide runner for the configured database (created on first use)."""
-    global _runner
-    from storage.db import get_engine
+    """The current application's runner (application.py), started on first use."""
+    from application import current
 
-    engine = get_engine()
-    with _runner_lock:
-        if _runner is None or _runner.engine is not engine:
-            _runner = Runner(engine)
-        return _runner
-
-
-def reset_runner() -> None:
-    """Stop and forget the process-wide runner (tests that switch databases)."""
-    global _runner
-    with _runner_lock:
-        if _runner is not None:
-            _runner.shutdown()
-        _runner = None
+    return current().runner

@@ -40,13 +40,9 @@ def usage(days: int) -> list[UsageRow]:
 # --- the server-wide policy -----------------------------------------------------------------------------
 
 
-def current_policy(*, install: bool = False) -> Policy:
-    """What admins decided (cached by access/policy.py). ``install``: make the registry mark disabled backends
-    first, as the runner does, for a page that must not depend on the runner having started."""
-    engine = get_engine()
-    if install:
-        policy.install(engine)
-    return policy.current(engine)
+def current_policy() -> Policy:
+    """What admins decided (cached by access/policy.py)."""
+    return policy.current(get_engine())
 
 
 def team_mode() -> bool:

@@ -11,7 +11,6 @@ from datetime import datetime
 from access import api_tokens, policy
 from access.api_tokens import LIFETIMES, SCOPES
 from providers import endpoint_urls, registry
-from runner import custom_backends
 from storage import api_tokens as token_rows
 from storage import credentials, endpoints
 from storage.db import get_engine, session
@@ -106,11 +105,8 @@ class EndpointView:
 
 
 def custom_endpoints() -> list[EndpointView]:
-    """The endpoints admins added; they are made backends of the registry first (the runner does this too, but
-    the page must not depend on it)."""
-    engine = get_engine()
-    custom_backends.install(engine)
-    with session(engine) as s:
+    """The endpoints admins added (each a backend of the registry)."""
+    with session(get_engine()) as s:
         return [EndpointView(e.slug, e.display_name, endpoints.shown_url(e), tuple(e.models), bool(e.secret))
                 for e in endpoints.list_endpoints(s)]
 

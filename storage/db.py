@@ -9,8 +9,8 @@ Typical use::
         user = repo.local_user(s)
         conversations = repo.list_conversations(s, user.id)
 
-``session()`` uses the process-wide engine for ``CHATDECK_DATABASE_URL`` (default: a SQLite file in
-``data/``). Creating an engine brings the schema up to date (Alembic ``upgrade head``).
+``session()`` uses the application's engine (application.py) for ``CHATDECK_DATABASE_URL`` (default: a SQLite
+file in ``data/``). Creating an engine brings the schema up to date (Alembic ``upgrade head``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,17 +46,16 @@ MIGRATION_LOCK_KEY = zlib.crc32(b"chatdeck schema migrations")
 
 log = logging.getLogger(__name__)
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
 _migration_lock = threading.Lock()  # one upgrade at a time within this process
 
 
-def database_url() -> str:
-    """The configured database URL: ``$CHATDECK_DATABASE_URL``, else the SQLite file ``data/chatdeck.db``.
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """The configured database URL: ``CHATDECK_DATABASE_URL`` in ``env`` (default: the environment), else
+    the SQLite file ``data/chatdeck.db``.
 
     ``postgresql://`` (and ``postgres://``) URLs are given the psycopg 3 driver.
     """
-    url = os.environ.get(ENV_VAR, "").strip()
+    url = (os.environ if env is None else env).get(ENV_VAR, "").strip()
     if not url:
         DEFAULT_SQLITE_PATH.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         return f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -250,25 +249,10 @@ def _upgrade_sqlite(engine: Engine, config: Config) -> None:
 
 
 def get_engine() -> Engine:
-    """The process-wide engine for :func:`database_url`, created (and migrated) on first use."""
-    url = database_url()
-    engine = _engines.get(url)
-    if engine is not None:
-        return engine
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = make_engine(url)
-        return engine
+    """The current application's engine (application.py): :func:`database_url`'s, created and migrated on first use."""
+    from application import current
 
-
-def reset_engines() -> None:
-    """Dispose of every cached engine (for tests that switch databases)."""
-    with _engines_lock:
-        engines = list(_engines.values())
-        _engines.clear()
-    for engine in engines:
-        engine.dispose()
+    return current().engine
 
 
 @contextmanager

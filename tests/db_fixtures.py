@@ -25,7 +25,8 @@ from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from storage.db import make_engine, reset_engines, session
+import application
+from storage.db import make_engine, session
 
 POSTGRES_URL = os.environ.get("CHATDECK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -55,7 +56,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database (no tables): SQLite in tmp_path, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield _sqlite_url(tmp_path, "db_url.db")
-        reset_engines()
+        application.reset()
         return
 
     schema = f"chatdeck_test_{uuid.uuid4().hex[:12]}"
@@ -66,7 +67,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield f"{base}{separator}options=-csearch_path%3D{schema}"
     finally:
-        reset_engines()  # in case the test went through get_engine()
+        application.reset()  # in case the test went through get_engine()
         with _admin_connection() as admin:
             admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
@@ -91,4 +92,4 @@ def db(engine: Engine) -> SessionFactory:
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """A URL to an empty SQLite file in tmp_path (``make_engine(sqlite_url)`` migrates it)."""
     yield _sqlite_url(tmp_path, "sqlite_url.db")
-    reset_engines()
+    application.reset()

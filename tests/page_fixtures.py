@@ -7,11 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import application
 from access import policy
-from providers import registry
-from runner.runner import reset_runner
 from simulators.openai_compat import SIM_TOKEN
-from storage.db import reset_engines
 from tests.sim_fixtures import SimHandle
 
 TEAM_SETTINGS = ("CHATDECK_TRUSTED_HEADER", "CHATDECK_ALLOWED_USERS", "CHATDECK_ADMINS", "CHATDECK_SIGN_OUT_URL",
@@ -22,8 +20,8 @@ TEAM_SETTINGS = ("CHATDECK_TRUSTED_HEADER", "CHATDECK_ALLOWED_USERS", "CHATDECK_
 def pages_env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandle,
               monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Single-user mode on a fresh SQLite file, with the Ai2 and Hugging Face simulators (the server's
-    Hugging Face login set); the runner, engines and admin policy are reset afterwards. A fixture that
-    changes the policy's environment calls ``policy.invalidate()`` after it."""
+    Hugging Face login set); the application (engine, runner, policy, ...) is reset before and after. A fixture
+    that changes the policy's environment calls ``policy.invalidate()`` after it."""
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     monkeypatch.setenv("CHATDECK_HF_URL", huggingface_sim.url)
@@ -31,12 +29,9 @@ def pages_env(sqlite_url: str, allenai_sim: SimHandle, huggingface_sim: SimHandl
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "page-tests-secret-key")
     for name in TEAM_SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    policy.invalidate()
+    application.reset()
     yield
-    reset_runner()
-    reset_engines()
-    registry.set_disabled_source(None)
-    policy.invalidate()
+    application.reset()
 
 
 def shown(value: str) -> str:

@@ -90,7 +90,6 @@ def allenai_sim(allenai_server: tuple[_Swappable, str]) -> SimHandle:
     dispatch, url = allenai_server
     sim = AllenAISimulator()
     dispatch.app = sim.app
-    allenai.forget_protocols()  # the URL is the session's, the server behind it new
     return SimHandle(url, sim)
 
 
@@ -102,13 +101,14 @@ def allenai_v4_threads_sim(allenai_sim: SimHandle) -> SimHandle:
 
 @pytest.fixture
 def runner(engine: Any, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A generation runner on the test's database, its Ai2 backend pointed at the test's simulator."""
-    from runner.runner import Runner
+    """The runner of an application on the test's database (installed for the test), its Ai2 backend pointed
+    at the test's simulator."""
+    import application
 
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    r = Runner(engine, flush_interval=0.05)
-    yield r
-    r.shutdown()
+    app = application.install(application.Application(engine=engine, runner_options={"flush_interval": 0.05}))
+    yield app.runner
+    application.reset()
 
 
 # --- contract adapters --------------------------------------------------------------------------

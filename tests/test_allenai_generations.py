@@ -18,19 +18,20 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+import application
 from providers import registry
-from providers.allenai import AllenAI, forget_protocols, remembered_protocol
+from providers.allenai import AllenAI, RouteMemory
 from providers.allenai_threads import V4ThreadsParser
 from providers.base import format_prompt
 from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
-from runner.runner import Runner, reset_runner
+from runner.runner import Runner
 from simulators.allenai import AllenAISimulator
 from simulators.common import ForcedError
 from simulators.serve import serve
 from storage import health as health_store
 from storage import repository as repo
-from storage.db import make_engine, reset_engines, session
+from storage.db import make_engine, session
 from tests.sim_fixtures import SimHandle, collect, run, text_of
 
 ROUTES = {"v5": "/v5/threads/chat", "v4-threads": "/v4/threads/", "v4-message": "/v4/message/stream"}
@@ -124,83 +125,94 @@ def test_v4_threads_reasoning_streams_thinking_then_text(allenai_sim: SimHandle)
 # --- memory per base URL ------------------------------------------------------------------------
 
 
+@pytest.fixture
+def routes() -> RouteMemory:
+    """The memory the Ai2 providers of one application share (its registry passes it to each)."""
+    return RouteMemory()
+
+
 @pytest.mark.parametrize("generation", ["v4-threads", "v4-message"])
-def test_a_second_conversation_goes_straight_to_the_remembered_route(allenai_sim: SimHandle, generation: str) -> None:
+def test_a_second_conversation_goes_straight_to_the_remembered_route(allenai_sim: SimHandle, generation: str,
+                                                                    routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = generation
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
-    assert remembered_protocol(allenai_sim.url + "/") == generation
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
+    assert routes.get(allenai_sim.url + "/") == generation
     before = len(sim.chat_requests())
 
-    events = turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))  # a new provider, no state
+    # a new provider, no state
+    events = turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     assert final_of(events).reason == "stop" and state_of(events)["protocol"] == generation
     assert paths(sim)[before:] == [ROUTES[generation]]
 
 
-def test_memory_is_per_base_url(allenai_sim: SimHandle) -> None:
+def test_memory_is_per_base_url(allenai_sim: SimHandle, routes: RouteMemory) -> None:
     allenai_sim.sim.generation = "v4-threads"
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     other = AllenAISimulator(generation="v5")
     with serve(other.app) as other_url:
-        events = turn(AllenAI(base_url=other_url), ChatRequest(MODEL, FIRST))
+        events = turn(AllenAI(base_url=other_url, routes=routes), ChatRequest(MODEL, FIRST))
     assert state_of(events)["protocol"] == "v5" and paths(other) == ["/v5/threads/chat"]
-    assert remembered_protocol(allenai_sim.url) == "v4-threads" and remembered_protocol(other_url) == "v5"
+    assert routes.get(allenai_sim.url) == "v4-threads" and routes.get(other_url) == "v5"
 
 
-def test_a_vanished_route_is_detected_again(allenai_sim: SimHandle) -> None:
+def test_a_vanished_route_is_detected_again(allenai_sim: SimHandle, routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = "v4-threads"
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     sim.generation = "v5"  # the server was upgraded (and still has /v4/threads/)
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     assert paths(sim)[2:] == ["/v4/threads/"]  # the remembered route still answers: it is kept
     sim.generation = "v4-message"  # a server without /v4/threads/
-    events = turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
+    events = turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     assert paths(sim)[3:] == ["/v4/threads/", "/v5/threads/chat", "/v4/message/stream"]
-    assert state_of(events)["protocol"] == "v4-message" == remembered_protocol(allenai_sim.url)
+    assert state_of(events)["protocol"] == "v4-message" == routes.get(allenai_sim.url)
 
 
-def test_a_conversation_keeps_its_route_whatever_the_server_remembers(allenai_sim: SimHandle) -> None:
+def test_a_conversation_keeps_its_route_whatever_the_server_remembers(allenai_sim: SimHandle,
+                                                                      routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = "v4-threads"
-    state = state_of(turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST)))
+    state = state_of(turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST)))
     sim.generation = "v5"
-    forget_protocols()
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))  # a new conversation finds v5
-    assert remembered_protocol(allenai_sim.url) == "v5"
-    events = turn(AllenAI(base_url=allenai_sim.url), follow_up(state, "Paris.", "And Germany?"))
+    routes.remember(allenai_sim.url, None)  # forgotten (another process, say)
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))  # a new conversation: v5
+    assert routes.get(allenai_sim.url) == "v5"
+    events = turn(AllenAI(base_url=allenai_sim.url, routes=routes), follow_up(state, "Paris.", "And Germany?"))
     assert paths(sim)[-1] == "/v4/threads/" and sim.chat_requests()[-1].form["parent"] == state["parent"]
     assert state_of(events)["protocol"] == "v4-threads"
 
 
-def test_nothing_answers_the_last_404_is_the_error_and_nothing_is_remembered(allenai_sim: SimHandle) -> None:
+def test_nothing_answers_the_last_404_is_the_error_and_nothing_is_remembered(allenai_sim: SimHandle,
+                                                                              routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = "v4-threads"
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))
     sim.script.v5_status = 405
     sim.generation = "v4-message"
     sim.script.http_error = ForcedError(404, "Not Found")  # now every chat route is gone
-    error = final_of(turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))).error
+    error = final_of(turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))).error
     assert isinstance(error, HTTPStatusError) and error.status == 404
     assert paths(sim)[2:] == ["/v4/threads/", "/v5/threads/chat", "/v4/message/stream"]
-    assert remembered_protocol(allenai_sim.url) is None
+    assert routes.get(allenai_sim.url) is None
 
 
 # --- the explicit setting -----------------------------------------------------------------------
 
 
 def test_explicit_v4_threads_setting_goes_straight_there_and_never_falls_back(
-    allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+    allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch, routes: RouteMemory
 ) -> None:
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     monkeypatch.setenv("CHATDECK_ALLENAI_PROTOCOL", "v4-threads")
     sim = allenai_sim.sim  # every route served: only the setting picks the route
-    events = run(collect(registry.create("allenai").stream(ChatRequest(MODEL, FIRST))))
+    backends = registry.Registry(ai2_routes=routes)
+    events = run(collect(backends.create("allenai").stream(ChatRequest(MODEL, FIRST))))
     assert paths(sim) == ["/v4/threads/"] and state_of(events)["protocol"] == "v4-threads"
-    assert remembered_protocol(allenai_sim.url) is None  # an explicit protocol detects nothing
+    assert routes.get(allenai_sim.url) is None  # an explicit protocol detects nothing
 
     sim.generation = "v4-message"
-    error = final_of(run(collect(registry.create("allenai").stream(ChatRequest(MODEL, FIRST))))).error
+    error = final_of(run(collect(backends.create("allenai").stream(ChatRequest(MODEL, FIRST))))).error
     assert isinstance(error, HTTPStatusError) and error.status == 404 and "404 Not Found" in str(error)
     assert paths(sim)[1:] == ["/v4/threads/"]
 
@@ -316,15 +328,15 @@ def test_v4_threads_parser_names_the_drift(line: object) -> None:
 # --- model lists --------------------------------------------------------------------------------
 
 
-def test_model_list_of_a_v4_threads_server(allenai_sim: SimHandle) -> None:
+def test_model_list_of_a_v4_threads_server(allenai_sim: SimHandle, routes: RouteMemory) -> None:
     sim = allenai_sim.sim
     sim.generation = "v4-threads"
-    ids = [m.id for m in run(AllenAI(base_url=allenai_sim.url).list_models())]
+    ids = [m.id for m in run(AllenAI(base_url=allenai_sim.url, routes=routes).list_models())]
     assert ids == ["olmo-3.1-32b-instruct", "olmo-3.1-32b-think", "molmo2-8b"]
     assert [r.path for r in sim.requests] == ["/v5/models/", "/v4/models/"]
-    turn(AllenAI(base_url=allenai_sim.url), ChatRequest(MODEL, FIRST))  # the chat route is now known
+    turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))  # the chat route is now known
     sim.requests.clear()
-    assert len(run(AllenAI(base_url=allenai_sim.url).list_models())) == 3
+    assert len(run(AllenAI(base_url=allenai_sim.url, routes=routes).list_models())) == 3
     assert [r.path for r in sim.requests] == ["/v4/models/"]  # straight to the v4 generation's list
     sim.requests.clear()
     run(AllenAI(base_url=allenai_sim.url, protocol="v4-threads").list_models())
@@ -407,8 +419,7 @@ def backends_page(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.M
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     yield AppTest.from_string("from views import backends\nbackends.render()", default_timeout=30)
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def test_the_backends_page_shows_the_v4_threads_protocol(

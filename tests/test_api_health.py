@@ -10,8 +10,8 @@ import pytest
 from starlette.applications import Starlette
 
 import api
+import application
 from simulators.serve import serve
-from storage.db import reset_engines
 from tests.sim_fixtures import free_port
 
 
@@ -20,7 +20,7 @@ def client() -> Iterator[httpx.Client]:
     """An HTTP client for the API's routes, served by uvicorn on loopback."""
     with serve(Starlette(routes=api.routes())) as url, httpx.Client(base_url=url, timeout=30) as http:
         yield http
-    reset_engines()
+    application.reset()
 
 
 def test_health_is_ok_with_the_replicas_name(client: httpx.Client, db_url: str,

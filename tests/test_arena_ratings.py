@@ -22,11 +22,11 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+import application
 from arena import board, ratings
 from arena.battles import parse
 from storage import comparisons
 from storage import repository as repo
-from storage.db import reset_engines
 from storage.models import utcnow
 from tests.db_fixtures import SessionFactory
 
@@ -116,7 +116,7 @@ def read_export(text: str) -> list[dict[str, str]]:
 @pytest.fixture
 def app_db(db: SessionFactory, db_url: str, monkeypatch: pytest.MonkeyPatch) -> SessionFactory:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", db_url)
-    reset_engines()
+    application.reset()
     populate(db)
     return db
 
@@ -199,7 +199,7 @@ def test_board_matches_an_independent_computation_from_its_export(app_db: Sessio
     assert json.loads(json_text)[0].keys() >= {"model_a", "model_b", "winner", "tie", "judge", "timestamp",
                                                "category", "blind"}
     monkeypatch.setenv("CHATDECK_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
-    reset_engines()
+    application.reset()
     assert board.load(since=since).ratings == []
     assert board.import_battles(parse(board.export_csv(shown).encode())) == ROUNDS + LEAKS
     assert board.import_battles(parse(json_text.encode())) == 0

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from runner.runner import reset_runner
+import application
 from simulators.common import ForcedError
-from storage.db import reset_engines
 from tests.sim_fixtures import SimHandle
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -21,8 +20,7 @@ def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     yield AppTest.from_file(APP, default_timeout=30)
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def current_id(at: AppTest) -> str:

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from runner.runner import reset_runner
+import application
 from storage import library
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from storage.models import Conversation, utcnow
 from tests.sim_fixtures import SimHandle
 
@@ -25,8 +25,7 @@ def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
     yield AppTest.from_file(APP, default_timeout=30)
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def _seed(spec: list[tuple[str, int, str]]) -> dict[str, str]:

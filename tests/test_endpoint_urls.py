@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+import application
 from providers import endpoint_urls, registry
 from providers.endpoint_urls import ENV_ALLOW_LINK_LOCAL, EndpointURLError
 from providers.errors import UnavailableError
 from providers.events import ChatMessage, ChatRequest, Finished
 from runner import custom_backends
-from runner.runner import reset_runner
 from storage import endpoints
-from storage.db import get_engine, make_engine, reset_engines, session
+from storage.db import get_engine, make_engine, session
 from storage.models import CustomEndpoint, utcnow
 from tests.page_fixtures import shown
 
@@ -157,14 +157,12 @@ def test_an_allowed_host_is_asked_as_before_and_its_errors_do_not_name_it(sqlite
 
 
 @pytest.fixture
-def views(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def pages(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "endpoint-url-test-secret")
     monkeypatch.delenv(ENV_ALLOW_LINK_LOCAL, raising=False)
     yield
-    reset_runner()
-    registry.set_dynamic_source(None)
-    reset_engines()
+    application.reset()
 
 
 def _settings() -> AppTest:
@@ -177,7 +175,7 @@ def _add(app: AppTest, url: str) -> None:
     app.button[[b.label for b in app.button].index("Add endpoint")].click().run()
 
 
-@pytest.mark.usefixtures("views")
+@pytest.mark.usefixtures("pages")
 def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> None:
     app = _settings().run()
     _add(app, "http://admin:hunter2@127.0.0.1:8000/v1")
@@ -188,10 +186,9 @@ def test_the_admin_form_refuses_secrets_and_metadata_hosts_with_the_reason() -> 
     assert all("hunter2" not in shown(m.value) for m in app.markdown)
 
 
-@pytest.mark.usefixtures("views")
+@pytest.mark.usefixtures("pages")
 def test_hosts_are_shown_to_admins_only_and_never_a_password() -> None:
     _stored(get_engine(), "http://admin:hunter2@127.0.0.42:8000/v1")  # saved before userinfo was refused
-    custom_backends.install(get_engine())
     registry.refresh()
     settings = _settings().run()  # the local user: an admin
     listed = " ".join(shown(m.value) for m in settings.markdown)

@@ -9,15 +9,16 @@ from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+import application
 from providers import registry
 from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
 from providers.events import Finished
 from runner import health
-from runner.runner import Runner, get_runner, reset_runner
+from runner.runner import Runner, get_runner
 from simulators.common import ForcedError
 from storage import health as health_store
 from storage import repository as repo
-from storage.db import reset_engines, session
+from storage.db import session
 from storage.models import BackendHealth, utcnow
 from tests.sim_fixtures import SimHandle, free_port
 
@@ -150,8 +151,7 @@ def app(sqlite_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
     for name in ("CHATDECK_HAILUO_TOKEN", "CHATDECK_HUGGINGCHAT_COOKIES", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     yield AppTest.from_string("from views import backends\nbackends.render()", default_timeout=30)
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def test_the_backends_page_shows_state_cause_and_fix(app: AppTest, allenai_sim: SimHandle) -> None:
@@ -222,8 +222,7 @@ def test_no_rerun_of_any_page_calls_a_backend(
         apps["chat"].selectbox(key="provider").select("hailuo").run()
         assert [len(h.sim.requests) for h in sims] == before
     finally:
-        reset_runner()
-        reset_engines()
+        application.reset()
 
 
 @pytest.mark.parametrize(("v2_status", "protocol"), [(None, "v2"), (404, "__data.json")])

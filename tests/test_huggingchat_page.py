@@ -12,11 +12,12 @@ import pytest
 from PIL import Image as PILImage
 from streamlit.testing.v1 import AppTest
 
+import application
 from markup.safe_markdown import plain
-from runner.runner import get_runner, reset_runner
+from runner.runner import get_runner
 from simulators.huggingchat_wire import MESSAGE_FIELDS
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from tests.sim_fixtures import SimHandle
 from tests.sim_huggingchat import DEMO_COOKIES
 from views.uploads import MAX_SIDE, prepare_image
@@ -45,8 +46,7 @@ def env(sqlite_url: str, huggingchat_sim: SimHandle, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "huggingchat-page-test")
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
     yield huggingchat_sim
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def open_chat(model: str = VISION) -> AppTest:

@@ -194,9 +194,9 @@ def test_a_custom_endpoint_is_a_backend_of_its_own(engine: Engine) -> None:
         with session(engine) as s:
             endpoints.add(s, display_name="Local Ollama", base_url=ollama_url + "/v1", models=[MODEL])
             endpoints.add(s, display_name="Team vLLM", base_url=vllm_url + "/v1/", api_key="sk-vllm")
-        from runner import custom_backends
+        import application
 
-        custom_backends.install(engine)
+        application.install(application.Application(engine=engine))  # its registry lists the endpoints
         registry.refresh()
         try:
             assert {"custom-local-ollama", "custom-team-vllm"} <= set(registry.all_backends())
@@ -209,6 +209,6 @@ def test_a_custom_endpoint_is_a_backend_of_its_own(engine: Engine) -> None:
             assert vllm.requests[-1].headers["authorization"] == "Bearer sk-vllm"
             assert "huggingface" in registry.BACKENDS and "custom-team-vllm" not in registry.BACKENDS
         finally:
-            registry.set_dynamic_source(None)
+            application.reset()
     with pytest.raises(KeyError):
         registry.backend("custom-local-ollama")

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import application
 from markup.safe_markdown import plain
-from runner.runner import reset_runner
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from tests.hostile_images import SVG, bomb_png, jpeg_with_location, truncated_png
 from tests.page_fixtures import shown
 from tests.sim_fixtures import SimHandle
@@ -84,8 +84,7 @@ def hc_env(sqlite_url: str, huggingchat_sim: SimHandle, monkeypatch: pytest.Monk
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_URL", huggingchat_sim.url + "/chat")
     monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
     yield huggingchat_sim
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def _open_vision_chat() -> AppTest:

@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, pool
 
+import application
 from storage import repository as repo
 from storage.db import (
     REPO_ROOT,
@@ -193,7 +194,7 @@ def test_database_url_defaults_to_sqlite_and_normalises_postgres(monkeypatch: py
     assert normalise_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
 
 
-def test_get_engine_is_cached_per_url(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+def test_get_engine_is_one_per_application(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     engines: list[Engine] = []
     threads = [threading.Thread(target=lambda: engines.append(get_engine())) for _ in range(4)]
@@ -206,5 +207,7 @@ def test_get_engine_is_cached_per_url(monkeypatch: pytest.MonkeyPatch, sqlite_ur
         assert repo.local_user(s).external_id == "local"
     other = sqlite_url.replace("sqlite_url.db", "other.db")
     monkeypatch.setenv("CHATDECK_DATABASE_URL", other)
+    assert get_engine() is engines[0]  # the application was built for the first URL
+    application.reset()  # a new application reads the environment again
     assert get_engine() is not engines[0]
     assert str(get_engine().url) == other

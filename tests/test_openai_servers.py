@@ -225,12 +225,12 @@ def test_an_unknown_model_and_check_now_refresh_the_model_list(
 
 
 def test_custom_endpoints_follow_the_same_rules(engine: Engine, litellm: SimHandle) -> None:
-    from runner import custom_backends
+    import application
     from storage import endpoints
 
     with session(engine) as s:
         endpoints.add(s, display_name="Team LiteLLM", base_url=litellm.url)
-    custom_backends.install(engine)
+    application.install(application.Application(engine=engine))  # its registry lists the endpoints
     registry.refresh()
     try:
         request = ChatRequest(model="llama3.2:70b", messages=(ChatMessage("user", "Hi"),))
@@ -241,7 +241,7 @@ def test_custom_endpoints_follow_the_same_rules(engine: Engine, litellm: SimHand
                                        had_login=False)
         assert outcome is None  # nothing recorded: the backend's state stays what it was
     finally:
-        registry.set_dynamic_source(None)
+        application.reset()
 
 
 @pytest.mark.parametrize(("url", "fix"), [

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+import application
 from access import policy
 from access.limits import RateLimitedError
 from access.policy import BackendDisabledError
@@ -31,10 +32,15 @@ HF_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 def clean_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CHATDECK_TRUSTED_HEADER", raising=False)  # single-user mode unless a test says otherwise
     monkeypatch.delenv(policy.ENV_RATE_LIMIT, raising=False)
-    policy.invalidate()
+    application.reset()
     yield
-    registry.set_disabled_source(None)  # the runner installed it for this test's database
-    policy.invalidate()
+    application.reset()
+
+
+@pytest.fixture
+def app(engine: Engine) -> application.Application:
+    """An application on the test's database (reset by clean_policy): the policy cache is the application's."""
+    return application.install(application.Application(engine=engine))
 
 
 @pytest.fixture
@@ -166,6 +172,7 @@ def test_backends_without_a_login_never_get_the_servers(engine: Engine, monkeypa
         assert credentials_for(s, owner, "hailuo") is None  # the server has none configured
 
 
+@pytest.mark.usefixtures("app")
 def test_a_change_shows_at_once_here_and_within_the_ttl_elsewhere(
     engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +195,7 @@ def test_a_change_shows_at_once_here_and_within_the_ttl_elsewhere(
     assert current.disabled == {"hailuo", "huggingchat"} and current.rate_limit == 7
 
 
+@pytest.mark.usefixtures("app")
 def test_unreadable_settings_keep_the_last_known_policy(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     policy.set_backend_enabled(engine, "hailuo", False)
     assert policy.current(engine).disabled == {"hailuo"}
@@ -197,6 +205,7 @@ def test_unreadable_settings_keep_the_last_known_policy(engine: Engine, monkeypa
     assert policy.current(engine).disabled == {"hailuo"}
 
 
+@pytest.mark.usefixtures("app")
 def test_while_one_thread_reloads_an_expired_policy_the_others_do_not_wait(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

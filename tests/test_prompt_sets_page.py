@@ -9,7 +9,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from arena import prompt_sets as service
-from arena.batch_worker import stop_worker
 from tests.sim_fixtures import SimHandle, wait_for
 
 PAGE = "from views import prompt_sets\nprompt_sets.render()"
@@ -20,7 +19,6 @@ def env(pages_env: None, allenai_sim: SimHandle, huggingface_sim: SimHandle) -> 
     allenai_sim.sim.script.chunks = ["Ai2 ", "answers."]
     huggingface_sim.sim.script.chunks = ["HF ", "answers."]
     yield
-    stop_worker()  # before pages_env stops the runner
 
 
 def page() -> AppTest:

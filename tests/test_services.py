@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+import application
 from access import api_tokens, policy
 from access import credentials as logins
 from access.credentials import credentials_for
@@ -22,7 +23,7 @@ from storage import api_tokens as token_rows
 from storage import credentials
 from storage import health as health_store
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from storage.models import BackendHealth, utcnow
 from views import health_badges
 
@@ -35,11 +36,9 @@ def database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "services-test-secret")
     monkeypatch.delenv("CHATDECK_TRUSTED_HEADER", raising=False)
-    policy.invalidate()
+    application.reset()
     yield get_engine()
-    registry.set_disabled_source(None)
-    policy.invalidate()
-    reset_engines()
+    application.reset()
 
 
 def user(engine: Engine, who: str = "local") -> int:

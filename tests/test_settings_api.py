@@ -7,13 +7,13 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import application
 from api import tokens
 from markup.safe_markdown import plain
 from providers import registry
-from runner.runner import reset_runner
 from storage import endpoints
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from storage.models import CustomEndpoint
 
 
@@ -34,9 +34,7 @@ def app(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("CHATDECK_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CHATDECK_SECRET_KEY", "settings-test-secret")
     yield AppTest.from_function(_settings_page, default_timeout=30)
-    reset_runner()
-    registry.set_dynamic_source(None)
-    reset_engines()
+    application.reset()
 
 
 def test_a_token_is_shown_once_works_and_can_be_revoked(app: AppTest) -> None:

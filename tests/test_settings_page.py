@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import application
 from providers.hailuo import Login
-from runner.runner import reset_runner
 from simulators.hailuo import DEMO_DEVICE_ID, DEMO_TOKEN, DEMO_USER_ID, HailuoSimulator
 from storage import credentials
 from storage import repository as repo
-from storage.db import get_engine, reset_engines, session
+from storage.db import get_engine, session
 from tests.sim_fixtures import SimHandle
 
 FRESH_TOKEN = "eyJmcmVzaC10b2tlbiJ9.eyJzdWIiOiJzZXR0aW5ncy10ZXN0In0.ZnJlc2g"
@@ -34,8 +34,7 @@ def app(sqlite_url: str, hailuo_sim: SimHandle, monkeypatch: pytest.MonkeyPatch)
     for name in ("TOKEN", "DEVICE_ID", "USER_ID"):
         monkeypatch.delenv(f"CHATDECK_HAILUO_{name}", raising=False)
     yield AppTest.from_function(_settings_page, default_timeout=30)
-    reset_runner()
-    reset_engines()
+    application.reset()
 
 
 def save_hailuo_login(app: AppTest, token: str) -> None:

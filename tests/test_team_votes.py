@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from arena import board
-from arena.batch_worker import stop_worker
 from storage import arena as arena_store
 from storage import comparisons, team_votes
 from storage import prompt_sets as store
@@ -84,7 +83,6 @@ def test_members_vote_on_a_shared_batch_and_the_board_pools_their_verdicts(engin
 @pytest.fixture
 def page_env(pages_env: None) -> Iterator[None]:
     yield
-    stop_worker()  # the prompt sets page starts it; stopped before pages_env stops the runner
 
 
 def test_the_vote_page_hides_names_of_a_blind_batch_until_the_vote(page_env: None) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import application
 from access import limits, policy
 from access.limits import RateLimitedError
 from storage import app_settings, usage
@@ -20,7 +21,7 @@ from tests.db_fixtures import SessionFactory
 
 @pytest.fixture(autouse=True)
 def fresh_policy() -> None:
-    policy.invalidate()
+    application.reset()
 
 
 def user(s: Session, name: str, *, seen: datetime | None = None) -> int:

@@ -107,7 +107,7 @@ def _save_user_limit(user_id: int, label: str) -> None:
 
 
 def backends_section() -> None:
-    current = admin.current_policy(install=True)  # the runner installs it too; the page must not depend on it
+    current = admin.current_policy()
     team = admin.team_mode()
     st.caption("A disabled backend is switched off for everyone: pickers say so, the compare page leaves it out, "
                "and nothing is sent to it. Users' own logins are theirs; a login the server has in its environment "
