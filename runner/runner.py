@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from access import policy
+from access.credentials import credentials_for  # the login a reply is sent with (also imported from here)
 from imaging import intake
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
@@ -48,7 +48,6 @@ from runner.catalog import ModelCatalog
 from runner.run import Run
 from runner.versions import context_messages
 from storage import backend_states
-from storage import credentials as stored_credentials
 from storage import health as health_store
 from storage import repository as repo
 from storage.db import session
@@ -66,21 +65,6 @@ KEEP_FINISHED = 120.0  # seconds a finished run stays in memory for late readers
 class Check:
     ok: bool
     message: str
-
-
-def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] | None:
-    """The user's own login for ``backend``, else the server's from the environment where an admin allows
-    users to use it (access/policy.py), else ``None``."""
-    info = registry.backend(backend)
-    if not info.credential_fields:
-        return None
-    own = stored_credentials.load(s, owner_id, backend)
-    if own:
-        return own
-    server = info.server_credentials()
-    if server is None or not policy.server_login_allowed(policy.engine_of(s), backend):
-        return None
-    return server
 
 
 def system_prompt_of(s: Session, owner_id: int, conversation_id: str) -> str:

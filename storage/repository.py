@@ -72,6 +72,11 @@ def sign_in(s: Session, external_id: str, *, email: str | None, display_name: st
     return user
 
 
+def is_admin(s: Session, user_id: int) -> bool:
+    """Whether the user exists and is an admin now."""
+    return bool(s.scalar(select(User.is_admin).where(User.id == user_id)))
+
+
 # --- conversations ----------------------------------------------------------------------------------
 
 

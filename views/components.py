@@ -296,7 +296,7 @@ LIVE_DRAWN = "_chatdeck_live_drawn"  # session state: ids of the messages this s
 
 
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
-    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons).
+    """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons).
 
     A message this session drew live keeps the live layout's two slots (reasoning box, waiting line), so
     each element of its stored redraw lands where its live one was; the others (most, on a rerun) skip them.
