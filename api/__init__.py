@@ -1,7 +1,7 @@
 """Chatdeck's REST API, served by the app itself beside the UI (``st.App(routes=api.routes())``).
 
 * ``api/chat.py``: ``POST /api/ai/huggingface/{model_publisher}/{model_name}/chat`` (seed 002);
-* ``api/tokens.py``: the JWT bearer tokens users issue in Settings;
+* ``api/tokens.py``: the bearer token of a request (the JWTs themselves, issued in Settings: access/api_tokens.py);
 * ``api/openapi.py``: the OpenAPI description, served at ``GET /api/openapi.json``;
 * ``api/health.py``: ``GET /api/health``, this replica's health with the database's;
 * ``api/metrics.py``: ``GET /metrics``, Prometheus figures for admins or a metrics token;

@@ -45,7 +45,6 @@ from access.policy import BackendDisabledError
 from api import shared, tokens
 from api.shared import authenticate_sync as _authenticate
 from providers import registry
-from providers.errors import HTTPStatusError, UnavailableError, UnknownModelError
 from runner.runner import Run, get_runner
 from services import sending
 from storage import repository as repo
@@ -245,14 +244,14 @@ def _failure(run: Run) -> Response | None:
     finished = run.turn.finished
     if finished is None or finished.reason == "stop" or finished.reason == "length":
         return None
-    exc = finished.error
-    if isinstance(exc, UnknownModelError) or (isinstance(exc, HTTPStatusError) and exc.status == 404):
+    info = finished.error
+    if info is not None and (info.kind == "unknown_model" or info.status == 404):
         return error(400, INVALID_MODEL)
-    if isinstance(exc, HTTPStatusError) and exc.status == 410:
+    if info is not None and info.status == 410:
         return error(400, SERVICE_GONE)
-    if finished.reason == "cancelled" or isinstance(exc, UnavailableError):
+    if finished.reason == "cancelled" or (info is not None and info.kind == "unavailable"):
         return error(503, "Service Unavailable", {"message": run.turn.error_text})
-    if exc is not None and getattr(exc, "backend", None):  # a ProviderError: the backend's own words
+    if info is not None and info.backend:  # a ProviderError: the backend's own words
         return error(502, "Bad Gateway", {"message": run.turn.error_text})
     return error(500, "Internal Server Error")
 

@@ -1,54 +1,13 @@
-"""API tokens: JWTs (HS256) signed with a key derived from ``CHATDECK_SECRET_KEY``.
+"""The HTTP side of API tokens: the token of an ``Authorization: Bearer <token>`` header.
 
-A token carries its owner (``sub``), its id (``jti``), ``iat``, ``exp`` and ``iss="chatdeck"``.
-A request is let in only if the signature and expiry hold *and* the ``jti`` is a live row of
-storage/api_tokens.py, so a token revoked in Settings stops working at once. The token itself
-is shown once when issued and never stored.
+Issuing and verifying them is access/api_tokens.py; its names are re-exported here for the handlers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from access.api_tokens import LIFETIMES, SCOPES, InvalidTokenError, Issued, issue, signing_key, verify
 
-import jwt
-from sqlalchemy.orm import Session
-
-from storage import api_tokens
-from storage.models import ApiToken, utcnow
-from storage.secrets import derive_key
-
-ALGORITHM = "HS256"
-ISSUER = "chatdeck"
-# What a token opens (the same for every token: both REST APIs, as the token's user, with their logins and limits).
-SCOPES = ("chat API (/api/ai/huggingface/…)", "OpenAI-compatible API (/v1: models, chat completions)")
-LIFETIMES = {"1 day": timedelta(days=1), "30 days": timedelta(days=30), "90 days": timedelta(days=90),
-             "1 year": timedelta(days=365)}
-
-
-class InvalidTokenError(Exception):
-    """Missing, malformed, forged, expired or revoked: all answered alike (401)."""
-
-
-@dataclass(frozen=True)
-class Issued:
-    token: str  # the JWT, to show once
-    id: int
-    name: str
-    expires_at: datetime
-
-
-def signing_key() -> bytes:
-    return derive_key(b"api tokens")
-
-
-def issue(s: Session, owner_id: int, *, name: str, lifetime: timedelta) -> Issued:
-    """Record a new token for ``owner_id`` and return it signed."""
-    now = utcnow()
-    row: ApiToken = api_tokens.create(s, owner_id, name=name, expires_at=now + lifetime)
-    claims = {"sub": str(owner_id), "jti": row.jti, "iss": ISSUER, "iat": int(now.timestamp()),
-              "exp": int(row.expires_at.timestamp())}
-    return Issued(jwt.encode(claims, signing_key(), algorithm=ALGORITHM), row.id, row.name, row.expires_at)
+__all__ = ["LIFETIMES", "SCOPES", "InvalidTokenError", "Issued", "bearer", "issue", "signing_key", "verify"]
 
 
 def bearer(authorization: str | None) -> str:
@@ -57,19 +16,3 @@ def bearer(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidTokenError("no bearer token")
     return token.strip()
-
-
-def verify(s: Session, token: str) -> int:
-    """The owner id of a valid, live token; raises InvalidTokenError otherwise."""
-    try:
-        claims = jwt.decode(
-            token, signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
-            options={"require": ["sub", "jti", "exp", "iat", "iss"]},
-        )
-        owner_id = int(claims["sub"])
-        jti = str(claims["jti"])
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        raise InvalidTokenError(type(exc).__name__) from exc
-    if not api_tokens.owner_of(s, jti, owner_id):
-        raise InvalidTokenError("revoked, expired or unknown")
-    return owner_id

@@ -28,7 +28,6 @@ from starlette.types import Receive, Scope, Send
 from api.v1_errors import V1Error, model_not_found, rate_limited
 from api.v1_request import CompletionRequest
 from providers import registry
-from providers.errors import HTTPStatusError
 from runner import health
 from runner.runner import Run, get_runner
 
@@ -51,7 +50,7 @@ def failure(run: Run, model_id: str) -> V1Error | None:
     if finished.reason == "cancelled":
         return V1Error(503, "The reply was stopped before it was complete.", "reply_stopped")
     error = finished.error
-    if isinstance(error, HTTPStatusError) and error.status == 404:
+    if error is not None and error.status == 404:
         return model_not_found(model_id)
     try:
         info = registry.backend(run.provider)

@@ -69,6 +69,7 @@ STATE_JS = """([selector]) => {
   return {
     idle: !!app && app.getAttribute("data-test-script-state") === "notRunning",
     caption: last.includes("first token"),
+    live: !!document.querySelector("[class*='st-key-chatdeck-live-']"),
     bench: window.__bench,
   };
 }"""
@@ -86,6 +87,7 @@ class Sample:
     first_byte_ms: float  # the simulator wrote the first body line
     first_text_ms: float  # the simulator wrote the first answer text
     visible_ms: float  # the assistant message first held text in the page
+    frame_ms: float  # the first websocket frame holding that text reached this process (via the browser)
     done_ms: float
     first_text_seen: str
     longest_pause_ms: float  # the longest gap between websocket frames once the answer was visible
@@ -109,22 +111,25 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_app(
-    sim_url: str, database: Path, log_path: Path, extra_env: dict[str, str] | None = None
+    sim_url: str, database: Path, log_path: Path, extra_env: dict[str, str] | None = None,
+    script: Path = ROOT / "streamlit_app.py",
 ) -> Iterator[str]:
     """``streamlit run streamlit_app.py`` on a free loopback port with its own SQLite file; yields its URL.
 
-    ``extra_env`` points further backends at their simulators (the compare bench).
+    ``extra_env`` points further backends at their simulators (the compare bench); ``script`` runs
+    another app instead (bench/naive_app.py, the naive ``st.write_stream`` baseline).
     """
     port = free_port()
     env = {
         **os.environ,
         "CHATDECK_ALLENAI_URL": sim_url,
         "CHATDECK_DATABASE_URL": f"sqlite:///{database}",
+        "PYTHONPATH": str(ROOT),  # a script outside the root (bench/naive_app.py) imports the app's packages
         **(extra_env or {}),
     }
     env.pop("CHATDECK_DEMO", None)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+        sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     with log_path.open("wb") as log:
@@ -164,6 +169,8 @@ class BrowserBench:
         self._counting = False
         self._bytes = self._frames = 0
         self._frame_times: list[float] = []
+        self._marker = b""
+        self._marker_frame_at = 0.0
         page.on("websocket", self._on_websocket)
 
     def _on_websocket(self, ws: Any) -> None:
@@ -171,9 +178,12 @@ class BrowserBench:
 
     def _on_frame(self, payload: bytes | str) -> None:
         if self._counting:
-            self._bytes += len(payload.encode() if isinstance(payload, str) else payload)
+            data = payload.encode() if isinstance(payload, str) else payload
+            self._bytes += len(data)
             self._frames += 1
             self._frame_times.append(time.time() * 1000)
+            if not self._marker_frame_at and self._marker in data:
+                self._marker_frame_at = self._frame_times[-1]
 
     def ask(self, prompt: str, answer: str, *, chunks: int, chunk_delay: float, timeout: float = 60) -> Sample:
         script = self.sim.script
@@ -188,6 +198,7 @@ class BrowserBench:
         if len(marker) < 3:
             raise ValueError(f"the answer must open with a plain word, not {script.chunks[0]!r}")
         page.evaluate(OBSERVE_JS, [CONTENT, marker])
+        self._marker, self._marker_frame_at = marker.encode(), 0.0
         page.wait_for_timeout(300)  # let frames of the page load drain before counting
         before = len(self.sim.chat_requests())
         self._bytes = self._frames = 0
@@ -210,13 +221,15 @@ class BrowserBench:
             first_byte_ms=_wall_ms(_required(record, "first_byte_at")),
             first_text_ms=_wall_ms(_required(record, "first_text_at")),
             visible_ms=bench["first"],
+            frame_ms=self._marker_frame_at,
             done_ms=time.time() * 1000,
             first_text_seen=bench["firstText"],
             longest_pause_ms=_longest_gap([t for t in self._frame_times if t >= bench["first"]]),
         )
 
     def _wait_done(self, before: int, timeout: float) -> dict[str, Any]:
-        """Until the page shows text, its script run is over and the reply's caption is there.
+        """Until the page shows text, its script run is over, the reply's caption is there and no live
+        block is left (Chatdeck redraws the finished reply from storage in a rerun of its own).
 
         If the caption never comes (the app changed its wording), the end of the simulator's
         stream plus two idle seconds will do.
@@ -228,8 +241,8 @@ class BrowserBench:
             seen = state["bench"] is not None and state["bench"]["first"] is not None
             requests = self.sim.chat_requests()
             finished_at = requests[before].finished_at if len(requests) > before else None
-            if not (seen and state["idle"] and finished_at is not None):
-                continue
+            if not (seen and state["idle"] and finished_at is not None) or state["live"]:
+                continue  # (Chatdeck: a live block still on screen, the rerun drawing it stored is yet to come)
             if state["caption"] or time.monotonic() - finished_at > 2:
                 return state
         raise TimeoutError(f"the reply was not shown within {timeout:.0f} s")
@@ -253,6 +266,13 @@ def _wall_ms(monotonic: float) -> float:
 
 @contextmanager
 def chromium_page() -> Iterator[Any]:
+    with chromium_context() as context:
+        yield context.new_page()
+
+
+@contextmanager
+def chromium_context() -> Iterator[Any]:
+    """A browser context of Debian's chromium (each of its pages counts its own websocket frames)."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -261,7 +281,6 @@ def chromium_page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            yield context.new_page()
+            yield browser.new_context(viewport={"width": 1280, "height": 900})
         finally:
             browser.close()

@@ -1,77 +1,42 @@
 """Chatdeck's figures from one run: ``python -m bench.run`` (or ``make bench``).
 
 (a) the Ai2 provider's parse throughput next to a raw line read of the same stream;
-(b) the browser-visible first token after the simulator's first byte;
-(c) websocket bytes per answer for a 7 KB answer in 1,000 chunks 5 ms apart;
+(b) the browser-visible first token after the simulator's first byte, Chatdeck's and a naive
+    ``st.write_stream`` app's (bench/naive_app.py) in the same run, and their difference;
+(c) websocket bytes per answer for a 7 KB answer in 1,000 chunks 5 ms apart
+    ((b) and (c) alone, quicker: ``python -m bench.stream``, bench/stream.py);
 (d) the compare page's wall time over the slowest backend's alone, three simulated backends of
     different speeds (bench/compare.py);
 (e) the first visible token per compare column vs the same backend alone on the chat page.
 
-Loopback only, bounded: at most 2 + PROMPTS + FLAT_PROMPTS browser prompts and 2 x (1 + REPEATS)
+Loopback only, bounded: at most 3 + 2 x (PROMPTS + FLAT_PROMPTS) browser prompts and 2 x (1 + REPEATS)
 + 1 provider requests per source for (a) to (c), and 4 + 6 x compare.REPEATS chat requests for (d)
-and (e); a run takes four to five minutes and stops early at DEADLINE.
+and (e); a run takes six to seven minutes and stops early at DEADLINE.
 Prints a table and writes the figures to bench/out/latest.json.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import compare, parse
-from bench.browser import BrowserBench, Sample, chromium_page, streamlit_app
-from bench.texts import flat_answer, markdown_answer
-from simulators.allenai import AllenAISimulator
-from simulators.serve import serve
+from bench import compare, parse, stream
+from bench.stream import CHUNK_DELAY, CHUNKS, FIRST_BYTE_DELAY
 
 OUT = Path(__file__).resolve().parent / "out"
-DEADLINE = 285.0  # seconds for the whole run; later steps are skipped past it
+DEADLINE = 420.0  # seconds for the whole run; later steps are skipped past it
 COMPARE_TIME = 150.0  # seconds (b) and (c) leave for (d) and (e)
 PARSE_CHUNKS, REPEATS = 20_000, 5
-PROMPTS, FLAT_PROMPTS = 5, 2  # browser prompts with the markdown answer, and with the one-paragraph answer
-CHUNKS, CHUNK_DELAY, FIRST_BYTE_DELAY = 1000, 0.005, 0.3
-PROMPT_BUDGET = 30.0  # seconds a browser prompt may need (started only if this much time is left)
-TINY = "Tiny answers show what a turn costs without the streaming."  # a turn's fixed bytes (12 chunks)
+PROMPTS, FLAT_PROMPTS = 3, 2  # browser prompts with the markdown answer, and with the one-paragraph answer
 BASELINES = {"naive write_stream": (450, 70), "reader sleeping 80 ms": (37, 230)}  # architecture.md
-
-
-def browser_figures(time_left: Callable[[], float]) -> dict[str, Any]:
-    sim = AllenAISimulator()
-    sim.script.first_byte_delay = FIRST_BYTE_DELAY
-    markdown, flat = markdown_answer(), flat_answer()
-    samples: dict[str, list[Sample]] = {"tiny": [], "markdown": [], "flat": []}
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chatdeck-bench-")))
-        sim_url = stack.enter_context(serve(sim.app))
-        app_url = stack.enter_context(streamlit_app(sim_url, tmp / "bench.db", OUT / "streamlit.log"))
-        bench = BrowserBench(stack.enter_context(chromium_page()), app_url, sim)
-        bench.ask("Warm-up", "Warming up: a short answer, not measured. " * 5, chunks=40, chunk_delay=CHUNK_DELAY)
-        plan = [("tiny", TINY, 12)] + [("markdown", markdown, CHUNKS)] * PROMPTS
-        plan += [("flat", flat, CHUNKS)] * FLAT_PROMPTS
-        for number, (kind, answer, chunks) in enumerate(plan, 1):
-            if time_left() < PROMPT_BUDGET:
-                print(f"  (time is up: {number - 1} of {len(plan)} browser prompts done)", file=sys.stderr)
-                break
-            prompt = f"Question {number}: how does Chatdeck stream a long answer?"
-            sample = bench.ask(prompt, answer, chunks=chunks, chunk_delay=CHUNK_DELAY, timeout=time_left() - 5)
-            samples[kind].append(sample)
-            print(
-                f"  prompt {number} ({kind}): first token +{sample.ttft_after_first_byte:.0f} ms after the "
-                f"first byte, {sample.ws_bytes:,} websocket bytes",
-                file=sys.stderr,
-            )
-    return {kind: [s.as_dict() for s in found] for kind, found in samples.items()}
 
 
 def summary(values: list[float]) -> dict[str, float] | None:
@@ -89,7 +54,8 @@ def figures() -> dict[str, Any]:
     print("(a) provider parse throughput…", file=sys.stderr)
     throughput = parse.measure(PARSE_CHUNKS, REPEATS)
     print("(b, c) the app in chromium…", file=sys.stderr)
-    browser = browser_figures(lambda: time_left() - COMPARE_TIME)
+    samples = stream.measure(PROMPTS, FLAT_PROMPTS, lambda: time_left() - COMPARE_TIME)
+    browser = samples["chatdeck"]
     print("(d, e) the compare page, three backends of different speeds…", file=sys.stderr)
     compared = compare.measure(time_left, OUT)
     both = browser["markdown"] + browser["flat"]
@@ -110,6 +76,7 @@ def figures() -> dict[str, Any]:
         },
         "a_parse": throughput,
         "b_first_token": {
+            **stream.first_tokens(samples),
             "after_first_byte_ms": summary([s["ttft_after_first_byte_ms"] for s in both]),
             "enter_to_request_ms": summary([s["request_ms"] - s["enter_ms"] for s in both]),
             "enter_to_visible_ms": summary([s["visible_ms"] - s["enter_ms"] for s in both]),
@@ -127,7 +94,8 @@ def figures() -> dict[str, Any]:
         },
         "compare": compared,
         "baselines": {name: {"ws_ratio": r, "first_token_ms": t} for name, (r, t) in BASELINES.items()},
-        "samples": browser,
+        "samples": samples,
+        "stream_table": stream.table(samples),
         "elapsed_s": time.monotonic() - started,
     }
 
@@ -165,36 +133,9 @@ def table(data: dict[str, Any]) -> str:
         f"    in memory, no HTTP: parse_stream {memory['parse_stream_s'] * 1000:.0f} ms, "
         f"of which json.loads alone {memory['json_loads_s'] * 1000:.0f} ms",
         "",
-        f"(b) First token in the browser after the simulator's first byte · {CHUNKS:,} chunks "
-        f"{CHUNK_DELAY * 1000:.0f} ms apart, first byte {FIRST_BYTE_DELAY * 1000:.0f} ms after the request",
-        f"    visible - first byte     {_ms(data['b_first_token']['after_first_byte_ms'])}",
-        f"    Enter - request received {_ms(data['b_first_token']['enter_to_request_ms'])}",
-        f"    Enter - visible          {_ms(data['b_first_token']['enter_to_visible_ms'])}",
-        "    baselines (architecture.md): naive write_stream ~70 ms; reader sleeping 80 ms ~230 ms",
-        "",
-        f"(c) Websocket bytes received by the browser, Enter to finished reply · {CHUNKS:,} chunks "
-        f"{CHUNK_DELAY * 1000:.0f} ms apart",
-        f"    {'answer':<34}{'answer B':>10}{'ws bytes':>10}{'frames':>8}{'ws/answer':>11}{'(ws-fixed)/answer':>19}"
-        f"{'longest pause':>15}",
-    ]
-    names = {
-        "tiny": "tiny answer (a turn's fixed cost)",
-        "markdown": "7 KB markdown, paragraphs",
-        "flat": "7 KB, no paragraph breaks",
-    }
-    fixed = data["c_websocket"]["tiny"]["ws_bytes"]
-    for kind, c in data["c_websocket"].items():
-        if c["ws_bytes"] is None:
-            lines.append(f"    {names[kind]:<34}{'not measured (time ran out)':>41}")
-            continue
-        ws = c["ws_bytes"]["median"]
-        ratio = f"{c['ratio']['median']:.1f}x" if kind != "tiny" else "-"
-        net = f"{(ws - fixed['median']) / c['answer_bytes']:.1f}x" if fixed and kind != "tiny" else "-"
-        lines.append(
-            f"    {names[kind]:<34}{c['answer_bytes']:>10,}{ws:>10,.0f}{c['ws_frames']['median']:>8,.0f}"
-            f"{ratio:>11}{net:>19}{c['longest_pause_ms']['median']:>12,.0f} ms"
-        )
-    lines += [
+        *data["stream_table"],
+        f"    Enter - request received {_ms(data['b_first_token']['enter_to_request_ms'])} (Chatdeck)",
+        f"    Enter - visible          {_ms(data['b_first_token']['enter_to_visible_ms'])} (Chatdeck)",
         "    baselines (architecture.md): naive write_stream ~450x; reader sleeping 80 ms ~37x",
         "    longest pause: the longest gap between websocket frames once the answer was visible (median)",
         "",

@@ -7,12 +7,19 @@ import os
 import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx
 
-from providers.errors import ProviderError, redact_secrets, transport_errors, without_secrets
+from providers.errors import (
+    ProviderError,
+    error_info,
+    info_without_secrets,
+    redact_secrets,
+    transport_errors,
+    without_secrets,
+)
 from providers.events import Attachment, ChatMessage, ChatRequest, Drift, Event, Finished
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
@@ -113,7 +120,7 @@ async def guarded(
 
     The raw generator may raise ProviderError (or an httpx transport error);
     it may end without a Finished event. The wrapped stream ends with exactly
-    one Finished, carrying the error when there was one, without ``secrets``
+    one Finished, carrying the error's record (``ErrorInfo``) when there was one, without ``secrets``
     (the provider's login values) even where the backend's own words repeated
     them (a Drift's snippet too). Events after a Finished from the raw generator are a bug and are dropped.
     """
@@ -123,8 +130,8 @@ async def guarded(
         async with transport_errors(backend):
             async for event in events:
                 if isinstance(event, Finished):
-                    if isinstance(event.error, ProviderError):
-                        without_secrets(event.error, secrets)
+                    if event.error is not None:
+                        event = replace(event, error=info_without_secrets(event.error, secrets))
                     finished = event
                     break
                 if isinstance(event, Drift) and secrets:
@@ -133,7 +140,7 @@ async def guarded(
     except ProviderError as exc:
         if not exc.backend:
             exc.backend = backend
-        finished = Finished("error", error=without_secrets(exc, secrets))
+        finished = Finished("error", error=error_info(without_secrets(exc, secrets)))  # the record, once scrubbed
     finally:
         await events.aclose()  # type: ignore[attr-defined]
     yield finished or Finished("stop")

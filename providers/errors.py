@@ -25,9 +25,12 @@ import functools
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from urllib.parse import quote, quote_plus
 
 import httpx
+
+from providers.events import ErrorInfo, ErrorKind
 
 
 class ProviderError(Exception):
@@ -126,6 +129,43 @@ def without_secrets(error: ProviderError, secrets: Iterable[str]) -> ProviderErr
     if isinstance(error, HTTPStatusError):
         error.server_message = redact_secrets(error.server_message, secrets)
     return error
+
+
+# Each class of the tree as the kind of its record, most specific first (a subclass defined elsewhere, such as
+# a provider's own ProviderError, takes the kind of the nearest class named here).
+_KINDS: tuple[tuple[type[ProviderError], ErrorKind], ...] = (
+    (CredentialsError, "credentials"),
+    (UnknownModelError, "unknown_model"),
+    (RequestError, "request"),
+    (HTTPStatusError, "http_status"),
+    (UnavailableError, "unavailable"),
+    (UnexpectedResponseError, "unexpected_response"),
+    (ProviderError, "provider"),
+)
+
+
+def error_info(error: BaseException) -> ErrorInfo:
+    """The record of ``error`` that ``Finished`` carries (the one place an exception becomes one).
+
+    A provider's error must have had its login values removed first (:func:`without_secrets`): the record
+    copies its message and snippet as they are. Anything but a ProviderError is of kind "internal".
+    """
+    if not isinstance(error, ProviderError):
+        return ErrorInfo("internal", str(error), exception=type(error).__name__)
+    kind = next(kind for cls, kind in _KINDS if isinstance(error, cls))
+    status = error.status if isinstance(error, HTTPStatusError) else None
+    retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+    snippet = error.snippet if isinstance(error, UnexpectedResponseError) else ""
+    return ErrorInfo(kind, str(error), exception=type(error).__name__, backend=error.backend, status=status,
+                     retry_after=retry_after, snippet=snippet, about_backend=error.about_backend)
+
+
+def info_without_secrets(info: ErrorInfo, secrets: Iterable[str]) -> ErrorInfo:
+    """``info`` with ``secrets`` removed from its message and snippet."""
+    secrets = tuple(secrets)
+    if not secrets:
+        return info
+    return replace(info, message=redact_secrets(info.message, secrets), snippet=redact_secrets(info.snippet, secrets))
 
 
 @asynccontextmanager

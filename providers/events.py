@@ -9,8 +9,9 @@ message, user) never appear here; only the backend's own ids do, inside
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -144,13 +145,104 @@ class Drift:
     snippet: str = ""
 
 
+ErrorKind = Literal[
+    "credentials",  # missing, expired or rejected login (CredentialsError)
+    "http_status",  # the backend answered with an error status (HTTPStatusError)
+    "request",  # ... about this one request (RequestError)
+    "unknown_model",  # ... which named a model the server does not have (UnknownModelError)
+    "unavailable",  # unreachable, timed out, overloaded, no answer in time (UnavailableError)
+    "unexpected_response",  # an answer of a shape the client does not know (UnexpectedResponseError)
+    "provider",  # any other ProviderError
+    "internal",  # not a ProviderError: something failed inside Chatdeck
+    "reply_cut",  # the note on a reply stopped at the reply cap (with Finished("length"))
+]
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a reply failed (or was cut), as plain data: what the runner, health, pages and HTTP answers read.
+
+    Built from a provider's exception in one place (``providers.errors.error_info``), after the provider's
+    login values were removed from it. ``status`` is set for the HTTP kinds only (http_status, request,
+    unknown_model); ``retry_after`` (seconds) for a 429 that said when to retry; ``snippet`` for an
+    unexpected response; ``about_backend`` is false when the error concerns the request, not the backend's
+    health. ``exception`` names the class it was made from (for logs and tests; no reader branches on it).
+    ``str()`` of a record is its message, as it was of the exception.
+    """
+
+    kind: ErrorKind
+    message: str
+    exception: str = ""
+    backend: str = ""
+    status: int | None = None
+    retry_after: float | None = None
+    snippet: str = ""
+    about_backend: bool = True
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass(frozen=True)
 class Finished:
     """Always the last event of a stream, exactly once."""
 
     reason: FinishReason
-    error: Exception | None = None
+    error: ErrorInfo | None = None
     usage: Mapping[str, int] | None = None
 
 
 Event = TextDelta | ReasoningDelta | Sources | Title | Image | AnsweredBy | Notice | StateUpdate | Drift | Finished
+
+
+# --- events as records ------------------------------------------------------------
+#
+# Every event becomes a plain JSON-able dict with a ``kind`` field, and back, exactly:
+# ``from_record(to_record(e)) == e``. The rules: tuples become lists, mappings dicts; an image's bytes
+# become base64 text under ``data_b64`` (absent when the image has no data); a Finished's error is its
+# ErrorInfo's fields as a dict (or None). StateUpdate.state and Finished.usage must hold JSON values,
+# as they do when stored.
+
+KINDS: dict[str, type[Any]] = {
+    "text": TextDelta, "reasoning": ReasoningDelta, "sources": Sources, "title": Title, "image": Image,
+    "answered_by": AnsweredBy, "notice": Notice, "state": StateUpdate, "drift": Drift, "finished": Finished,
+}
+_KIND_OF = {cls: kind for kind, cls in KINDS.items()}
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """``event`` as a plain JSON-able dict with a ``kind`` field (the rules above)."""
+    record: dict[str, Any] = {"kind": _KIND_OF[type(event)]}
+    match event:
+        case Sources(items=items):
+            record["items"] = [{"url": s.url, "title": s.title} for s in items]
+        case Image(url=url, mime=mime, alt=alt, data=data, unavailable=unavailable):
+            record |= {"url": url, "mime": mime, "alt": alt, "unavailable": unavailable}
+            if data is not None:
+                record["data_b64"] = base64.b64encode(data).decode()
+        case StateUpdate(state=state):
+            record["state"] = dict(state)
+        case Finished(reason=reason, error=error, usage=usage):
+            record["reason"] = reason
+            record["error"] = None if error is None else asdict(error)
+            record["usage"] = None if usage is None else dict(usage)
+        case _:
+            record |= vars(event)  # the other events hold only strings, booleans and None
+    return record
+
+
+def from_record(record: Mapping[str, Any]) -> Event:
+    """The event a :func:`to_record` dict stands for; KeyError or TypeError for a record of no known shape."""
+    fields = {key: value for key, value in record.items() if key != "kind"}
+    cls = KINDS[record["kind"]]
+    if cls is Sources:
+        return Sources(tuple(Source(**item) for item in fields["items"]))
+    if cls is Image:
+        data_b64 = fields.pop("data_b64", None)
+        return Image(**fields, data=None if data_b64 is None else base64.b64decode(data_b64))
+    if cls is Finished:
+        error = fields["error"]
+        return Finished(fields["reason"], error=None if error is None else ErrorInfo(**error),
+                        usage=fields["usage"])
+    event: Event = cls(**fields)
+    return event

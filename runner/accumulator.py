@@ -97,7 +97,7 @@ class Accumulator:
         if self.finished.reason == "cancelled":
             return "Stopped before the answer was complete."
         if self.finished.error is not None:
-            return str(self.finished.error) or type(self.finished.error).__name__
+            return self.finished.error.message or self.finished.error.exception
         if self.finished.reason == "error":
             return "The backend reported an error."
         return None

@@ -3,7 +3,8 @@
 * **Reply cap**: answer and reasoning text *together* may hold at most ``max_chars`` characters
   (``CHATDECK_MAX_REPLY_CHARS``, default 1,000,000). The delta that crosses the cap is cut to fit, the
   backend's connection is closed, and the reply finishes as ``"length"`` with the note
-  "Answer cut at N characters" (a :class:`ReplyCut` in ``Finished.error``; the status stays complete).
+  "Answer cut at N characters" (an ``ErrorInfo`` of kind "reply_cut" in ``Finished.error``; the status stays
+  complete).
 * **Idle deadline**: a reply ends with "no answer from X for N s" when no *content* (answer or reasoning
   text, sources, images) has arrived for ``idle`` seconds (``CHATDECK_IDLE_TIMEOUT``, default 120).
   Keep-alives, status lines and ids do not reset it, so a backend that only says "still here" is timed out.
@@ -24,6 +25,7 @@ from providers.errors import ProviderError, UnavailableError
 from providers.events import (
     AnsweredBy,
     Drift,
+    ErrorInfo,
     Event,
     Finished,
     Image,
@@ -37,10 +39,6 @@ from providers.events import (
 MAX_REPLY_CHARS = 1_000_000
 IDLE_TIMEOUT = 120.0
 REPLY_TIMEOUT = 900.0
-
-
-class ReplyCut(Exception):
-    """The note on a reply stopped at the cap (carried by ``Finished("length")``, shown under the answer)."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +128,9 @@ class ReplyCap:
         room = max(0, self.limit - self.text - self.reasoning)
         return text[:room], len(text) > room
 
-    def note(self) -> ReplyCut:
-        return ReplyCut(f"Answer cut at {self.limit:,} characters (this server's limit for one reply).")
+    def note(self) -> ErrorInfo:
+        """The note on a reply stopped at the cap (carried by ``Finished("length")``, shown under the answer)."""
+        return ErrorInfo("reply_cut", f"Answer cut at {self.limit:,} characters (this server's limit for one reply).")
 
 
 def _size(event: Event) -> int:

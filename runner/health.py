@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.base import BackendInfo
-from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
-from providers.events import Drift, Finished
+from providers.events import Drift, ErrorInfo, Finished
 
 READY = "ready"
 NEEDS_CREDENTIALS = "needs_credentials"
@@ -60,34 +59,34 @@ def from_finished(info: BackendInfo, finished: Finished, *, had_login: bool,
                            "Report it with the snippet below if it keeps happening.",
                            snippet=redact(drift.snippet), protocol=protocol)
         return Outcome(True, READY, protocol=protocol)
-    if finished.reason == "cancelled" or not getattr(finished.error, "about_backend", True):
+    if finished.reason == "cancelled" or (finished.error is not None and not finished.error.about_backend):
         return None
     return from_error(info, finished.error, had_login=had_login, protocol=protocol)
 
 
-def from_error(info: BackendInfo, error: BaseException | None, *, had_login: bool,
+def from_error(info: BackendInfo, error: ErrorInfo | None, *, had_login: bool,
                protocol: str | None = None) -> Outcome:
+    """What ``error`` (a failed reply's or check's, as its record: providers.errors.error_info) says."""
     name = info.display_name
-    message = str(error) if error is not None else "the reply failed"
+    error = error or ErrorInfo("internal", "the reply failed")
+    message = error.message
     login = " and ".join(f.label for f in info.credential_fields) or "login"
-    if isinstance(error, CredentialsError) or (
-        isinstance(error, HTTPStatusError) and error.status in (401, 403) and info.credential_fields
-    ):
+    if error.kind == "credentials" or (error.status in (401, 403) and info.credential_fields):
         if not had_login:
             whose = login if login.startswith(name) else f"{name} {login}"  # never "Hugging Face Hugging Face token"
             return Outcome(False, NEEDS_CREDENTIALS, message, f"Add your {whose} in Settings.",
                            protocol=protocol)
         return Outcome(False, CREDENTIALS_REJECTED, message,
                        f"{name} login expired or was rejected: paste a fresh {login} in Settings.", protocol=protocol)
-    if isinstance(error, HTTPStatusError) and error.status == 429:
+    if error.status == 429:
         wait = f"wait {error.retry_after:.0f} s" if error.retry_after is not None else "wait a minute"
         return Outcome(False, RATE_LIMITED, message, f"{name} is limiting requests: {wait}, then try again.",
                        retry_after=error.retry_after, protocol=protocol)
-    if isinstance(error, UnavailableError):
+    if error.kind == "unavailable":
         return Outcome(False, UNREACHABLE, message,
                        f"{name} did not answer: check this server's network and the backend's URL setting; "
                        "the service may be down for a while.", protocol=protocol)
-    if isinstance(error, UnexpectedResponseError):
+    if error.kind == "unexpected_response":
         return Outcome(False, PROTOCOL_CHANGED, message,
                        f"{name} answered in a format Chatdeck does not know: report it with the snippet below.",
                        snippet=redact(error.snippet), protocol=protocol)

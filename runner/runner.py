@@ -16,7 +16,6 @@ arrives. A reload or a widget click ends the reader, not the run.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import threading
@@ -28,11 +27,11 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from access import policy
+from access.credentials import credentials_for  # the login a reply is sent with (also imported from here)
 from imaging import intake
 from providers import registry
 from providers.base import DEFAULT_TIMEOUT, Provider, tls_context
-from providers.errors import ProviderError, UnavailableError, UnknownModelError
+from providers.errors import ProviderError, UnavailableError, error_info
 from providers.events import (
     Attachment,
     ChatMessage,
@@ -49,7 +48,6 @@ from runner.catalog import ModelCatalog
 from runner.run import Run
 from runner.versions import context_messages
 from storage import backend_states
-from storage import credentials as stored_credentials
 from storage import health as health_store
 from storage import repository as repo
 from storage.db import session
@@ -67,21 +65,6 @@ KEEP_FINISHED = 120.0  # seconds a finished run stays in memory for late readers
 class Check:
     ok: bool
     message: str
-
-
-def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] | None:
-    """The user's own login for ``backend``, else the server's from the environment where an admin allows
-    users to use it (access/policy.py), else ``None``."""
-    info = registry.backend(backend)
-    if not info.credential_fields:
-        return None
-    own = stored_credentials.load(s, owner_id, backend)
-    if own:
-        return own
-    server = info.server_credentials()
-    if server is None or not policy.server_login_allowed(policy.engine_of(s), backend):
-        return None
-    return server
 
 
 def system_prompt_of(s: Session, owner_id: int, conversation_id: str) -> str:
@@ -108,10 +91,7 @@ def prepare_turn(
     The caller launches it once ``s`` is committed (:meth:`Runner.launch`).
     """
     model = registry.backend(provider).resolve_model(model)
-    stored = [
-        {"name": a.name, "mime": a.mime, "size": len(a.data), "data_b64": base64.b64encode(a.data).decode()}
-        for a in attachments
-    ]
+    stored = [repo.encode_attachment(a.name, a.mime, a.data) for a in attachments]
     repo.add_message(
         s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model, attachments=stored,
     )
@@ -234,10 +214,10 @@ class Runner:
             message = asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout)
             outcome = health.Outcome(True, health.READY, message)
         except ProviderError as exc:
-            outcome = health.from_error(info, exc, had_login=credentials is not None)
+            outcome = health.from_error(info, error_info(exc), had_login=credentials is not None)
         except TimeoutError:
             outcome = health.from_error(
-                info, UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s"),
+                info, error_info(UnavailableError(f"{info.display_name} did not answer within {timeout:.0f} s")),
                 had_login=credentials is not None)
         # A check is when a new or removed model should show; a backend that failed it would fail the list too.
         refresh = self.catalog.refresh_soon(backend) if outcome.ok else None
@@ -323,13 +303,15 @@ class Runner:
         except Exception as exc:  # a bug, not a backend failure: keep the text, say so
             log.exception("reply %s failed inside Chatdeck", run.message_id)
             failure = RuntimeError(f"Chatdeck failed while reading the answer ({type(exc).__name__})")
-            run.publish(Finished("error", error=failure))
+            run.publish(Finished("error", error=error_info(failure)))
         finally:
             if not run.done:  # the stream ended without Finished: a provider bug
-                run.publish(Finished("error", error=RuntimeError("the backend stream ended without finishing")))
+                ended = RuntimeError("the backend stream ended without finishing")
+                run.publish(Finished("error", error=error_info(ended)))
             if run.turn.reasoning:  # what the model sent says it reasons, whatever the model list said
                 self.catalog.learn_reasoning(run.provider, run.model)
-            if run.turn.finished is not None and isinstance(run.turn.finished.error, UnknownModelError):
+            finished = run.turn.finished
+            if finished is not None and finished.error is not None and finished.error.kind == "unknown_model":
                 self.catalog.refresh_soon(run.provider)  # the server's models changed: show its list now
             try:  # (a partial save racing with this one cannot overwrite it: runner/saving.py)
                 if await saving.save_until_stored(lambda: self._save_final(run),
@@ -371,7 +353,7 @@ class Runner:
         if deadline.expired() and not run.done:  # (also when a provider swallowed the deadline's cancellation)
             name = registry.backend(run.provider).display_name
             expired = bounds.overall_error(name) if loop.time() >= give_up_at else bounds.idle_error(name)
-            run.publish(Finished("error", error=expired))
+            run.publish(Finished("error", error=error_info(expired)))
 
     async def _flush_all(self) -> None:
         """Every ``flush_interval``, the text so far of every running reply, in one transaction.

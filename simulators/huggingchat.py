@@ -116,11 +116,6 @@ class HuggingChatSimulator(RecordingSimulator):
         token = self.logins[session][0] if session in self.logins else "hf_nobody"
         return f"hf-chat={session}; token={token}; _ga=GA1.1.123"
 
-    @staticmethod
-    def anonymous_cookie(session: str = "sim-anonymous-session") -> str:
-        """An ``hf-chat`` cookie alone: an anonymous session (chat-ui without a login configured)."""
-        return f"hf-chat={session}"
-
     def add_login(self, session: str, token: str, user: str) -> None:
         self.logins[session] = (token, user)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from storage.transfer import (
+from storage.import_records import (
     MAX_CONVERSATIONS,
     MAX_MESSAGES_PER_CONVERSATION,
     MAX_TEXT_CHARS,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -41,15 +41,27 @@ def sidebar_conversations(s: Session, owner_id: int, *, archived: bool = False, 
     return list(s.scalars(query))
 
 
-def group_by_date(
-    conversations: Sequence[Conversation], *, now: datetime, tz: tzinfo
-) -> list[tuple[str, list[Conversation]]]:
+class Dated(Protocol):
+    """What grouping by date reads of a conversation (a stored row or a view of one)."""
+
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def pinned(self) -> bool: ...
+    @property
+    def archived(self) -> bool: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def group_by_date(conversations: Sequence[D], *, now: datetime, tz: tzinfo) -> list[tuple[str, list[D]]]:
     """Pinned conversations, then Today, Yesterday, Previous 7 days and Older (days in the user's ``tz``).
 
     Keeps the given order within each group and leaves out empty groups.
     """
     today = now.astimezone(tz).date()
-    groups: dict[str, list[Conversation]] = {name: [] for name in (PINNED, TODAY, YESTERDAY, LAST_WEEK, OLDER)}
+    groups: dict[str, list[D]] = {name: [] for name in (PINNED, TODAY, YESTERDAY, LAST_WEEK, OLDER)}
     for conversation in conversations:
         age = (today - conversation.updated_at.astimezone(tz).date()).days
         if conversation.pinned and not conversation.archived:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,6 @@ TITLE_MAX_CHARS = 500
 INTERRUPTED_ERROR = "Interrupted: the server stopped while this reply was being written."
 
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
-_MAX_BIGINT = 2**63 - 1
 
 
 # --- users ------------------------------------------------------------------------------------------
@@ -71,6 +70,11 @@ def sign_in(s: Session, external_id: str, *, email: str | None, display_name: st
     user.display_name = display_name or user.display_name
     s.flush()
     return user
+
+
+def is_admin(s: Session, user_id: int) -> bool:
+    """Whether the user exists and is an admin now."""
+    return bool(s.scalar(select(User.is_admin).where(User.id == user_id)))
 
 
 # --- conversations ----------------------------------------------------------------------------------
@@ -276,13 +280,6 @@ def update_message(
     return True
 
 
-def get_message(s: Session, owner_id: int, message_id: int) -> Message | None:
-    """The message if it belongs to one of the owner's conversations, else ``None``."""
-    if not _is_message_id(message_id):
-        return None
-    return s.scalar(_owned_messages(owner_id).where(Message.id == message_id))
-
-
 def recent_messages(
     s: Session, owner_id: int, conversation_id: str, *, limit: int = 50, before_id: int | None = None
 ) -> list[Message]:
@@ -307,31 +304,6 @@ def messages_from(
         return []
     query = _owned_messages(owner_id).where(Message.conversation_id == conversation_id, Message.id >= first_id)
     return list(s.scalars(query.order_by(Message.id).limit(_limit(limit))))
-
-
-def count_messages(s: Session, owner_id: int, conversation_id: str) -> int:
-    """How many messages the conversation has (0 if it is not the owner's)."""
-    if not is_conversation_id(conversation_id):
-        return 0
-    query = (
-        select(func.count(Message.id))
-        .join(Message.conversation)
-        .where(Message.conversation_id == conversation_id, Conversation.owner_id == owner_id)
-    )
-    return s.scalar(query) or 0
-
-
-def streaming_messages(s: Session, owner_id: int, conversation_id: str, *, limit: int = 20) -> list[Message]:
-    """Messages of the conversation still being written (``status="streaming"``), oldest first."""
-    if not is_conversation_id(conversation_id):
-        return []
-    query = (
-        _owned_messages(owner_id)
-        .where(Message.conversation_id == conversation_id, Message.status == "streaming")
-        .order_by(Message.id)
-        .limit(_limit(limit))
-    )
-    return list(s.scalars(query))
 
 
 def encode_attachment(name: str, mime: str, data: bytes) -> dict[str, Any]:
@@ -380,10 +352,6 @@ def _title(title: str) -> str:
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown message {what} {value!r}; expected one of {', '.join(allowed)}")
-
-
-def _is_message_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_BIGINT
 
 
 def json_copy(value: Any) -> Any:

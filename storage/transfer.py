@@ -12,8 +12,8 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -21,52 +21,26 @@ from sqlalchemy.orm import Session
 
 from imaging import intake
 from markup.math_markdown import export_markdown  # pure text functions: no Streamlit
+from storage import chatgpt
+from storage.import_records import (
+    MAX_CONVERSATIONS,
+    MAX_TEXT_CHARS,
+    ImportProblem,
+    NewConversation,
+    NewMessage,
+    check_counts,
+    text,
+    timestamp,
+)
 from storage.models import ROLES, STATUSES, Conversation, Message, utcnow
 from storage.repository import TITLE_MAX_CHARS, encode_attachment, is_conversation_id
 
 FORMAT = "chatdeck.conversations"
 VERSION = 1
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-MAX_CONVERSATIONS = 10_000
-MAX_MESSAGES = 200_000  # in one file
-MAX_MESSAGES_PER_CONVERSATION = 10_000
-MAX_TEXT_CHARS = 1_000_000  # per message
 EXPORT_BATCH = 100  # conversations per query when exporting everything
 # Message.extra keys written by the runner for its own use (backend ids): not exported, not imported.
 PRIVATE_EXTRA = frozenset({"backend_state", "state_before"})
-
-
-class ImportProblem(ValueError):
-    """The file cannot be imported; the message says why in plain words. Nothing was changed."""
-
-
-@dataclass
-class NewMessage:
-    role: str
-    content: str
-    created_at: datetime
-    reasoning: str = ""
-    provider: str | None = None
-    model: str | None = None
-    status: str = "complete"
-    error: str | None = None
-    finish_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    attachments: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class NewConversation:
-    id: str
-    title: str
-    provider: str
-    model: str
-    created_at: datetime
-    updated_at: datetime
-    pinned: bool = False
-    archived: bool = False
-    messages: list[NewMessage] = field(default_factory=list)
-    system_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,8 +152,6 @@ def import_file(s: Session, owner_id: int, data: bytes) -> ImportResult:
 
     Raises :class:`ImportProblem` (before writing anything) if the file cannot be imported as a whole.
     """
-    from storage import chatgpt  # the ChatGPT format lives beside this one
-
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportProblem(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
     try:
@@ -292,38 +264,6 @@ def _message(record: Any, where: str) -> NewMessage:
         finish_reason=text(record.get("finish_reason"), where, "finish_reason", 32) or None,
         extra=_extra(record.get("extra"), where), attachments=_attachments(record.get("attachments"), where),
     )
-
-
-def check_counts(in_conversation: int, total: int, where: str) -> None:
-    if in_conversation > MAX_MESSAGES_PER_CONVERSATION:
-        raise ImportProblem(f"{where} has more than {MAX_MESSAGES_PER_CONVERSATION} messages.")
-    if total > MAX_MESSAGES:
-        raise ImportProblem(f"The file holds more than {MAX_MESSAGES} messages; import fewer at once.")
-
-
-def text(value: Any, where: str, name: str, max_chars: int = TITLE_MAX_CHARS, *, required: bool = False) -> str:
-    """A string field, checked: ``None`` is "" unless ``required``."""
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise ImportProblem(f'{where}: "{name}" must be text.')
-    if len(value) > max_chars:
-        raise ImportProblem(f'{where}: "{name}" is longer than {max_chars} characters.')
-    return value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-def timestamp(value: Any, where: str) -> datetime:
-    """An ISO 8601 time (or seconds since 1970), timezone-aware UTC; a naive time is taken as UTC."""
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            moment = datetime.fromtimestamp(value, UTC)
-        elif isinstance(value, str) and len(value) <= 40:
-            moment = datetime.fromisoformat(value)
-        else:
-            raise TypeError
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise ImportProblem(f"{where}: a time is missing or is not a valid date and time.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _extra(value: Any, where: str) -> dict[str, Any]:

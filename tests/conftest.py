@@ -17,5 +17,5 @@ os.environ["CHATDECK_HF_KIND"] = "huggingface"
 
 pytest_plugins = [
     "tests.db_fixtures", "tests.sim_fixtures", "tests.browser_fixtures", "tests.sim_huggingface",
-    "tests.sim_huggingchat", "tests.sim_hailuo", "tests.page_fixtures",
+    "tests.sim_huggingchat", "tests.sim_hailuo", "tests.page_fixtures", "tests.scripted",
 ]

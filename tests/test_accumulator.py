@@ -2,7 +2,7 @@
 
 import pytest
 
-from providers.errors import HTTPStatusError
+from providers.errors import HTTPStatusError, error_info
 from providers.events import (
     Drift,
     Finished,
@@ -46,7 +46,7 @@ def test_text_reasoning_and_metadata_add_up() -> None:
 def test_error_keeps_partial_text_and_names_the_cause() -> None:
     turn = Accumulator()
     turn.apply(TextDelta("Half an ans"))
-    turn.apply(Finished("error", error=HTTPStatusError(503, "Service Unavailable")))
+    turn.apply(Finished("error", error=error_info(HTTPStatusError(503, "Service Unavailable"))))
     fields = turn.fields()
     assert fields["content"] == "Half an ans"
     assert fields["status"] == "error"

@@ -23,7 +23,7 @@ from providers import registry
 from providers.allenai import AllenAI, RouteMemory
 from providers.allenai_threads import V4ThreadsParser
 from providers.base import Guarded, format_prompt
-from providers.errors import HTTPStatusError, UnavailableError, UnexpectedResponseError
+from providers.errors import UnavailableError, UnexpectedResponseError
 from providers.events import Attachment, ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
 from runner.runner import Runner
 from simulators.allenai import AllenAISimulator
@@ -192,7 +192,7 @@ def test_nothing_answers_the_last_404_is_the_error_and_nothing_is_remembered(all
     sim.generation = "v4-message"
     sim.script.http_error = ForcedError(404, "Not Found")  # now every chat route is gone
     error = final_of(turn(AllenAI(base_url=allenai_sim.url, routes=routes), ChatRequest(MODEL, FIRST))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 404
+    assert error.status == 404
     assert paths(sim)[2:] == ["/v4/threads/", "/v5/threads/chat", "/v4/message/stream"]
     assert routes.get(allenai_sim.url) is None
 
@@ -213,7 +213,7 @@ def test_explicit_v4_threads_setting_goes_straight_there_and_never_falls_back(
 
     sim.generation = "v4-message"
     error = final_of(run(collect(backends.create("allenai").stream(ChatRequest(MODEL, FIRST))))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 404 and "404 Not Found" in str(error)
+    assert error.status == 404 and "404 Not Found" in str(error)
     assert paths(sim)[1:] == ["/v4/threads/"]
 
 
@@ -228,23 +228,23 @@ def v4_threads(handle: SimHandle) -> AllenAI:
 def test_v4_threads_request_errors_carry_the_servers_words(allenai_sim: SimHandle) -> None:
     provider = v4_threads(allenai_sim)
     error = final_of(turn(provider, ChatRequest("no-such-model", FIRST))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 400 and "Invalid model no-such-model" in str(error)
+    assert error.status == 400 and "Invalid model no-such-model" in str(error)
 
     state = state_of(turn(provider, ChatRequest(MODEL, FIRST)))
     foreign = {**state, "anonymous_user_id": "someone-else"}
     error = final_of(turn(provider, follow_up(foreign, "Paris.", "And Germany?"))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 403 and "permission" in str(error)
+    assert error.status == 403 and "permission" in str(error)
 
     allenai_sim.sim.script.http_error = ForcedError.rate_limited(7)
     error = final_of(turn(provider, ChatRequest(MODEL, FIRST))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 429 and error.retry_after == 7
+    assert error.status == 429 and error.retry_after == 7
 
 
 def test_v4_threads_text_only_model_refuses_images(allenai_sim: SimHandle) -> None:
     image = Attachment("cat.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
     messages = (ChatMessage("user", "What is this?", attachments=(image,)),)
     error = final_of(turn(v4_threads(allenai_sim), ChatRequest(MODEL, messages))).error
-    assert isinstance(error, HTTPStatusError) and error.status == 400 and "doesn't accept files" in str(error)
+    assert error.status == 400 and "doesn't accept files" in str(error)
     assert allenai_sim.sim.chat_requests()[0].files[0].filename == "cat.png"
 
 
@@ -255,7 +255,7 @@ def test_v4_threads_inference_failure_keeps_text_and_the_old_state(allenai_sim: 
     events = turn(provider, ChatRequest(MODEL, FIRST))
     final = final_of(events)
     assert text_of(events) == "Each has"
-    assert isinstance(final.error, UnavailableError) and "status_code: 503" in str(final.error)
+    assert final.error.kind == "unavailable" and "status_code: 503" in str(final.error)
     assert "Model http error" in str(final.error)
     assert not [e for e in events if isinstance(e, StateUpdate)]  # no final thread: nothing surely stored
 
@@ -267,7 +267,7 @@ def test_v4_threads_error_chunk_surfaces_and_the_unfinished_reply_is_not_continu
     events = turn(provider, ChatRequest(MODEL, FIRST))
     final = final_of(events)
     assert text_of(events) == "Let me look"
-    assert isinstance(final.error, UnavailableError) and "Tool lookup failed" in str(final.error)
+    assert final.error.kind == "unavailable" and "Tool lookup failed" in str(final.error)
     assert not [e for e in events if isinstance(e, StateUpdate)]  # the final thread's reply is not final
     [reply] = [m for m in sim.messages.values() if m.role == "assistant"]
     assert not reply.final and reply.error_description == "Tool lookup failed"
@@ -277,7 +277,7 @@ def test_v4_threads_drift_is_named(allenai_sim: SimHandle) -> None:
     sim, provider = allenai_sim.sim, v4_threads(allenai_sim)
     sim.script.rename = ("thread", "messages", "msgs")
     error = final_of(turn(provider, ChatRequest(MODEL, FIRST))).error
-    assert isinstance(error, UnexpectedResponseError) and "protocol changed" in str(error)
+    assert error.kind == "unexpected_response" and "protocol changed" in str(error)
     assert "msgs" in error.snippet
 
 

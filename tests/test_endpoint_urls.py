@@ -127,7 +127,7 @@ def test_a_stored_forbidden_host_is_refused_before_any_request(
         _stored(engine, url)
         provider = _provider(engine, sent)
         finished = asyncio.run(_finished(provider))
-        assert isinstance(finished.error, UnavailableError)
+        assert finished.error.kind == "unavailable"
         assert "Box is configured with an address Chatdeck refuses" in finished.error.message
         assert "169.254" not in finished.error.message and "metadata.google" not in finished.error.message
         with pytest.raises(UnavailableError):

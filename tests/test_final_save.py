@@ -18,7 +18,8 @@ from runner.runner import Runner
 from storage import db as storage_db
 from storage.db import make_engine
 from tests.db_fixtures import POSTGRES_URL
-from tests.sim_fixtures import SimHandle, wait_for
+from tests.scripted import ScriptedProvider, words
+from tests.sim_fixtures import wait_for
 from tests.test_runner import CHUNKS, new_conversation, send, stored
 
 
@@ -37,14 +38,13 @@ def quick_sqlite(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[E
     engine.dispose()
 
 
-def runner_for(engine: Engine, sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> Runner:
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", sim.url)
-    sim.sim.script.chunks = CHUNKS
-    return Runner(engine, flush_interval=0.05)
+def runner_for(engine: Engine) -> Runner:
+    """A runner whose every reply is CHUNKS (the final save is what these tests are about)."""
+    return Runner(engine, flush_interval=0.05, provider_factory=ScriptedProvider(words(CHUNKS)).factory)
 
 
 def test_a_reply_finished_while_sqlite_is_locked_is_stored_whole_once_the_lock_goes(
-    quick_sqlite: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    quick_sqlite: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = make_url(str(quick_sqlite.url)).database
     holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -56,7 +56,7 @@ def test_a_reply_finished_while_sqlite_is_locked_is_stored_whole_once_the_lock_g
             locked.set()
 
     event.listen(quick_sqlite, "before_cursor_execute", lock_before_final_save)
-    runner = runner_for(quick_sqlite, allenai_sim, monkeypatch)
+    runner = runner_for(quick_sqlite)
     try:
         caplog.set_level(logging.WARNING, logger="runner.saving")
         owner, cid = new_conversation(quick_sqlite)
@@ -83,9 +83,7 @@ def test_a_reply_finished_while_sqlite_is_locked_is_stored_whole_once_the_lock_g
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_reply_whose_final_save_loses_its_postgresql_connection_is_stored_on_a_new_one(
-    db_url: str, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reply_whose_final_save_loses_its_postgresql_connection_is_stored_on_a_new_one(db_url: str) -> None:
     engine = make_engine(db_url)
     cut = threading.Event()
 
@@ -97,7 +95,7 @@ def test_a_reply_whose_final_save_loses_its_postgresql_connection_is_stored_on_a
             cut.set()
 
     event.listen(engine, "before_cursor_execute", cut_before_final_save)
-    runner = runner_for(engine, allenai_sim, monkeypatch)
+    runner = runner_for(engine)
     try:
         owner, cid = new_conversation(engine)
         run = send(runner, owner, cid, "Count for me")

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import application
 from providers import registry
-from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
+from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError, error_info
 from providers.events import Finished
 from runner import health
 from runner.runner import Runner, get_runner
@@ -46,7 +46,7 @@ def rate_limited(seconds: float | None) -> HTTPStatusError:
     ],
 )
 def test_errors_become_states_with_a_fix(info, error, had_login, state, fix_words) -> None:  # type: ignore[no-untyped-def]
-    outcome = health.from_finished(info, Finished("error", error=error), had_login=had_login)
+    outcome = health.from_finished(info, Finished("error", error=error_info(error)), had_login=had_login)
     assert outcome is not None and not outcome.ok
     assert outcome.state == state and fix_words in outcome.fix and str(error) in outcome.message
 

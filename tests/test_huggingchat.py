@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from providers.base import Guarded
-from providers.errors import CredentialsError, HTTPStatusError, UnavailableError, UnexpectedResponseError
+from providers.errors import CredentialsError, HTTPStatusError, UnavailableError
 from providers.events import (
     AnsweredBy,
     Attachment,
@@ -194,14 +194,14 @@ def test_a_status_error_in_the_stream_ends_the_reply_and_keeps_the_text(huggingc
     events = ask(huggingchat_sim, "Long one")
     assert text_of(events) == "Partial answer "
     error = final(events).error
-    assert isinstance(error, UnavailableError) and "max_new_tokens" in str(error)
+    assert error.kind == "unavailable" and "max_new_tokens" in str(error)
     assert not [e for e in events if isinstance(e, StateUpdate)]  # the next turn retries from the same parent
 
 
 def test_a_stream_without_final_answer_is_an_error(huggingchat_sim: SimHandle) -> None:
     huggingchat_sim.sim.script.chunks, huggingchat_sim.sim.script.no_final = ["Some"], True
     events = ask(huggingchat_sim, "Hi")
-    assert text_of(events) == "Some" and isinstance(final(events).error, UnexpectedResponseError)
+    assert text_of(events) == "Some" and final(events).error.kind == "unexpected_response"
 
 
 @pytest.mark.parametrize(
@@ -222,14 +222,14 @@ def test_errors_name_the_cause_and_what_to_do(huggingchat_sim: SimHandle, setup,
     request = ChatRequest(model=VISION, messages=(ChatMessage("user", "Hi", (Attachment("a.png", "image/png", PNG),)),))
     events = run(collect(Guarded(provider(huggingchat_sim)).stream(request)))
     error = final(events).error
-    assert type(error) is kind and words in str(error), repr(error)
+    assert error.exception == kind.__name__ and words in str(error), repr(error)
     assert "HuggingChat" in str(error) or getattr(error, "backend", "") == "HuggingChat"
 
 
 def test_missing_or_unreadable_cookies_are_a_login_error_without_a_request(huggingchat_sim: SimHandle) -> None:
     for cookies in ("", "token=hf_without_its_session", "[not json"):
         events = ask(huggingchat_sim, "Hi", cookies=cookies)
-        assert isinstance(final(events).error, CredentialsError), cookies
+        assert final(events).error.kind == "credentials", cookies
     assert not huggingchat_sim.sim.requests
 
 
@@ -251,7 +251,7 @@ def test_cookies_never_follow_a_redirect_to_another_host(huggingchat_sim: SimHan
                                            methods=["GET", "POST"])])
         with serve(redirect) as url:
             events = run(collect(Guarded(provider(url)).stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
-    assert isinstance(final(events).error, CredentialsError) and "redirected" in str(final(events).error)
+    assert final(events).error.kind == "credentials" and "redirected" in str(final(events).error)
     assert elsewhere == []
 
 

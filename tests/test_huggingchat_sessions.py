@@ -24,7 +24,6 @@ from providers.events import (
 )
 from providers.huggingchat import GONE_NOTICE
 from providers.huggingchat_info import INFO
-from providers.huggingchat_wire import ImagesRefused
 from runner import health
 from simulators.huggingchat_wire import MESSAGE_FIELDS
 from tests.sim_fixtures import SimHandle, collect, run, text_of
@@ -146,7 +145,7 @@ def test_images_for_a_text_only_model_are_refused_before_sending(huggingchat_sim
     picture = (Attachment("cat.png", "image/png", PNG),)
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture)
     error = finished(events).error
-    assert isinstance(error, ImagesRefused) and "text only" in str(error) and "vision" in str(error)
+    assert error.exception == "ImagesRefused" and "text only" in str(error) and "vision" in str(error)
     assert health.from_finished(INFO, finished(events), had_login=True) is None  # the request, not the backend
     assert not huggingchat_sim.sim.message_posts() and not huggingchat_sim.sim.conversations
     events = turn(huggingchat_sim, ["What is this?"], {}, attachments=picture,
@@ -159,7 +158,7 @@ def test_huggingface_co_couples_the_session_with_the_token(huggingchat_sim: SimH
     sim.token_coupled = True
     events = turn(huggingchat_sim, ["Hi"], {})
     error = finished(events).error
-    assert isinstance(error, CredentialsError) and "token" in str(error)
+    assert error.kind == "credentials" and "token" in str(error)
     assert [r.status for r in sim.requests] == [401]  # hf-chat alone was tried; huggingface.co wants its token
     events = turn(huggingchat_sim, ["Hi"], {}, cookies=sim.cookie_header())  # hf-chat and its token
     assert finished(events).reason == "stop"
@@ -174,4 +173,4 @@ def test_huggingface_co_itself_is_refused_without_the_token_before_any_request()
         run(site.check())
     events = run(collect(Guarded(site).stream(ChatRequest(MODEL, (ChatMessage("user", "Hi"),)))))
     error = finished(events).error
-    assert isinstance(error, CredentialsError) and "lack token" in str(error)
+    assert error.kind == "credentials" and "lack token" in str(error)

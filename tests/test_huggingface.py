@@ -20,7 +20,6 @@ from providers.errors import (
     ProviderError,
     RequestError,
     UnavailableError,
-    UnknownModelError,
 )
 from providers.events import ChatMessage, ChatRequest, Event, Finished, Options, ReasoningDelta, StateUpdate
 from providers.openai_compatible import OpenAICompatible, is_model_id
@@ -97,25 +96,25 @@ def test_finish_without_done_is_accepted_but_a_cut_body_is_not(huggingface_sim: 
 def test_error_statuses_say_what_to_do(huggingface_sim: SimHandle, forced: ForcedError, cls: type, words: str) -> None:
     huggingface_sim.sim.script.http_error = forced
     error = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY))).error
-    assert type(error) is cls and words in str(error) and forced.message in str(error)
+    assert error.exception == cls.__name__ and words in str(error) and forced.message in str(error)
 
 
 def test_bad_token_unknown_model_and_invalid_body_from_the_strict_server(huggingface_sim: SimHandle) -> None:
     bad = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY), token="hf_wrong")).error
-    assert isinstance(bad, CredentialsError) and "check the token" in str(bad)
+    assert bad.kind == "credentials" and "check the token" in str(bad)
     unknown = final(stream(huggingface_sim, ChatRequest(model="nobody/nothing", messages=HISTORY))).error
-    assert isinstance(unknown, UnknownModelError) and unknown.status == 404
+    assert unknown.kind == "unknown_model" and unknown.status == 404
     assert "has no model 'nobody/nothing'" in str(unknown)
     invalid = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY,
                                                         options=Options(temperature=7.0)))).error
-    assert isinstance(invalid, HTTPStatusError) and invalid.status == 422 and "temperature" in str(invalid)
+    assert invalid.status == 422 and "temperature" in str(invalid)
 
 
 def test_error_mid_answer_keeps_the_partial_text(huggingface_sim: SimHandle) -> None:
     huggingface_sim.sim.script.chunks, huggingface_sim.sim.script.error_after = ["Par", "tial", "!"], 2
     events = stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY))
     assert text_of(events) == "Partial"
-    assert isinstance(final(events).error, UnavailableError) and "Simulated model failure" in str(final(events).error)
+    assert final(events).error.kind == "unavailable" and "Simulated model failure" in str(final(events).error)
 
 
 def test_slow_first_byte_is_waited_for_within_the_timeout(huggingface_sim: SimHandle) -> None:
@@ -124,13 +123,13 @@ def test_slow_first_byte_is_waited_for_within_the_timeout(huggingface_sim: SimHa
     assert text_of(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY))) == "late"
     short = httpx.Timeout(connect=2.0, read=0.1, write=2.0, pool=2.0)
     error = final(stream(huggingface_sim, ChatRequest(model=MODEL, messages=HISTORY), timeout=short)).error
-    assert isinstance(error, UnavailableError) and "timed out" in str(error)
+    assert error.kind == "unavailable" and "timed out" in str(error)
 
 
 def test_connection_refused_names_the_backend() -> None:
     provider = OpenAICompatible(base_url=f"http://127.0.0.1:{free_port()}/v1", token="x")
     error = final(run(collect(Guarded(provider).stream(ChatRequest(model=MODEL, messages=HISTORY))))).error
-    assert isinstance(error, UnavailableError) and "Hugging Face is unreachable" in str(error)
+    assert error.kind == "unavailable" and "Hugging Face is unreachable" in str(error)
 
 
 def test_model_list(huggingface_sim: SimHandle) -> None:

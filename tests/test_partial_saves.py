@@ -3,14 +3,14 @@ over a reply already saved as finished; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import Engine, event
 
 from runner.runner import Runner
 from storage import liveness
 from storage import repository as repo
 from storage.db import session
-from tests.sim_fixtures import SimHandle, wait_for
+from tests.scripted import ScriptedProvider, words
+from tests.sim_fixtures import wait_for
 from tests.test_runner import CHUNKS, new_conversation, send, stored
 
 
@@ -31,11 +31,8 @@ def test_partials_write_streaming_replies_and_never_a_finished_one(engine: Engin
     assert (by_id[done.id].content, by_id[done.id].status) == ("the whole answer", "complete")
 
 
-def test_replies_streaming_at_once_share_one_partial_statement(
-    engine: Engine, allenai_sim: SimHandle, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CHATDECK_ALLENAI_URL", allenai_sim.url)
-    allenai_sim.sim.script.chunks, allenai_sim.sim.script.chunk_delay = CHUNKS * 3, 0.05  # three seconds each
+def test_replies_streaming_at_once_share_one_partial_statement(engine: Engine) -> None:
+    scripted = ScriptedProvider(words(CHUNKS * 3), delay=0.05)  # three seconds each
     statements: list[int] = []
 
     def count(_conn: object, _cursor: object, statement: str, parameters: object, _ctx: object, many: bool) -> None:
@@ -43,7 +40,8 @@ def test_replies_streaming_at_once_share_one_partial_statement(
             statements.append(len(parameters))  # type: ignore[arg-type]
 
     event.listen(engine, "before_cursor_execute", count)
-    runner = Runner(engine, flush_interval=0.5)  # both replies gain text between any two partial saves
+    # Both replies gain text between any two partial saves.
+    runner = Runner(engine, flush_interval=0.5, provider_factory=scripted.factory)
     try:
         first, second = new_conversation(engine), new_conversation(engine)
         runs = [send(runner, *first, "One"), send(runner, *second, "Two")]

@@ -53,7 +53,8 @@ class Env:
 
     def stored(self, owner: int) -> int:
         with session(self.engine) as s:
-            return sum(repo.count_messages(s, owner, c.id) for c in repo.list_conversations(s, owner))
+            return sum(len(repo.recent_messages(s, owner, c.id, limit=repo.MAX_LIMIT))
+                       for c in repo.list_conversations(s, owner))
 
 
 @pytest.fixture(scope="module")

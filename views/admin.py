@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services import account
 from views import admin_view as view
-from views import settings_api, sidebar
+from views import sidebar
 
 SECTIONS = {
     "Users": view.users_section,
@@ -23,7 +24,7 @@ SECTIONS = {
 
 def render() -> None:
     owner = sidebar.owner_id()
-    if not settings_api.is_admin(owner):
+    if not account.is_admin(owner):
         st.warning("This page is for admins.", icon=":material/lock:")
         return
     st.title("Admin", anchor=False)

@@ -1,28 +1,23 @@
 """The sections of the Admin page (views/admin.py): users, backends, the default rate limit, usage.
 
-Every read is bounded and aggregated in SQL (storage/usage.py); every change runs in a widget callback
+Every read is bounded and aggregated in SQL (services/admin.py); every change runs in a widget callback
 that checks again that the session's user is an admin. Logins are never shown: only whether the server
 has one. This module renders nothing when imported.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import altair as alt
 import pandas as pd
 import streamlit as st
-from sqlalchemy.engine import Engine
 
-from access import identity, policy
+from access import policy
 from markup.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
-from storage import usage
-from storage.db import get_engine, session
-from storage.models import utcnow
-from views import health_badges, settings_api
+from services import account, admin
+from views import health_badges
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 DEFAULT_PERIOD = "Last 7 days"
@@ -31,7 +26,7 @@ DEFAULT_PERIOD = "Last 7 days"
 def _admin() -> bool:
     """Whether this session's user is an admin (checked again in every action)."""
     owner = st.session_state.get("owner_id")
-    if owner is not None and settings_api.is_admin(int(owner)):
+    if owner is not None and account.is_admin(int(owner)):
         return True
     st.toast("Only admins can change this.", icon=":material/lock:")
     return False
@@ -51,9 +46,9 @@ def _limit_text(limit: int) -> str:
 
 def users_section() -> None:
     label, days = _period()
-    default = policy.current(get_engine()).rate_limit
-    with st.spinner("Counting messages…"), session(get_engine()) as s:
-        users = usage.list_users(s, since=utcnow() - timedelta(days=days))
+    default = admin.current_policy().rate_limit
+    with st.spinner("Counting messages…"):
+        users = admin.users(days)
     if not users:
         st.info("Nobody has used Chatdeck yet.", icon=":material/group:")
         return
@@ -74,12 +69,12 @@ def users_section() -> None:
         "Messages": st.column_config.NumberColumn(f"Messages ({label.lower()})",
                                                   help="Replies asked of any backend: chat, regenerate, compare, API"),
     })
-    if len(users) == usage.USERS_LIMIT:
-        st.caption(f"The {usage.USERS_LIMIT} most recently seen users.")
+    if len(users) == admin.USERS_LIMIT:
+        st.caption(f"The {admin.USERS_LIMIT} most recently seen users.")
     _user_limit_form(users, default)
 
 
-def _user_limit_form(users: list[usage.UserActivity], default: int) -> None:
+def _user_limit_form(users: list[admin.UserActivity], default: int) -> None:
     st.subheader("A user's rate limit", anchor=False)
     by_id = {u.id: u for u in users}
     chosen = st.selectbox("User", list(by_id), format_func=lambda i: by_id[i].label, key="admin_limit_user")
@@ -89,7 +84,7 @@ def _user_limit_form(users: list[usage.UserActivity], default: int) -> None:
     st.session_state.setdefault(own_key, user.rate_limit is None)
     st.session_state.setdefault(value_key, user.rate_limit if user.rate_limit is not None else default)
     use_default = st.checkbox(f"Use the server's default ({_limit_text(default)})", key=own_key)
-    st.number_input("Messages per minute (0: no limit)", min_value=0, max_value=usage.MAX_RATE_LIMIT, step=1,
+    st.number_input("Messages per minute (0: no limit)", min_value=0, max_value=admin.MAX_RATE_LIMIT, step=1,
                     key=value_key, disabled=use_default)
     st.button("Save", key="admin_limit_save", icon=":material/save:", type="primary", on_click=_save_user_limit,
               args=(user.id, user.label))
@@ -100,8 +95,7 @@ def _save_user_limit(user_id: int, label: str) -> None:
         return
     limit = None if st.session_state.get(f"admin_limit_default_{user_id}") else int(
         st.session_state.get(f"admin_limit_value_{user_id}", 0))
-    with session(get_engine()) as s:
-        saved = usage.set_rate_limit(s, user_id, limit)
+    saved = admin.set_user_limit(user_id, limit)
     if saved:
         what = "the server's default" if limit is None else _limit_text(limit)
         st.toast(f"{plain(label)}: {what}.", icon=":material/check:")
@@ -113,19 +107,18 @@ def _save_user_limit(user_id: int, label: str) -> None:
 
 
 def backends_section() -> None:
-    engine = get_engine()
-    current = policy.current(engine)
-    team = policy.mode() != identity.SINGLE
+    current = admin.current_policy()
+    team = admin.team_mode()
     st.caption("A disabled backend is switched off for everyone: pickers say so, the compare page leaves it out, "
                "and nothing is sent to it. Users' own logins are theirs; a login the server has in its environment "
                "is used for users without one only where you allow it"
                + (" (in single-user mode it is, unless you switch it off)." if not team else "."))
     for info in registry.all_backends().values():
         with st.container(border=True):
-            _backend_row(info, current, engine)
+            _backend_row(info, current)
 
 
-def _backend_row(info: BackendInfo, current: policy.Policy, engine: Engine) -> None:
+def _backend_row(info: BackendInfo, current: admin.Policy) -> None:
     name = info.name
     enabled_key, login_key = f"admin_enabled_{name}", f"admin_server_login_{name}"
     st.session_state[enabled_key] = name not in current.disabled  # what is stored now, not a stale click
@@ -140,7 +133,7 @@ def _backend_row(info: BackendInfo, current: policy.Policy, engine: Engine) -> N
     if info.server_credentials() is None:
         left.caption(f"Users log in with their own account. No server login configured ({envs}).")
         return
-    st.session_state[login_key] = policy.server_login_allowed(engine, name)
+    st.session_state[login_key] = admin.server_login_allowed(name)
     left.caption(f"The server has a login ({envs}); its values are never shown.")
     right.toggle("Let users use the server's login", key=login_key, on_change=_toggle_server_login,
                  args=(name, info.display_name),
@@ -151,7 +144,7 @@ def _toggle_backend(name: str, display_name: str) -> None:
     if not _admin():
         return
     enabled = bool(st.session_state.get(f"admin_enabled_{name}"))
-    policy.set_backend_enabled(get_engine(), name, enabled)
+    admin.set_backend_enabled(name, enabled)
     st.toast(f"{plain(display_name)} {'enabled' if enabled else 'disabled'}.", icon=":material/check:")
 
 
@@ -159,7 +152,7 @@ def _toggle_server_login(name: str, display_name: str) -> None:
     if not _admin():
         return
     allowed = bool(st.session_state.get(f"admin_server_login_{name}"))
-    policy.set_server_login(get_engine(), name, allowed)
+    admin.set_server_login(name, allowed)
     what = "may now use" if allowed else "can no longer use"
     st.toast(f"Users {what} the server's {plain(display_name)} login.", icon=":material/check:")
 
@@ -168,14 +161,14 @@ def _toggle_server_login(name: str, display_name: str) -> None:
 
 
 def rate_limit_section() -> None:
-    current = policy.current(get_engine())
+    current = admin.current_policy()
     allowance = "no limit" if current.rate_limit == 0 else f"{current.rate_limit} messages per minute"
     st.markdown(f"By default each user may send **{allowance}** (chat messages, regenerations, each column of a "
                 "comparison, API requests), unless you set their own limit under Users.")
     source = f"`{policy.ENV_RATE_LIMIT}`" if current.rate_limit_from_env else "this page"
     st.caption(f"The default comes from {source}.")
     st.session_state.setdefault("admin_rate_limit", current.rate_limit)
-    st.number_input("Messages per minute per user (0: no limit)", min_value=0, max_value=usage.MAX_RATE_LIMIT,
+    st.number_input("Messages per minute per user (0: no limit)", min_value=0, max_value=admin.MAX_RATE_LIMIT,
                     step=1, key="admin_rate_limit")
     left, right = st.columns(2)
     left.button("Save", key="admin_rate_limit_save", icon=":material/save:", type="primary",
@@ -189,14 +182,14 @@ def _save_default_limit() -> None:
     if not _admin():
         return
     limit = int(st.session_state.get("admin_rate_limit", 0))
-    policy.set_rate_limit(get_engine(), limit)
+    admin.set_default_rate_limit(limit)
     st.toast(f"Default rate limit: {_limit_text(limit)}.", icon=":material/check:")
 
 
 def _reset_default_limit() -> None:
     if not _admin():
         return
-    policy.set_rate_limit(get_engine(), None)
+    admin.set_default_rate_limit(None)
     st.session_state["admin_rate_limit"] = policy.env_rate_limit()
     st.toast(f"Default rate limit from {policy.ENV_RATE_LIMIT} again.", icon=":material/check:")
 
@@ -206,8 +199,8 @@ def _reset_default_limit() -> None:
 
 def usage_section() -> None:
     label, days = _period()
-    with st.spinner("Adding up usage…"), session(get_engine()) as s:
-        rows = usage.usage(s, since=utcnow() - timedelta(days=days))
+    with st.spinner("Adding up usage…"):
+        rows = admin.usage(days)
     if not rows:
         st.info(f"No messages in the {label.lower()}. Usage appears here as people chat.",
                 icon=":material/bar_chart:")

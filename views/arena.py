@@ -15,7 +15,8 @@ import streamlit as st
 
 from arena import board, ratings
 from arena.battles import BattleFileError, parse
-from views import settings_api, sidebar
+from services import account
+from views import sidebar
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365, "All time": 36500}
 EVERYONE = "Everyone"
@@ -24,7 +25,7 @@ ALL = "All categories"
 
 def render() -> None:
     owner = sidebar.owner_id()
-    admin = settings_api.is_admin(owner)
+    admin = account.is_admin(owner)
     st.title("Team arena", anchor=False)
     st.caption("Every member's comparison votes, pooled (a comparison kept private stays out). Ratings are "
                "Bradley–Terry estimates with 95% intervals: at tens or hundreds of votes they are wide.")

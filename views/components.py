@@ -1,10 +1,13 @@
 """Rendering shared by the pages: one message (text, reasoning, sources, status), live or stored.
 
 A live reply is shown by tailing its run in the generation runner: the
-generator below wakes as soon as events arrive, coalesces text for 60 ms
-(longer as the live block grows, up to half a second), and cuts the answer
-into finished blocks (at blank lines outside code fences) so each websocket
-update resends only the live tail, not the whole answer. This module renders nothing when imported.
+generator below wakes as soon as events arrive, draws the first text at once,
+then coalesces text for 60 ms (longer as the live text grows), and cuts the
+answer into finished blocks (at blank lines outside code fences) so each
+websocket update resends only the live tail, not the whole answer. The chat
+page also cuts a long paragraph into pieces (markup/live_pieces.py) drawn as
+elements that flow as one paragraph, so an update resends a bounded tail.
+This module renders nothing when imported.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 
 import streamlit as st
 
+from markup.live_pieces import CUT, PieceCutter
 from markup.math_markdown import MathStream, math_markdown
 from markup.safe_markdown import StreamNeutraliser, outside_markdown, plain, source_link
 from markup.text_cache import TextCache
@@ -27,13 +32,32 @@ from runner.runner import Run
 from views import stored_images
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
-COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which every update resends whole,
+COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which st.write_stream resends whole,
 COALESCE_MAX = 0.5  # so bytes grow with the answer, not its square (up to this pause)
+COALESCE_MAX_PIECES = 0.25  # the same pause's limit where a long block is cut into pieces (each update
+# resends a bounded tail, but costs ~100 bytes of its own: fewer updates in a long block keep that small)
 IDLE_CHECK = 0.25  # seconds between checks for a Stop or rerun while no data arrives
 COALESCE_PER_READER = 0.004  # ...and with the replies streaming at once in this process: every update costs
 # its script thread a protobuf, a hash and Streamlit's global config lock, so a hundred readers updating
 # every 60 ms starved the server's event loop; at 100 they update every 0.4 s (the first text at once)
 BLOCK_MIN = 400  # characters a block holds before a blank line may close it
+LIVE_KEY = "chatdeck-live"  # the key (st-key-… class) of a live block's container, which the CSS below lets flow
+# A live block is a container of pieces (markdown elements): made to flow as one paragraph, each piece's last
+# paragraph and the next one's first are inline, a space between them (the cut fell on a space, which
+# markdown drops at the end of an element). Only live blocks: the stored answer is one element per block.
+LIVE_CSS = f"""<style>
+[class*="st-key-{LIVE_KEY}-"] {{ display: block !important; }}
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"],
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"] [data-testid="stMarkdown"],
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"] [data-testid="stMarkdown"] > div,
+[class*="st-key-{LIVE_KEY}-"] [data-testid="stMarkdownContainer"] {{ display: contents !important; }}
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"]:not(:last-child)
+  [data-testid="stMarkdownContainer"] > p:last-child,
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"] + [data-testid="stElementContainer"]
+  [data-testid="stMarkdownContainer"] > p:first-child {{ display: inline !important; }}
+[class*="st-key-{LIVE_KEY}-"] > [data-testid="stElementContainer"]:not(:last-child)
+  [data-testid="stMarkdownContainer"] > p:last-child::after {{ content: " "; }}
+</style>"""
 
 
 class BlockSplitter:
@@ -80,6 +104,10 @@ def _finish_block() -> None:
     """A no-op chunk: st.write_stream closes the current element before it."""
 
 
+def _next_piece() -> None:
+    """A no-op chunk: the next text starts a new piece of the same block (only with ``pieces=True``)."""
+
+
 class _Readers:
     """How many live readers are streaming in this process now (a thread-safe count)."""
 
@@ -96,22 +124,24 @@ _live_readers = _Readers()
 
 
 def live_text(
-    run: Run, reasoning_box: Any, on_first_text: Callable[[], object] = lambda: None
+    run: Run, reasoning_box: Any, on_first_text: Callable[[], object] = lambda: None, *, pieces: bool = False
 ) -> Iterator[str | Callable[[], None]]:
     """Yield a run's text for st.write_stream, from what it holds now until it finishes.
 
+    With ``pieces`` a long paragraph is cut into pieces (``_next_piece`` between them), for
+    :func:`draw_live`; st.write_stream would draw them as separate paragraphs.
     A rewrite by the backend (``TextDelta(replace=True)``) cannot be unsent from elements
     already drawn, so it reruns the page, which starts again from the rewritten text.
     """
     _live_readers.add(1)
     try:
-        yield from _live_text(run, reasoning_box, on_first_text)
+        yield from _live_text(run, reasoning_box, on_first_text, pieces)
     finally:
         _live_readers.add(-1)
 
 
 def _live_text(
-    run: Run, reasoning_box: Any, on_first_text: Callable[[], object]
+    run: Run, reasoning_box: Any, on_first_text: Callable[[], object], pieces: bool
 ) -> Iterator[str | Callable[[], None]]:
     seq, text_now, reasoning = run.text_so_far()
     status = run.turn.reasoning_status
@@ -120,11 +150,21 @@ def _live_text(
     splitter = BlockSplitter()
     math = MathStream()  # \(…\) and \[…\] as Streamlit's $ math; an unfinished formula is held back
     neutraliser = StreamNeutraliser()  # the backend's text is hostile: no image or tag may form as it arrives
+    cutter = PieceCutter() if pieces else None
     last_emit = 0.0
     emitted_any = False
+
+    def drawn(text: str) -> Iterator[str | Callable[[], None]]:
+        for part in cutter.feed(text) if cutter else [text]:
+            if part is CUT:
+                yield _next_piece
+            elif part:
+                yield part
+
     while True:
-        interval = min(COALESCE_MAX, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
-                                         COALESCE_PER_READER * _live_readers.count))
+        longest = COALESCE_MAX_PIECES if cutter else COALESCE_MAX
+        interval = min(longest, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
+                                    COALESCE_PER_READER * _live_readers.count))
         if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
             run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
             events, done = run.wait(seq, 0)
@@ -150,19 +190,24 @@ def _live_text(
                 on_first_text()
             for piece in splitter.feed("".join(pending)):
                 if piece is None:
-                    if held := neutraliser.feed(math.flush()) + neutraliser.flush():
+                    yield from drawn(neutraliser.feed(math.flush()) + neutraliser.flush())
+                    if cutter and (held := cutter.flush()):
                         yield held
+                    cutter = PieceCutter() if pieces else None
                     yield _finish_block
-                elif safe := neutraliser.feed(math.feed(piece)):
-                    yield safe
+                else:
+                    yield from drawn(neutraliser.feed(math.feed(piece)))
             pending.clear()
             last_emit = time.monotonic()
             emitted_any = True
         elif not events:
+            if cutter and (held := cutter.flush()):  # the backend paused: show the word held back for a cut
+                yield held
             st.session_state.get("_chatdeck_tick")  # a yield point: lets Streamlit act on Stop or a rerun
         if done and not pending:
-            if rest := neutraliser.feed(math.flush()) + neutraliser.flush():
-                yield rest
+            yield from drawn(neutraliser.feed(math.flush()) + neutraliser.flush())
+            if cutter and (held := cutter.flush()):
+                yield held
             return
 
 
@@ -247,15 +292,24 @@ stored_blocks = TextCache(_drawn_blocks)
 # old layout lingers on screen while the next reply streams.
 
 
+LIVE_DRAWN = "_chatdeck_live_drawn"  # session state: ids of the messages this session has drawn live
+
+
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
-    """A message from storage, with its reasoning, attachments, sources, status and ``actions`` (buttons)."""
+    """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons).
+
+    A message this session drew live keeps the live layout's two slots (reasoning box, waiting line), so
+    each element of its stored redraw lands where its live one was; the others (most, on a rerun) skip them.
+    """
     with st.chat_message(message.role):
-        reasoning_box = st.container()
+        was_live = getattr(message, "id", None) in st.session_state.get(LIVE_DRAWN, ())
+        reasoning_box = st.container() if was_live else None
         status = (getattr(message, "extra", None) or {}).get("reasoning_status")
         if message.reasoning or status:
-            with reasoning_box, st.expander("Reasoning", icon=":material/psychology:"):
+            with reasoning_box or nullcontext(), st.expander("Reasoning", icon=":material/psychology:"):
                 st.markdown(reasoning_markdown(message.reasoning or "", status))
-        st.empty()  # where a live reply shows its waiting line
+        if was_live:
+            st.empty()  # where a live reply shows its waiting line
         for attachment in message.attachments or []:
             name = plain(attachment.get("name") or "attachment")
             stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
@@ -270,17 +324,45 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
 
 def render_live(message: Any, run: Run) -> None:
     """A reply still being generated: stream it, then show how it ended."""
+    drawn = st.session_state.setdefault(LIVE_DRAWN, set())
+    drawn.add(run.message_id)  # from now on drawn in the live layout, also once stored (render_stored)
     with st.chat_message("assistant"):
         reasoning_box = st.container()
         waiting = st.empty()
         if not run.turn.text:
             waiting.caption(f":material/hourglass_top: Waiting for {plain(_backend_label(run.provider))}…")
-        st.write_stream(live_text(run, reasoning_box, on_first_text=waiting.empty))
+        chunks = live_text(run, reasoning_box, on_first_text=waiting.empty, pieces=True)
+        draw_live(chunks, f"{LIVE_KEY}-{run.message_id}")
         waiting.empty()
         run.saved.wait(2.0)  # the final save follows Finished within milliseconds
         _, fields = run.snapshot()
         with st.container():
             _footer(SimpleNamespace(**fields, provider=run.provider, model=run.model, role="assistant"))
+
+
+def draw_live(chunks: Iterator[str | Callable[[], None]], key: str) -> None:
+    """Draw what :func:`live_text` yields (with ``pieces``): each block a container of pieces that flow as one.
+
+    Like st.write_stream, a piece is redrawn whole with each text added to it (markdown left open
+    is completed while it streams); unlike it, a finished piece or block is not drawn once more.
+    ``key`` names the containers (unique on the page).
+    """
+    st.html(LIVE_CSS)  # a style element only: Streamlit puts it outside the layout
+    box: Any = None
+    slot: Any = None
+    text, blocks = "", 0
+    for chunk in chunks:
+        if chunk is _finish_block:
+            box = slot = None
+        elif chunk is _next_piece:
+            slot = None
+        elif isinstance(chunk, str) and chunk:
+            if box is None:
+                box = st.container(key=f"{key}-{blocks}", gap=None)
+                blocks += 1
+            text = chunk if slot is None else text + chunk
+            # the element a piece's first text creates is redrawn in place (no empty placeholder: a delta less)
+            slot = (box if slot is None else slot)._markdown(text, unterminated_parsing=True)
 
 
 def _footer(message: Any) -> None:

@@ -13,11 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from markup.safe_markdown import plain
+from services import library
 from services.conversation_view import ConversationView
-from storage import library, transfer
-from storage import repository as repo
-from storage.db import get_engine, session
-from storage.models import Conversation, utcnow
+from services.library import ListedConversation
 
 LIST_LIMIT = 50
 SEARCH_LIMIT = 20
@@ -41,20 +39,19 @@ def conversation_list(owner: int, current: ConversationView | None) -> None:
 
 def _listing(owner: int, current: ConversationView | None) -> None:
     archived = st.sidebar.toggle("Show archived", key="show_archived")
-    with session(get_engine()) as s:
-        conversations = library.sidebar_conversations(s, owner, archived=archived, limit=LIST_LIMIT)
-    if not conversations:
+    groups, count = library.sidebar_groups(owner, archived=archived, limit=LIST_LIMIT, tz=_timezone())
+    if not count:
         st.sidebar.caption("No archived conversations." if archived else "Your conversations will appear here.")
         return
-    for name, items in library.group_by_date(conversations, now=utcnow(), tz=_timezone()):
+    for name, items in groups:
         st.sidebar.caption(f"Archived · {name}" if archived else name)
         for conversation in items:
             _row(conversation, current)
-    if len(conversations) == LIST_LIMIT:
+    if count == LIST_LIMIT:
         st.sidebar.caption(f"The {LIST_LIMIT} most recent are shown; search finds the others.")
 
 
-def _row(c: Conversation, current: ConversationView | None) -> None:
+def _row(c: ListedConversation, current: ConversationView | None) -> None:
     """One button per conversation; the open one also gets its menu.
 
     Every element here is sent again on every rerun, before the page reaches the reply it streams,
@@ -73,7 +70,7 @@ def _row(c: Conversation, current: ConversationView | None) -> None:
         _menu(c, is_current)
 
 
-def _menu(c: Conversation, is_current: bool) -> None:
+def _menu(c: ListedConversation, is_current: bool) -> None:
     st.button("Rename", key=f"rename_{c.id}", icon=":material/edit:", on_click=_ask, args=("rename", c))
     if not c.archived:
         st.button("Unpin" if c.pinned else "Pin", key=f"pin_{c.id}", icon=":material/push_pin:",
@@ -85,19 +82,17 @@ def _menu(c: Conversation, is_current: bool) -> None:
         _exports(c)
 
 
-def _exports(c: Conversation) -> None:
+def _exports(c: ListedConversation) -> None:
     """Download entries for the open conversation: built on click, in a thread of their own (no rerun)."""
     owner = c.owner_id
     reasoning = st.checkbox("Include reasoning", key=f"export_reasoning_{c.id}")
     name = _file_name(c.title)
 
     def markdown() -> str:
-        with session(get_engine()) as s:
-            return transfer.conversation_markdown(s, owner, c.id, reasoning=reasoning) or ""
+        return library.markdown(owner, c.id, reasoning=reasoning)
 
     def as_json() -> bytes:
-        with session(get_engine()) as s:
-            return transfer.conversation_json(s, owner, c.id, reasoning=reasoning) or b""
+        return library.json_export(owner, c.id, reasoning=reasoning)
 
     st.download_button("Export as Markdown", markdown, file_name=f"{name}.md", mime="text/markdown",
                        key=f"export_md_{c.id}", icon=":material/download:", on_click="ignore")
@@ -106,19 +101,17 @@ def _exports(c: Conversation) -> None:
 
 
 def _search_results(owner: int, query: str, current: ConversationView | None) -> None:
-    with session(get_engine()) as s:
-        hits = library.search(s, owner, query, limit=SEARCH_LIMIT)
+    found = library.search(owner, query, limit=SEARCH_LIMIT)
+    hits = found.hits
     if not hits:
         st.sidebar.caption("No conversation matches every word.")
         return
     st.sidebar.caption(f"{len(hits)} best match{'es' if len(hits) > 1 else ''}")
-    terms = library.search_terms(query)
-    for hit in hits:
+    for hit, text in zip(hits, found.snippets, strict=True):
         is_current = current is not None and hit.conversation_id == current.id
         label = (":material/archive: " if hit.archived else "") + plain(hit.title or "Untitled")
         st.sidebar.button(label, key=f"hit_{hit.conversation_id}", type="primary" if is_current else "tertiary",
                           on_click=_open, args=(hit.conversation_id, hit.provider, hit.model), width="stretch")
-        text = hit.snippet or library.snippet(hit.title, terms)
         st.sidebar.caption(highlighted_markdown(text))
 
 
@@ -152,18 +145,16 @@ def _open(conversation_id: str | None, provider: str | None = None, model: str |
 
 
 def _pin(conversation_id: str, pinned: bool) -> None:
-    with session(get_engine()) as s:
-        library.set_pinned(s, int(st.session_state["owner_id"]), conversation_id, pinned)
+    library.set_pinned(int(st.session_state["owner_id"]), conversation_id, pinned)
 
 
 def _archive(conversation_id: str, archived: bool) -> None:
-    with session(get_engine()) as s:
-        library.set_archived(s, int(st.session_state["owner_id"]), conversation_id, archived)
+    library.set_archived(int(st.session_state["owner_id"]), conversation_id, archived)
     st.toast("Archived: find it under Show archived, or by searching." if archived else "Back in your list.",
              icon=":material/archive:")
 
 
-def _ask(action: str, c: Conversation) -> None:
+def _ask(action: str, c: ListedConversation) -> None:
     st.session_state[DIALOG] = (action, c.id, c.title)
 
 
@@ -194,8 +185,7 @@ def _rename_dialog(owner: int, conversation_id: str, title: str) -> None:
         if not new_title.strip():
             st.error("A title cannot be empty.")
             return
-        with session(get_engine()) as s:
-            repo.rename_conversation(s, owner, conversation_id, new_title)
+        library.rename(owner, conversation_id, new_title)
         _close()
         st.rerun()
 
@@ -205,8 +195,7 @@ def _delete_dialog(owner: int, conversation_id: str, title: str, current: Conver
     st.markdown(f"**{_escape(title or 'Untitled')}** and all its messages will be deleted. This cannot be undone.")
     left, right = st.columns(2)
     if left.button("Delete", key="delete_confirm", type="primary", icon=":material/delete:"):
-        with session(get_engine()) as s:
-            repo.delete_conversation(s, owner, conversation_id)
+        library.delete(owner, conversation_id)
         if current is not None and current.id == conversation_id:
             st.query_params.clear()
         _close()

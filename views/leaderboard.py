@@ -5,20 +5,12 @@ Registered by the router as ``st.Page(leaderboard.render, ...)``; renders nothin
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import asdict
-from datetime import timedelta
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from providers import registry
-from storage import comparisons, spreadsheet
-from storage.db import get_engine, session
-from storage.models import utcnow
+from services import leaderboard
 from views import sidebar
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
@@ -28,14 +20,13 @@ def render() -> None:
     owner = sidebar.owner_id()
     st.title("Leaderboard", anchor=False)
     period = st.segmented_control("Period", list(PERIODS), default="Last 30 days", key="lb_period") or "Last 30 days"
-    since = utcnow() - timedelta(days=PERIODS[period])
-    with session(get_engine()) as s:
-        rows = comparisons.answer_rows(s, owner, since=since)
+    board = leaderboard.board(owner, PERIODS[period])
+    rows = board.rows
     if not rows:
         st.info("No comparisons in this period yet. Ask several backends the same question on the Compare page, "
                 "vote for the best answer, and the results add up here.", icon=":material/leaderboard:")
         return
-    table = pd.DataFrame(comparisons.summarize(rows))
+    table = pd.DataFrame(board.summary)
     backends = registry.all_backends()
     names = table["provider"].map(lambda p: backends[p].display_name if p in backends else p)
     table["label"] = names + " · " + table["model"]
@@ -61,12 +52,14 @@ def render() -> None:
                 "tokens_per_s_median": st.column_config.NumberColumn("tokens/s p50", format="%.0f"),
             },
         )
-        st.caption(f"{len(rows)} answers in {len({(r.comparison_id, r.round) for r in rows})} rounds.")
+        st.caption(f"{len(rows)} answers in {board.rounds} rounds.")
         left, right = st.columns(2)
-        left.download_button("Runs and votes (CSV)", data=lambda: _csv(rows), file_name="chatdeck-comparisons.csv",
-                             mime="text/csv", icon=":material/download:", on_click="ignore")
-        right.download_button("Runs and votes (JSON)", data=lambda: _json(rows), file_name="chatdeck-comparisons.json",
-                              mime="application/json", icon=":material/download:", on_click="ignore")
+        left.download_button("Runs and votes (CSV)", data=lambda: leaderboard.answers_csv(rows),
+                             file_name="chatdeck-comparisons.csv", mime="text/csv", icon=":material/download:",
+                             on_click="ignore")
+        right.download_button("Runs and votes (JSON)", data=lambda: leaderboard.answers_json(rows),
+                              file_name="chatdeck-comparisons.json", mime="application/json",
+                              icon=":material/download:", on_click="ignore")
 
 
 def _bar(data: pd.DataFrame, field: str, title: str, fmt: str, extra: str | None = None) -> None:
@@ -84,19 +77,3 @@ def _bar(data: pd.DataFrame, field: str, title: str, fmt: str, extra: str | None
     )
     st.altair_chart(chart, width="stretch")
 
-
-def _records(rows: list[comparisons.AnswerRow]) -> list[dict[str, object]]:
-    return [{**asdict(r), "asked_at": r.asked_at.isoformat(), "options": json.dumps(r.options)} for r in rows]
-
-
-def _csv(rows: list[comparisons.AnswerRow]) -> str:
-    out = io.StringIO()
-    records = _records(rows)
-    writer = csv.DictWriter(out, fieldnames=list(records[0]))
-    writer.writeheader()
-    writer.writerows({k: spreadsheet.guard(v) for k, v in r.items()} for r in records)  # model ids from outside
-    return out.getvalue()
-
-
-def _json(rows: list[comparisons.AnswerRow]) -> str:
-    return json.dumps([{**asdict(r), "asked_at": r.asked_at.isoformat()} for r in rows], indent=2)

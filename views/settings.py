@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from access import policy
 from markup.safe_markdown import plain
 from providers import registry
 from providers.base import BackendInfo
-from runner.runner import credentials_for, get_runner
-from storage import credentials
-from storage.db import get_engine, session
+from services import account, backends, settings
 from views import settings_api, sidebar, your_data
 
 
@@ -22,8 +19,7 @@ def render() -> None:
     owner = sidebar.owner_id()
     st.title("Settings")
     st.caption("Logins are stored encrypted and are only ever shown masked. They are sent to their own backend only.")
-    with session(get_engine()) as s:
-        saved = credentials.hints(s, owner)
+    saved = settings.saved_logins(owner)
     every = registry.all_backends()
     backends = [b for b in every.values() if b.credential_fields]
     if not backends:
@@ -36,18 +32,18 @@ def render() -> None:
         st.caption(f"No login needed: {', '.join(plain(n) for n in no_login)}.")
     with st.container(border=True):
         settings_api.api_token_section(owner)
-    if settings_api.is_admin(owner):
+    if account.is_admin(owner):
         with st.container(border=True):
             settings_api.custom_endpoint_section()
     with st.container(border=True):
         your_data.your_data_section(owner)
 
 
-def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | None) -> None:
+def _backend_login(owner: int, info: BackendInfo, hint: settings.SavedLogin | None) -> None:
     st.subheader(plain(info.display_name), anchor=False)
     if hint:
-        st.markdown(f":material/lock: Your login is saved ({hint[0]}), updated {hint[1]:%Y-%m-%d %H:%M} UTC.")
-    elif info.server_credentials() and policy.server_login_allowed(get_engine(), info.name):
+        st.markdown(f":material/lock: Your login is saved ({hint.hint}), updated {hint.updated_at:%Y-%m-%d %H:%M} UTC.")
+    elif info.server_credentials() and settings.server_login_allowed(info.name):
         st.markdown(":material/dns: Using the login configured for the whole server.")
     elif info.server_credentials():
         st.markdown(":material/lock_open: No login saved yet. The server has a login of its own, which an admin "
@@ -69,21 +65,17 @@ def _backend_login(owner: int, info: BackendInfo, hint: tuple[str, object] | Non
             if not all(v.strip() for v in values.values()):
                 st.error("Fill in every field; nothing was saved.")
             else:
-                with session(get_engine()) as s:
-                    credentials.save(s, owner, info.name, values)
+                settings.save_login(owner, info.name, values)
                 st.toast(f"{plain(info.display_name)} login saved.", icon=":material/check:")
                 st.rerun()
     left, right = st.columns(2)
     if left.button("Check connection", key=f"check_{info.name}", icon=":material/wifi_tethering:"):
-        with session(get_engine()) as s:
-            login = credentials_for(s, owner, info.name)
-        if login is None:
+        if not backends.has_login(owner, info.name):
             st.warning("No login to check yet: paste your values above.")
         else:
             with st.spinner(f"Asking {plain(info.display_name)}…"):
-                result = get_runner().check(info.name, login, owner_id=owner)
+                result = backends.check(owner, info.name)
             (st.success if result.ok else st.error)(result.message)
     if hint and right.button("Remove my login", key=f"remove_{info.name}", icon=":material/delete:"):
-        with session(get_engine()) as s:
-            credentials.remove(s, owner, info.name)
+        settings.remove_login(owner, info.name)
         st.rerun()

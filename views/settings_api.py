@@ -9,20 +9,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from api import tokens
 from markup.safe_markdown import plain
-from providers import endpoint_urls, registry
-from storage import api_tokens, endpoints
-from storage.db import get_engine, session
-from storage.models import User, utcnow
+from services import settings
 
 JUST_ISSUED = "api_token_just_issued"  # session key of the token shown once, then forgotten
-
-
-def is_admin(owner: int) -> bool:
-    with session(get_engine()) as s:
-        user = s.get(User, owner)
-        return bool(user and user.is_admin)
 
 
 def api_token_section(owner: int) -> None:
@@ -38,28 +28,23 @@ def api_token_section(owner: int) -> None:
     with st.form("issue_token", clear_on_submit=True, border=False):
         left, right = st.columns([3, 1])
         name = left.text_input("Token name", placeholder="e.g. my script", key="token_name")
-        lifetime = right.selectbox("Expires after", list(tokens.LIFETIMES), index=1, key="token_lifetime")
+        lifetime = right.selectbox("Expires after", list(settings.LIFETIMES), index=1, key="token_lifetime")
         if st.form_submit_button("Create token", icon=":material/add:"):
-            with session(get_engine()) as s:
-                new = tokens.issue(s, owner, name=name or "API token", lifetime=tokens.LIFETIMES[lifetime])
-            st.session_state[JUST_ISSUED] = new.token
+            st.session_state[JUST_ISSUED] = settings.issue_token(owner, name or "API token", lifetime)
             st.rerun()
-    with session(get_engine()) as s:
-        rows = [(t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.last_used_at)
-                for t in api_tokens.list_tokens(s, owner)]
+    rows = settings.tokens(owner)
     if not rows:
         st.caption("No tokens yet.")
-    now = utcnow()
-    for token_id, name, created, expires, revoked, used in rows:
-        state = "revoked" if revoked else ("expired" if expires <= now else "active")
+    for token in rows:
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.markdown(f"**{plain(name)}** · {state} · created {_day(created)} · expires {_day(expires)}"
-                      + (f" · last used {_day(used)}" if used else "")
-                      + f"  \nScopes: {', '.join(tokens.SCOPES)}")
-        if state == "active" and right.button("Revoke", key=f"revoke_token_{token_id}", icon=":material/block:"):
-            with session(get_engine()) as s:
-                api_tokens.revoke(s, owner, token_id)
-            st.toast(f"Token {plain(repr(name))} revoked.", icon=":material/check:")
+        left.markdown(f"**{plain(token.name)}** · {token.state} · created {_day(token.created_at)} · "
+                      f"expires {_day(token.expires_at)}"
+                      + (f" · last used {_day(token.last_used_at)}" if token.last_used_at else "")
+                      + f"  \nScopes: {', '.join(settings.SCOPES)}")
+        if token.state == settings.ACTIVE and right.button("Revoke", key=f"revoke_token_{token.id}",
+                                                           icon=":material/block:"):
+            settings.revoke_token(owner, token.id)
+            st.toast(f"Token {plain(repr(token.name))} revoked.", icon=":material/check:")
             st.rerun()
 
 
@@ -67,17 +52,13 @@ def custom_endpoint_section() -> None:
     st.subheader("Custom endpoints", anchor=False)
     st.caption("OpenAI-compatible servers (Ollama, vLLM, TGI, llama.cpp) everyone here can chat with: each appears "
                "as a backend of its own. Base URL up to `/v1`, e.g. `http://localhost:11434/v1` for Ollama.")
-    with session(get_engine()) as s:
-        rows = [(e.slug, e.display_name, endpoints.shown_url(e), list(e.models), bool(e.secret))
-                for e in endpoints.list_endpoints(s)]
-    for slug, name, url, models, has_key in rows:
+    for endpoint in settings.custom_endpoints():
         left, right = st.columns([4, 1], vertical_alignment="center")
-        details = f"**{plain(name)}** · {plain(url)}" + (" · key saved" if has_key else "")  # typed by an admin
-        left.markdown(details + (f" · models: {plain(', '.join(models))}" if models else ""))
-        if right.button("Remove", key=f"remove_endpoint_{slug}", icon=":material/delete:"):
-            with session(get_engine()) as s:
-                endpoints.remove(s, slug)
-            registry.refresh()
+        details = (f"**{plain(endpoint.display_name)}** · {plain(endpoint.url)}"  # typed by an admin
+                   + (" · key saved" if endpoint.has_key else ""))
+        left.markdown(details + (f" · models: {plain(', '.join(endpoint.models))}" if endpoint.models else ""))
+        if right.button("Remove", key=f"remove_endpoint_{endpoint.slug}", icon=":material/delete:"):
+            settings.remove_endpoint(endpoint.slug)
             st.rerun()
     with st.form("add_endpoint", clear_on_submit=True, border=True):
         name = st.text_input("Name", placeholder="Team vLLM", key="endpoint_name")
@@ -86,15 +67,11 @@ def custom_endpoint_section() -> None:
         models_text = st.text_input("Models (optional, comma-separated; else the server's /models list)",
                                     key="endpoint_models")
         if st.form_submit_button("Add endpoint", icon=":material/add:"):
-            try:
-                url = endpoint_urls.check_resolved(url)  # also what its host name resolves to now
-                with session(get_engine()) as s:
-                    endpoints.add(s, display_name=name, base_url=url, api_key=key,
-                                  models=[m for m in models_text.split(",") if m.strip()])
+            try:  # the URL is checked, also what its host name resolves to now
+                settings.add_endpoint(name, url, key, models_text.split(","))
             except ValueError as exc:
                 st.error(f"Not added: {plain(str(exc))}.")
             else:
-                registry.refresh()
                 st.toast(f"{plain(name)} added.", icon=":material/check:")
                 st.rerun()
 

@@ -12,8 +12,7 @@ import streamlit as st
 from access import identity
 from access.identity import OIDC, PROXY, SINGLE, Config, Identity, NotAllowedError
 from markup.safe_markdown import plain
-from storage import repository as repo
-from storage.db import get_engine, session
+from services import account
 
 SIGNED_IN = "signed_in_as"  # session key: the external id the session's owner_id belongs to
 
@@ -32,10 +31,9 @@ def require_user(cfg: Config) -> int:
     if st.session_state.get(SIGNED_IN) != who.external_id:
         for key in list(st.session_state):  # nothing of a previous user's session survives a change of user
             del st.session_state[key]
-        with session(get_engine()) as s:
-            user = repo.sign_in(s, who.external_id, email=who.email, display_name=who.name, is_admin=who.is_admin)
-            st.session_state.update(owner_id=user.id, is_admin=user.is_admin, user_label=who.email or who.name,
-                                    user_name=who.name)
+        user = account.sign_in(who)
+        st.session_state.update(owner_id=user.id, is_admin=user.is_admin, user_label=who.email or who.name,
+                                user_name=who.name)
         st.session_state[SIGNED_IN] = who.external_id
     return int(st.session_state["owner_id"])
 

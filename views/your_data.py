@@ -7,9 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from markup.safe_markdown import plain
-from storage import transfer
-from storage.db import get_engine, session
-from storage.models import utcnow
+from services import library
 
 
 def your_data_section(owner: int) -> None:
@@ -18,11 +16,10 @@ def your_data_section(owner: int) -> None:
                "conversations you already have are skipped, so importing twice adds nothing.")
 
     def everything() -> bytes:  # runs only when the button is clicked, in a thread of its own
-        with session(get_engine()) as s:
-            return transfer.all_conversations_json(s, owner)
+        return library.export_all(owner)
 
     st.download_button(
-        "Export all conversations", everything, file_name=f"chatdeck-{utcnow():%Y-%m-%d}.json",
+        "Export all conversations", everything, file_name=library.export_file_name(),
         mime="application/json", key="export_all", icon=":material/download:", on_click="ignore",
     )
     with st.form("import_form", clear_on_submit=True, border=False):
@@ -30,7 +27,7 @@ def your_data_section(owner: int) -> None:
             "Import conversations", type=["json"], key="import_file",
             help="A Chatdeck export, or conversations.json from a ChatGPT data export "
                  "(ChatGPT → Settings → Data controls → Export data). At most "
-                 f"{transfer.MAX_IMPORT_BYTES // 2**20} MB.",
+                 f"{library.MAX_IMPORT_BYTES // 2**20} MB.",
         )
         submitted = st.form_submit_button("Import", icon=":material/upload:")
     if submitted and upload is not None:
@@ -41,9 +38,8 @@ def your_data_section(owner: int) -> None:
 
 def _import(owner: int, data: bytes) -> None:
     try:
-        with session(get_engine()) as s:  # one transaction: all of the file or nothing
-            result = transfer.import_file(s, owner, data)
-    except transfer.ImportProblem as problem:
+        result = library.import_file(owner, data)  # one transaction: all of the file or nothing
+    except library.ImportProblem as problem:
         st.error(f"Nothing was imported. {plain(str(problem))}", icon=":material/error:")  # quotes the file
         return
     parts = [f"{result.imported} conversation{'s' if result.imported != 1 else ''} imported "
