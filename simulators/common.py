@@ -174,6 +174,20 @@ class RecordedRequest:
     disconnected: bool = False  # the client went away before the end
     aborted: bool = False  # the simulator cut the connection (disconnect_after)
 
+    def wait_finished(self, timeout: float = 10.0) -> float:
+        """``finished_at``, once the simulator has set it.
+
+        A client may return as soon as it has read the last event, a moment before the
+        simulator's own bookkeeping for that stream runs: tests wait for it here instead of
+        racing it.
+        """
+        deadline = time.monotonic() + timeout
+        while self.finished_at is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the simulator did not finish {self.method} {self.path} in {timeout} s")
+            time.sleep(0.005)
+        return self.finished_at
+
 
 class Abort(Exception):
     """Raised inside a body generator to cut the connection without an end."""

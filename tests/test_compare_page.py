@@ -48,7 +48,7 @@ def test_one_prompt_reaches_every_column_at_once(
     (ai2,) = allenai_sim.sim.chat_requests()
     (hf,) = huggingface_sim.sim.chat_requests()
     # Concurrent, not one after the other: each backend got its request before the other finished.
-    assert ai2.received_at < hf.finished_at and hf.received_at < ai2.finished_at
+    assert ai2.received_at < hf.wait_finished() and hf.received_at < ai2.wait_finished()
     assert at.query_params["cmp"]
     assert [b.label for b in at.button if b.key and b.key.startswith("vote_")].count("This one is best") == 2
 
