@@ -17,13 +17,18 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from views import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
+from views import admin, arena, backends, chat, compare, draw_turns, leaderboard, prompt_sets, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def main() -> None:
+    with draw_turns.turn():  # a few sessions draw at once, the others wait (views/draw_turns.py)
+        _route()
+
+
+def _route() -> None:
     st.set_page_config(page_title="Chatdeck", page_icon=str(FAVICON), layout="wide")
     if os.environ.get("CHATDECK_DEMO"):
         st.sidebar.info(

@@ -29,7 +29,7 @@ from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING, UNREADABLE
 from runner.runner import Run
-from views import stored_images
+from views import draw_turns, stored_images
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
 COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which st.write_stream resends whole,
@@ -166,10 +166,12 @@ def _live_text(
         interval = min(longest, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
                                     COALESCE_PER_READER * _live_readers.count))
         if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
-            run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
+            with draw_turns.waiting():
+                run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
             events, done = run.wait(seq, 0)
         else:
-            events, done = run.wait(seq, IDLE_CHECK)
+            with draw_turns.waiting():
+                events, done = run.wait(seq, IDLE_CHECK)
         seq += len(events)
         for event in events:
             if isinstance(event, TextDelta) and event.replace:
@@ -334,7 +336,8 @@ def render_live(message: Any, run: Run) -> None:
         chunks = live_text(run, reasoning_box, on_first_text=waiting.empty, pieces=True)
         draw_live(chunks, f"{LIVE_KEY}-{run.message_id}")
         waiting.empty()
-        run.saved.wait(2.0)  # the final save follows Finished within milliseconds
+        with draw_turns.waiting():
+            run.saved.wait(2.0)  # the final save follows Finished within milliseconds
         _, fields = run.snapshot()
         with st.container():
             _footer(SimpleNamespace(**fields, provider=run.provider, model=run.model, role="assistant"))
