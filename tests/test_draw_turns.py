@@ -1,0 +1,129 @@
+"""Script runs take turns to draw (views/draw_turns.py): a bound, hand-over order, and loans while waiting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from runner import metrics
+from views.draw_turns import DrawTurns
+
+JOIN = 10.0  # seconds: only a deadlock would take this long
+
+
+def _start(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_queued(turns: DrawTurns, n: int) -> None:
+    """Until ``n`` threads wait for a turn (each registers itself before it blocks)."""
+    done = threading.Event()
+    while turns.queued < n:
+        done.wait(0.001)
+
+
+def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> None:
+    turns, inside, most = DrawTurns(2), [0], [0]
+    lock, go = threading.Lock(), threading.Event()
+
+    def run() -> None:
+        go.wait()
+        with turns.turn():
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            threading.Event().wait(0.002)  # hold the turn a moment, so others pile up behind it
+            with lock:
+                inside[0] -= 1
+
+    threads = [_start(run) for _ in range(12)]
+    go.set()
+    for thread in threads:
+        thread.join(JOIN)
+    assert not any(t.is_alive() for t in threads)
+    assert most[0] == 2 and inside[0] == 0 and turns.queued == 0
+
+
+def test_a_freed_turn_goes_first_to_a_live_update_then_to_runs_in_arrival_order() -> None:
+    turns, order = DrawTurns(1), []
+    holder_in, holder_out = threading.Event(), threading.Event()
+    live_in, live_lent, live_back = threading.Event(), threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            holder_in.set()
+            holder_out.wait(JOIN)
+
+    def starting(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with turns.turn():
+                order.append(name)
+        return run
+
+    def live() -> None:  # a live reply: draws, lends its turn while it waits for text, takes one back
+        with turns.turn():
+            live_in.set()
+            with turns.waiting():
+                live_lent.set()
+                live_back.wait(JOIN)
+            order.append("live update")
+
+    live_thread = _start(live)
+    live_in.wait(JOIN)
+    first = _start(holder)  # gets the turn the live reply lends out
+    live_lent.wait(JOIN)
+    holder_in.wait(JOIN)
+    a = _start(starting("run A"))
+    _wait_queued(turns, 1)
+    b = _start(starting("run B"))
+    _wait_queued(turns, 2)
+    live_back.set()  # the text arrived: the live reply queues behind A and B, yet goes first
+    _wait_queued(turns, 3)
+    holder_out.set()
+    for thread in (live_thread, first, a, b):
+        thread.join(JOIN)
+    assert order == ["live update", "run A", "run B"]
+
+
+def test_a_turn_is_given_back_when_the_run_fails_and_nesting_takes_no_second_turn() -> None:
+    turns = DrawTurns(1)
+    with pytest.raises(RuntimeError), turns.turn():
+        with turns.turn():  # a nested turn (the same thread) must not wait for itself
+            raise RuntimeError("a rerun or an error leaves the block")
+    done = threading.Event()
+    _start(lambda: (turns.turn().__enter__(), done.set()))  # another thread can take the one turn now
+    assert done.wait(JOIN)
+
+
+def test_waiting_outside_a_turn_lends_nothing() -> None:
+    turns = DrawTurns(1)
+    with turns.waiting():  # a thread that never took a turn (a callback, a fragment thread)
+        pass
+    with turns.turn():
+        assert turns.queued == 0
+
+
+def test_runs_that_waited_are_counted_in_the_metrics() -> None:
+    turns = DrawTurns(1)
+    before = metrics.DRAW_WAIT.count()
+    inside, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            inside.set()
+            release.wait(JOIN)
+
+    first = _start(holder)
+    inside.wait(JOIN)
+    second = _start(lambda: turns.turn().__enter__())
+    _wait_queued(turns, 1)
+    assert "chatdeck_draw_queued 1" in metrics.render()
+    release.set()
+    first.join(JOIN)
+    second.join(JOIN)
+    assert metrics.DRAW_WAIT.count() == before + 1
+    assert "chatdeck_draw_queued 0" in metrics.render()
