@@ -91,9 +91,13 @@ def test_a_freed_turn_goes_first_to_a_live_update_then_to_runs_in_arrival_order(
 
 def test_a_turn_is_given_back_when_the_run_fails_and_nesting_takes_no_second_turn() -> None:
     turns = DrawTurns(1)
-    with pytest.raises(RuntimeError), turns.turn():
-        with turns.turn():  # a nested turn (the same thread) must not wait for itself
+
+    def nested() -> None:
+        with turns.turn(), turns.turn():  # a nested turn (the same thread) must not wait for itself
             raise RuntimeError("a rerun or an error leaves the block")
+
+    with pytest.raises(RuntimeError):
+        nested()
     done = threading.Event()
     _start(lambda: (turns.turn().__enter__(), done.set()))  # another thread can take the one turn now
     assert done.wait(JOIN)
