@@ -17,14 +17,15 @@ from pathlib import Path
 import streamlit as st
 
 from access import identity
-from views import admin, arena, backends, chat, compare, draw_turns, leaderboard, prompt_sets, settings, shared, signin
+from services import draw_turns
+from views import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def main() -> None:
-    with draw_turns.turn():  # a few sessions draw at once, the others wait (views/draw_turns.py)
+    with draw_turns.turn():  # a few sessions draw at once, the others wait (services/draw_turns.py)
         _route()
 
 

@@ -202,7 +202,7 @@ LOOP_LAG = Histogram("chatdeck_event_loop_lag_seconds", "How late a timer on an 
 LOOP_LAG_MAX = Gauge("chatdeck_event_loop_lag_max_seconds", "The largest lag of the loop over the last "
                      "ten seconds.", ["loop"])
 SESSIONS = Gauge("chatdeck_websocket_sessions", "Streamlit sessions with an open websocket.")
-DRAW_QUEUED = Gauge("chatdeck_draw_queued", "Script runs waiting for their turn to draw (views/draw_turns.py).")
+DRAW_QUEUED = Gauge("chatdeck_draw_queued", "Script runs waiting for their turn to draw (services/draw_turns.py).")
 DRAW_WAIT = Histogram("chatdeck_draw_wait_seconds", "How long a script run that had to wait for its turn "
                       "to draw waited.", (), LATENCY_BUCKETS)
 CPU = Gauge("process_cpu_seconds_total", "CPU seconds (user and system) used by this process.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from access.credentials import credentials_for
 from runner.runner import Check, get_runner
+from services import draw_turns
 from storage.db import get_engine, session
 
 
@@ -20,4 +21,5 @@ def check(owner: int, backend: str) -> Check:
     outcome is recorded as the backend's state for this user."""
     with session(get_engine()) as s:
         login = credentials_for(s, owner, backend)
-    return get_runner().check(backend, login, owner_id=owner)
+    with draw_turns.waiting():  # up to 20 s on the network: other sessions draw meanwhile
+        return get_runner().check(backend, login, owner_id=owner)

@@ -1,4 +1,4 @@
-"""Script runs take turns to draw (views/draw_turns.py): a bound, hand-over order, and loans while waiting."""
+"""Script runs take turns to draw (services/draw_turns.py): a bound, hand-over order, and loans while waiting."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from runner import metrics
-from views.draw_turns import DrawTurns
+from services.draw_turns import DrawTurns
 
 JOIN = 10.0  # seconds: only a deadlock would take this long
 

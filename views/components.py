@@ -29,7 +29,8 @@ from providers import registry
 from providers.events import ReasoningDelta, TextDelta
 from runner.accumulator import CANCELLED, COMPLETE, ERROR, PARTIAL, STREAMING, UNREADABLE
 from runner.runner import Run
-from views import draw_turns, stored_images
+from services import draw_turns
+from views import stored_images
 
 COALESCE = 0.06  # seconds of text gathered into one browser update after the first...
 COALESCE_PER_CHAR = 0.00025  # ...growing with the live block, which st.write_stream resends whole,
