@@ -18,7 +18,7 @@ from markup.safe_markdown import plain
 from providers import registry
 from runner import backend_health, health
 from runner.runner import Run, get_runner
-from services import comparison_view, conversation_view
+from services import comparison_view, conversation_view, draw_turns
 from services.comparison_view import ColumnView, ComparisonView, RoundView
 from services.conversation_view import MessageView
 from views import components, presets_view
@@ -155,15 +155,16 @@ def answer(message: MessageView, label: str, live: Run | None, round_runs: list[
 
 def _live_answer(run: Run, label: str, round_runs: list[Run]) -> None:
     @st.fragment(parallel=True)
-    def column() -> None:
-        with st.chat_message("assistant"):
+    def column() -> None:  # a thread of its own: it takes its own turns to draw (services/draw_turns.py)
+        with draw_turns.turn(), st.chat_message("assistant"):
             st.caption(f"**{label}**")
             box = st.container()
             waiting = st.empty()
             waiting.caption(":material/hourglass_top: Waiting for the first token…")
             st.write_stream(components.live_text(run, box, on_first_text=waiting.empty))
             waiting.empty()
-            run.saved.wait(2.0)
+            with draw_turns.waiting():
+                run.saved.wait(2.0)
             _status_and_figures(conversation_view.ended_message(run))
         if all(r.saved.is_set() for r in round_runs):
             st.rerun()
