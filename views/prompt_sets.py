@@ -14,6 +14,7 @@ import streamlit as st
 
 from arena import prompt_sets as service
 from markup.safe_markdown import plain
+from services import draw_turns
 from views import compare_view, sidebar, team_vote
 from views.callbacks import ignoring_result
 
@@ -110,40 +111,45 @@ def _batch(owner: int, batch_id: str) -> None:
 
     @st.fragment(run_every=2.0 if running else None)
     def live() -> None:
-        shown = service.batch(owner, batch_id)
-        if shown is None:
-            return
-        st.title(plain(shown.name), anchor=False)
-        st.progress(shown.progress, text=f"{STATUS.get(shown.status, shown.status)}: {shown.counts['done']} of "
-                                         f"{len(shown.items)} prompts answered"
-                                         + (f", {shown.counts['cancelled']} cancelled" if shown.counts["cancelled"]
-                                            else ""))
-        if shown.waiting:
-            st.text(shown.waiting)  # plain text: it quotes backend names and messages
-        if shown.failures:
-            st.caption(f"{shown.failures} answers failed; each failure stays in its column.")
-        if shown.status == "running":
-            st.button("Cancel the batch", key="ps_cancel", icon=":material/cancel:",
-                      on_click=ignoring_result(service.cancel), args=(owner, batch_id))
-        labels = [f"Column {chr(65 + i)}" for i in range(len(shown.columns))]
-        st.dataframe(
-            pd.DataFrame([{
-                "#": i.number + 1, "prompt": i.prompt[:200], "category": i.category, "status": i.status,
-                **{label: (i.columns[n] if n < len(i.columns) else "") for n, label in enumerate(labels)},
-                "open": f"compare?cmp={i.comparison_id}" if i.comparison_id else None,
-            } for i in shown.items]),
-            hide_index=True,
-            column_config={"open": st.column_config.LinkColumn("Reopen", display_text="Open comparison")},
-        )
-        if not shown.blind:
-            st.text("Columns: " + ", ".join(f"{label} = {p}/{m}" for label, (p, m) in zip(
-                labels, shown.columns, strict=True)))
-        else:
-            st.caption("Blind batch: each comparison shuffles its columns and hides names until you vote.")
-        if running and shown.status != "running":
-            st.rerun()  # finished: draw once more, without the timer
+        with draw_turns.turn():  # its timed reruns do not pass through the page's turn (services/draw_turns.py)
+            _batch_view(owner, batch_id, running)
 
     live()
+
+
+def _batch_view(owner: int, batch_id: str, running: bool) -> None:
+    shown = service.batch(owner, batch_id)
+    if shown is None:
+        return
+    st.title(plain(shown.name), anchor=False)
+    st.progress(shown.progress, text=f"{STATUS.get(shown.status, shown.status)}: {shown.counts['done']} of "
+                                     f"{len(shown.items)} prompts answered"
+                                     + (f", {shown.counts['cancelled']} cancelled" if shown.counts["cancelled"]
+                                        else ""))
+    if shown.waiting:
+        st.text(shown.waiting)  # plain text: it quotes backend names and messages
+    if shown.failures:
+        st.caption(f"{shown.failures} answers failed; each failure stays in its column.")
+    if shown.status == "running":
+        st.button("Cancel the batch", key="ps_cancel", icon=":material/cancel:",
+                  on_click=ignoring_result(service.cancel), args=(owner, batch_id))
+    labels = [f"Column {chr(65 + i)}" for i in range(len(shown.columns))]
+    st.dataframe(
+        pd.DataFrame([{
+            "#": i.number + 1, "prompt": i.prompt[:200], "category": i.category, "status": i.status,
+            **{label: (i.columns[n] if n < len(i.columns) else "") for n, label in enumerate(labels)},
+            "open": f"compare?cmp={i.comparison_id}" if i.comparison_id else None,
+        } for i in shown.items]),
+        hide_index=True,
+        column_config={"open": st.column_config.LinkColumn("Reopen", display_text="Open comparison")},
+    )
+    if not shown.blind:
+        st.text("Columns: " + ", ".join(f"{label} = {p}/{m}" for label, (p, m) in zip(
+            labels, shown.columns, strict=True)))
+    else:
+        st.caption("Blind batch: each comparison shuffles its columns and hides names until you vote.")
+    if running and shown.status != "running":
+        st.rerun()  # finished: draw once more, without the timer
 
 
 def _team(owner: int) -> None:
