@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -21,14 +22,15 @@ def _start(target: Callable[[], None]) -> threading.Thread:
 
 def _wait_queued(turns: DrawTurns, n: int) -> None:
     """Until ``n`` threads wait for a turn (each registers itself before it blocks)."""
-    done = threading.Event()
+    deadline = time.monotonic() + JOIN
     while turns.queued < n:
-        done.wait(0.001)
+        assert time.monotonic() < deadline, f"{turns.queued} threads wait for a turn, not {n}"
+        time.sleep(0.001)
 
 
 def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> None:
     turns, inside, most = DrawTurns(2), [0], [0]
-    lock, go = threading.Lock(), threading.Event()
+    lock, go, full = threading.Lock(), threading.Event(), threading.Event()
 
     def run() -> None:
         go.wait()
@@ -36,7 +38,9 @@ def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> N
             with lock:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
-            threading.Event().wait(0.002)  # hold the turn a moment, so others pile up behind it
+                if inside[0] == 2:
+                    full.set()
+            full.wait(JOIN)  # the first run holds its turn until a second one is inside too; the rest pile up
             with lock:
                 inside[0] -= 1
 
