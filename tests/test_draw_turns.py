@@ -108,11 +108,17 @@ def test_a_turn_is_given_back_when_the_run_fails_and_nesting_takes_no_second_tur
 
 
 def test_waiting_outside_a_turn_lends_nothing() -> None:
-    turns = DrawTurns(1)
+    turns, ran = DrawTurns(1), []
     with turns.waiting():  # a thread that never took a turn (a callback, a fragment thread)
-        pass
-    with turns.turn():
-        assert turns.queued == 0
+        ran.append("the block")
+    assert ran == ["the block"]
+    entered = threading.Event()
+    with turns.turn():  # the one turn: had waiting() given back a turn it never held, there would be two
+        other = _start(lambda: (turns.turn().__enter__(), entered.set()))
+        _wait_queued(turns, 1)
+        assert not entered.is_set()
+    assert entered.wait(JOIN)  # handed on when this thread's turn ended
+    other.join(JOIN)
 
 
 def test_runs_that_waited_are_counted_in_the_metrics() -> None:
