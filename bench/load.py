@@ -313,6 +313,10 @@ def row(level: Level, base: Level, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def deciles(values: list[float]) -> str:
+    return " ".join(f"{pct(values, q / 10):.1f}" for q in range(11))
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---:|" * len(keys)]
@@ -340,6 +344,9 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         for level in (base, loaded):
             for error in level.errors[:5]:
                 print("error:", error)
+        if loaded.ttft:  # the shape: a clump (many first words at one moment) is a stall, a ramp is a queue
+            print("first word, s after sending, at every 10th percentile:", deciles(loaded.ttft))
+            print("last word, s after sending, at every 10th percentile:", deciles(loaded.finish))
         return [row(base, base, args), row(loaded, base, args)]
 
 
