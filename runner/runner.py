@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[str, httpx.AsyncClient | None, Mapping[str, str] | None], Provider]
 
-FLUSH_INTERVAL = 0.25  # seconds between partial saves while a reply streams
+FLUSH_INTERVAL = 0.25  # seconds between partial saves while a reply streams...
+FLUSH_PER_REPLY = 0.01  # ...at least this per reply streaming (the save writes each one's whole text)...
+FLUSH_MAX = 1.0  # ...up to this: what a crash could lose of a reply's text, and how stale another replica's view is
 HISTORY_LIMIT = 200  # messages of context sent on a first turn with a backend
 KEEP_FINISHED = 120.0  # seconds a finished run stays in memory for late readers
 
@@ -107,6 +109,15 @@ def prepare_turn(
     request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
                           system=system)
     return Prepared(Run(reply.id, conversation_id, owner_id, provider, model), request, login)
+
+
+def flush_pause(interval: float, streaming: int) -> float:
+    """Seconds between partial saves with ``streaming`` replies running: ``interval``, or longer with many.
+
+    A hundred replies of a few KB each rewritten every 250 ms were a tenth of the process's CPU
+    (bench.load); once a second they cost a quarter of that, and a crash still loses at most a second.
+    """
+    return max(interval, min(FLUSH_MAX, FLUSH_PER_REPLY * streaming))
 
 
 class Runner:
@@ -359,12 +370,15 @@ class Runner:
         """Every ``flush_interval``, the text so far of every running reply, in one transaction.
 
         One writer for all replies, not one per reply: a hundred replies streaming at once cost one
-        statement every 250 ms instead of a hundred transactions contending for SQLite's single write lock
-        (where the busy ones starved the others and their final saves met "database is locked").
+        statement instead of a hundred transactions contending for SQLite's single write lock (where the
+        busy ones starved the others and their final saves met "database is locked"). The statement writes
+        every reply's whole text, so its pause grows with the replies streaming (:func:`flush_pause`).
         """
+        streaming = 0
         while True:
-            await asyncio.sleep(self._flush_interval)
+            await asyncio.sleep(flush_pause(self._flush_interval, streaming))
             with self._runs_lock:
+                streaming = sum(1 for run in self._runs.values() if not run.done)
                 dirty = [run for run in self._runs.values() if not run.done and run.dirty]
             if dirty:
                 try:

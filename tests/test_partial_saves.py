@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, event
 
-from runner.runner import Runner
+from runner.runner import FLUSH_MAX, Runner, flush_pause
 from storage import liveness
 from storage import repository as repo
 from storage.db import session
@@ -52,3 +52,10 @@ def test_replies_streaming_at_once_share_one_partial_statement(engine: Engine) -
         runner.shutdown()
     for owner, cid in (first, second):
         assert stored(engine, owner, cid)[-1].content == "".join(CHUNKS * 3)
+
+
+def test_the_pause_between_partial_saves_grows_with_the_replies_streaming_up_to_a_second() -> None:
+    assert flush_pause(0.25, 0) == flush_pause(0.25, 1) == flush_pause(0.25, 25) == 0.25  # a few: as configured
+    assert flush_pause(0.25, 50) == 0.5  # the statement rewrites every reply's text: fewer of them with many
+    assert flush_pause(0.25, 100) == flush_pause(0.25, 1000) == FLUSH_MAX == 1.0  # a crash loses at most a second
+    assert flush_pause(2.0, 1000) == 2.0  # a longer configured pause is kept
