@@ -9,6 +9,10 @@ and the event loop competes with a few threads instead of a hundred (``bench.loa
 
 A run holds its turn while it computes and draws, and gives it back while it waits for a live reply's
 next text (:func:`waiting`), so a hundred streaming replies do not hold the turns between updates.
+Who goes next: a reply's first text, then runs that have not started (a send, a click), then the
+live updates of replies already on screen. A delayed update is not lost work: the reader gathers
+the text that arrives meanwhile into it, so under a burst of sends the replies already streaming
+update less often (and cost less) while everyone's first token comes sooner.
 ``CHATDECK_DRAW_TURNS`` sets how many runs draw at once (default 2: a run also waits on the database).
 """
 
@@ -24,37 +28,39 @@ from contextlib import contextmanager
 from runner import metrics
 
 DEFAULT_TURNS = 2
+FIRST, STARTING, RESUMING = range(3)  # the classes of waiting runs, in the order they get turns
 
 
 class DrawTurns:
     """At most ``turns`` threads inside :meth:`turn` at once; :meth:`waiting` lends a held turn out.
 
-    A freed turn is handed straight to the next waiter, first come first served, except that a run
-    coming back from :meth:`waiting` (a live reply with new text: a short update) goes before runs
-    that have not started drawing (a whole rerun): a reply's first token does not queue behind a
-    burst of other people's sends.
+    A freed turn is handed straight to the next waiter, first come first served within three classes
+    that go in this order: runs coming back from ``waiting(first=True)`` (a reply's first text: a short
+    update nobody should queue for), runs that have not started drawing (a whole rerun), and the other
+    runs coming back from :meth:`waiting` (the next update of a reply already showing text).
     """
 
     def __init__(self, turns: int) -> None:
         self.turns = max(1, turns)
         self._free = self.turns
         self._lock = threading.Lock()
-        self._resuming: deque[threading.Event] = deque()  # live updates waiting for a turn again
-        self._starting: deque[threading.Event] = deque()  # script runs waiting for their first turn
+        # the runs waiting for a turn, by class (FIRST, STARTING, RESUMING): the order turns are handed on in
+        self._queues: tuple[deque[threading.Event], ...] = (deque(), deque(), deque())
         self._held = threading.local()  # whether this thread holds a turn now
 
     @property
     def queued(self) -> int:
         """Threads waiting for a turn now."""
-        return len(self._resuming) + len(self._starting)
+        return sum(len(queue) for queue in self._queues)
 
-    def _acquire(self, resuming: bool) -> None:
+    def _acquire(self, rank: int) -> None:
+        """Take a turn as a run of class ``rank`` (an index into ``_queues``)."""
         with self._lock:
-            if self._free and not self._resuming and (resuming or not self._starting):
+            if self._free and not any(self._queues[: rank + 1]):  # nobody of this class or a prior one waits
                 self._free -= 1
                 return
             handed = threading.Event()
-            (self._resuming if resuming else self._starting).append(handed)
+            self._queues[rank].append(handed)
             metrics.DRAW_QUEUED.set(self.queued)
         started = time.perf_counter()
         handed.wait()  # set by the thread that gave its turn to this one
@@ -62,8 +68,8 @@ class DrawTurns:
 
     def _release(self) -> None:
         with self._lock:
-            queue = self._resuming or self._starting
-            if queue:
+            queue = next((q for q in self._queues if q), None)
+            if queue is not None:
                 queue.popleft().set()  # the turn passes on without ever being free
                 metrics.DRAW_QUEUED.set(self.queued)
             else:
@@ -75,7 +81,7 @@ class DrawTurns:
         if getattr(self._held, "on", False):
             yield
             return
-        self._acquire(resuming=False)
+        self._acquire(STARTING)
         self._held.on = True
         try:
             yield
@@ -84,8 +90,11 @@ class DrawTurns:
             self._release()
 
     @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Give this thread's turn back for the block (a wait on something else), take one again after."""
+    def waiting(self, *, first: bool = False) -> Iterator[None]:
+        """Give this thread's turn back for the block (a wait on something else), take one again after.
+
+        ``first``: the wait is for a reply's first text, which goes before every other run after it.
+        """
         if not getattr(self._held, "on", False):
             yield
             return
@@ -94,7 +103,7 @@ class DrawTurns:
         try:
             yield
         finally:
-            self._acquire(resuming=True)
+            self._acquire(FIRST if first else RESUMING)
             self._held.on = True
 
 

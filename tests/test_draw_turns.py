@@ -52,10 +52,9 @@ def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> N
     assert most[0] == 2 and inside[0] == 0 and turns.queued == 0
 
 
-def test_a_freed_turn_goes_first_to_a_live_update_then_to_runs_in_arrival_order() -> None:
+def test_a_freed_turn_goes_to_a_first_text_then_to_runs_in_arrival_order_then_to_live_updates() -> None:
     turns, order = DrawTurns(1), []
     holder_in, holder_out = threading.Event(), threading.Event()
-    live_in, live_lent, live_back = threading.Event(), threading.Event(), threading.Event()
 
     def holder() -> None:
         with turns.turn():
@@ -68,29 +67,34 @@ def test_a_freed_turn_goes_first_to_a_live_update_then_to_runs_in_arrival_order(
                 order.append(name)
         return run
 
-    def live() -> None:  # a live reply: draws, lends its turn while it waits for text, takes one back
-        with turns.turn():
-            live_in.set()
-            with turns.waiting():
-                live_lent.set()
-                live_back.wait(JOIN)
-            order.append("live update")
+    def live(name: str, first: bool, lent: threading.Event, back: threading.Event) -> Callable[[], None]:
+        def run() -> None:  # a live reply: draws, lends its turn while it waits for text, takes one back
+            with turns.turn():
+                with turns.waiting(first=first):
+                    lent.set()
+                    back.wait(JOIN)
+                order.append(name)
+        return run
 
-    live_thread = _start(live)
-    live_in.wait(JOIN)
-    first = _start(holder)  # gets the turn the live reply lends out
-    live_lent.wait(JOIN)
+    events = [threading.Event() for _ in range(4)]
+    first_text = _start(live("first text", True, events[0], events[1]))  # waits for its reply's first text
+    events[0].wait(JOIN)
+    update = _start(live("live update", False, events[2], events[3]))  # already shows text, waits for more
+    events[2].wait(JOIN)
+    held = _start(holder)  # gets the turn both lent out
     holder_in.wait(JOIN)
     a = _start(starting("run A"))
     _wait_queued(turns, 1)
     b = _start(starting("run B"))
     _wait_queued(turns, 2)
-    live_back.set()  # the text arrived: the live reply queues behind A and B, yet goes first
+    events[3].set()  # more text for the reply on screen: it queues behind A and B and stays there
     _wait_queued(turns, 3)
+    events[1].set()  # the other reply's first text: it queues last, yet goes first
+    _wait_queued(turns, 4)
     holder_out.set()
-    for thread in (live_thread, first, a, b):
+    for thread in (first_text, update, held, a, b):
         thread.join(JOIN)
-    assert order == ["live update", "run A", "run B"]
+    assert order == ["first text", "run A", "run B", "live update"]
 
 
 def test_a_turn_is_given_back_when_the_run_fails_and_nesting_takes_no_second_turn() -> None:

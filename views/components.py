@@ -167,11 +167,11 @@ def _live_text(
         interval = min(longest, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
                                     COALESCE_PER_READER * _live_readers.count))
         if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
-            with draw_turns.waiting():
+            with draw_turns.waiting(first=not emitted_any):
                 run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
             events, done = run.wait(seq, 0)
         else:
-            with draw_turns.waiting():
+            with draw_turns.waiting(first=not emitted_any):  # a first text goes before other runs' turns
                 events, done = run.wait(seq, IDLE_CHECK)
         seq += len(events)
         for event in events:
