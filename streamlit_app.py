@@ -18,14 +18,15 @@ import streamlit as st
 
 from access import identity
 from services import draw_turns
-from views import admin, arena, backends, chat, compare, leaderboard, prompt_sets, settings, shared, signin
+from views import admin, arena, backends, chat, compare, components, leaderboard, prompt_sets, settings, shared, signin
 
 # A local file: a material-icon favicon would make every browser fetch it from Google.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def main() -> None:
-    with draw_turns.turn():  # a few sessions draw at once, the others wait (services/draw_turns.py)
+    # a few sessions draw at once, the others wait (services/draw_turns.py); a redraw of finished replies last
+    with draw_turns.turn(later=components.wants_redraw()):
         _route()
 
 

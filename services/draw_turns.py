@@ -10,9 +10,11 @@ and the event loop competes with a few threads instead of a hundred (``bench.loa
 A run holds its turn while it computes and draws, and gives it back while it waits for a live reply's
 next text (:func:`waiting`), so a hundred streaming replies do not hold the turns between updates.
 Who goes next: a reply's first text, then runs that have not started (a send, a click), then the
-live updates of replies already on screen. A delayed update is not lost work: the reader gathers
-the text that arrives meanwhile into it, so under a burst of sends the replies already streaming
-update less often (and cost less) while everyone's first token comes sooner.
+live updates of replies already on screen, then the reruns that only redraw a finished reply as
+stored (``turn(later=True)``: its text is on screen already, they add its buttons). A delayed
+update is not lost work: the reader gathers the text that arrives meanwhile into it, so under a
+burst of sends the replies already streaming update less often (and cost less) while everyone's
+first token comes sooner.
 ``CHATDECK_DRAW_TURNS`` sets how many runs draw at once (default 2: a run also waits on the database).
 """
 
@@ -28,24 +30,25 @@ from contextlib import contextmanager
 from runner import metrics
 
 DEFAULT_TURNS = 2
-FIRST, STARTING, RESUMING = range(3)  # the classes of waiting runs, in the order they get turns
+FIRST, STARTING, RESUMING, LATER = range(4)  # the classes of waiting runs, in the order they get turns
 
 
 class DrawTurns:
     """At most ``turns`` threads inside :meth:`turn` at once; :meth:`waiting` lends a held turn out.
 
-    A freed turn is handed straight to the next waiter, first come first served within three classes
+    A freed turn is handed straight to the next waiter, first come first served within four classes
     that go in this order: runs coming back from ``waiting(first=True)`` (a reply's first text: a short
-    update nobody should queue for), runs that have not started drawing (a whole rerun), and the other
-    runs coming back from :meth:`waiting` (the next update of a reply already showing text).
+    update nobody should queue for), runs that have not started drawing (a whole rerun), the other
+    runs coming back from :meth:`waiting` (the next update of a reply already showing text), and runs
+    started with ``turn(later=True)`` (a redraw of what is on screen already).
     """
 
     def __init__(self, turns: int) -> None:
         self.turns = max(1, turns)
         self._free = self.turns
         self._lock = threading.Lock()
-        # the runs waiting for a turn, by class (FIRST, STARTING, RESUMING): the order turns are handed on in
-        self._queues: tuple[deque[threading.Event], ...] = (deque(), deque(), deque())
+        # the runs waiting for a turn, by class (FIRST, STARTING, RESUMING, LATER): the order turns go in
+        self._queues: tuple[deque[threading.Event], ...] = (deque(), deque(), deque(), deque())
         self._held = threading.local()  # whether this thread holds a turn now
 
     @property
@@ -76,12 +79,15 @@ class DrawTurns:
                 self._free += 1
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
-        """Hold a turn for the block (re-entrant: a nested call inside a held turn does nothing)."""
+    def turn(self, *, later: bool = False) -> Iterator[None]:
+        """Hold a turn for the block (re-entrant: a nested call inside a held turn does nothing).
+
+        ``later``: the run only redraws what is on screen; it waits until no other run wants a turn.
+        """
         if getattr(self._held, "on", False):
             yield
             return
-        self._acquire(STARTING)
+        self._acquire(LATER if later else STARTING)
         self._held.on = True
         try:
             yield

@@ -145,3 +145,41 @@ def test_runs_that_waited_are_counted_in_the_metrics() -> None:
     second.join(JOIN)
     assert metrics.DRAW_WAIT.count() == before + 1
     assert "chatdeck_draw_queued 0" in metrics.render()
+
+
+def test_a_redraw_of_finished_replies_waits_until_no_other_run_wants_a_turn() -> None:
+    turns, order = DrawTurns(1), []
+    holder_in, holder_out, lent, back = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            holder_in.set()
+            holder_out.wait(JOIN)
+
+    def run(name: str, later: bool) -> Callable[[], None]:
+        def body() -> None:
+            with turns.turn(later=later):
+                order.append(name)
+        return body
+
+    def live() -> None:
+        with turns.turn():
+            with turns.waiting():
+                lent.set()
+                back.wait(JOIN)
+            order.append("live update")
+
+    updating = _start(live)
+    lent.wait(JOIN)
+    held = _start(holder)
+    holder_in.wait(JOIN)
+    redraw = _start(run("redraw", later=True))  # queued first...
+    _wait_queued(turns, 1)
+    back.set()
+    _wait_queued(turns, 2)
+    send = _start(run("send", later=False))
+    _wait_queued(turns, 3)
+    holder_out.set()
+    for thread in (updating, held, redraw, send):
+        thread.join(JOIN)
+    assert order == ["send", "live update", "redraw"]  # ...drawn last

@@ -90,7 +90,7 @@ def render() -> None:
             components.render_stored(message, partial(turn_controls.actions, message, turn, owner, conversation.id,
                                                       choice))
     if redraw:
-        st.rerun()
+        components.redraw_finished()
 
 
 def _last_answer(messages: list[MessageView]) -> str | None:

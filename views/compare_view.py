@@ -167,7 +167,7 @@ def _live_answer(run: Run, label: str, round_runs: list[Run]) -> None:
                 run.saved.wait(2.0)
             _status_and_figures(conversation_view.ended_message(run))
         if all(r.saved.is_set() for r in round_runs):
-            st.rerun()
+            components.redraw_finished()
 
     column()
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -296,6 +296,22 @@ stored_blocks = TextCache(_drawn_blocks)
 
 
 LIVE_DRAWN = "_chatdeck_live_drawn"  # session state: ids of the messages this session has drawn live
+REDRAW = "_chatdeck_redraw"  # session state: the next run redraws finished replies (it can wait: draw_turns)
+
+
+def redraw_finished() -> NoReturn:
+    """Rerun the page to draw the replies that finished in this run as stored, with their buttons.
+
+    Their text is on screen already, so that rerun takes its turn to draw after everything else
+    waiting (``draw_turns.turn(later=True)``, see :func:`wants_redraw`).
+    """
+    st.session_state[REDRAW] = True
+    st.rerun()
+
+
+def wants_redraw() -> bool:
+    """Whether this run is the redraw :func:`redraw_finished` asked for (asked once: the flag is cleared)."""
+    return bool(st.session_state.pop(REDRAW, False))
 
 
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
