@@ -21,6 +21,7 @@ from providers.errors import (
     without_secrets,
 )
 from providers.events import Attachment, ChatMessage, ChatRequest, Drift, Event, Finished
+from providers.paced_reads import paced_transport
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
 MODEL_ID_MAX = 255  # characters of a model id (what storage keeps)
@@ -36,8 +37,9 @@ def new_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     """A client for one call (backends with a login get no shared client, so cookies never mix).
 
     It reuses the process's TLS context, so building it costs a millisecond, not a CA-bundle load.
+    Its reads are paced when many backend connections are open (providers/paced_reads.py).
     """
-    return httpx.AsyncClient(timeout=timeout, verify=tls_context())
+    return httpx.AsyncClient(timeout=timeout, verify=tls_context(), transport=paced_transport(tls_context()))
 
 
 @dataclass(frozen=True)

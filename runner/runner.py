@@ -41,6 +41,7 @@ from providers.events import (
     Image,
     Options,
 )
+from providers.paced_reads import paced_transport
 from runner import health, metrics, saving
 from runner import liveness as reply_liveness
 from runner.bounds import Bounds, ReplyCap, is_content
@@ -293,11 +294,13 @@ class Runner:
             return self._factory(name, None, credentials)
         client = self._clients.get(name)
         if client is None:
+            limits = httpx.Limits(max_keepalive_connections=10)
             client = httpx.AsyncClient(
                 timeout=DEFAULT_TIMEOUT,
-                limits=httpx.Limits(max_keepalive_connections=10),
+                limits=limits,
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 verify=tls_context(),
+                transport=paced_transport(tls_context(), limits),  # busy streams read in fewer reads
             )
             self._clients[name] = client
         return self._factory(name, client, None)
