@@ -25,7 +25,7 @@ FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def main() -> None:
-    # a few sessions draw at once, the others wait (services/draw_turns.py); a redraw of finished replies last
+    # sessions take turns to draw (services/draw_turns.py): a send before live updates, a mere redraw last
     with draw_turns.turn(later=components.wants_redraw()):
         _route()
 

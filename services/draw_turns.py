@@ -14,7 +14,8 @@ live updates of replies already on screen, then the reruns that only redraw a fi
 stored (``turn(later=True)``: its text is on screen already, they add its buttons). A delayed
 update is not lost work: the reader gathers the text that arrives meanwhile into it, so under a
 burst of sends the replies already streaming update less often (and cost less) while everyone's
-first token comes sooner.
+first token comes sooner. No run waits for ever behind the classes before it: one that has waited
+:data:`PATIENCE` goes first, so a process busy without pause still draws every update and redraw.
 ``CHATDECK_DRAW_TURNS`` sets how many runs draw at once. The default is 1: every thread that wants the
 interpreter makes the two event loops (the server's websockets, the runner's backend streams) wait
 longer for it after each wait for the network, and with a second run drawing, 100 chats at once saw
@@ -35,6 +36,15 @@ from runner import metrics
 
 DEFAULT_TURNS = 1
 FIRST, STARTING, RESUMING, LATER = range(4)  # the classes of waiting runs, in the order they get turns
+PATIENCE = 2.0  # seconds after which a waiting run goes first, whatever its class
+
+
+class _Waiter:
+    __slots__ = ("handed", "since")
+
+    def __init__(self) -> None:
+        self.handed = threading.Event()  # set by the thread that gives its turn to this one
+        self.since = time.monotonic()
 
 
 class DrawTurns:
@@ -44,15 +54,17 @@ class DrawTurns:
     that go in this order: runs coming back from ``waiting(first=True)`` (a reply's first text: a short
     update nobody should queue for), runs that have not started drawing (a whole rerun), the other
     runs coming back from :meth:`waiting` (the next update of a reply already showing text), and runs
-    started with ``turn(later=True)`` (a redraw of what is on screen already).
+    started with ``turn(later=True)`` (a redraw of what is on screen already). A run that has waited
+    ``patience`` seconds goes before all of them (the one that has waited longest first).
     """
 
-    def __init__(self, turns: int) -> None:
+    def __init__(self, turns: int, patience: float = PATIENCE) -> None:
         self.turns = max(1, turns)
+        self.patience = patience
         self._free = self.turns
         self._lock = threading.Lock()
         # the runs waiting for a turn, by class (FIRST, STARTING, RESUMING, LATER): the order turns go in
-        self._queues: tuple[deque[threading.Event], ...] = (deque(), deque(), deque(), deque())
+        self._queues: tuple[deque[_Waiter], ...] = (deque(), deque(), deque(), deque())
         self._held = threading.local()  # whether this thread holds a turn now
 
     @property
@@ -66,18 +78,19 @@ class DrawTurns:
             if self._free and not any(self._queues[: rank + 1]):  # nobody of this class or a prior one waits
                 self._free -= 1
                 return
-            handed = threading.Event()
-            self._queues[rank].append(handed)
+            waiter = _Waiter()
+            self._queues[rank].append(waiter)
             metrics.DRAW_QUEUED.set(self.queued)
-        started = time.perf_counter()
-        handed.wait()  # set by the thread that gave its turn to this one
-        metrics.DRAW_WAIT.observe(time.perf_counter() - started)
+        waiter.handed.wait()
+        metrics.DRAW_WAIT.observe(time.monotonic() - waiter.since)
 
     def _release(self) -> None:
         with self._lock:
-            queue = next((q for q in self._queues if q), None)
-            if queue is not None:
-                queue.popleft().set()  # the turn passes on without ever being free
+            waiting = [q for q in self._queues if q]
+            if waiting:
+                oldest = min(waiting, key=lambda q: q[0].since)  # each queue's head is its longest waiting
+                impatient = time.monotonic() - oldest[0].since >= self.patience
+                (oldest if impatient else waiting[0]).popleft().handed.set()  # passed on, never free
                 metrics.DRAW_QUEUED.set(self.queued)
             else:
                 self._free += 1

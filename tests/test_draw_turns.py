@@ -53,7 +53,7 @@ def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> N
 
 
 def test_a_freed_turn_goes_to_a_first_text_then_to_runs_in_arrival_order_then_to_live_updates() -> None:
-    turns, order = DrawTurns(1), []
+    turns, order = DrawTurns(1, patience=60), []
     holder_in, holder_out = threading.Event(), threading.Event()
 
     def holder() -> None:
@@ -148,7 +148,7 @@ def test_runs_that_waited_are_counted_in_the_metrics() -> None:
 
 
 def test_a_redraw_of_finished_replies_waits_until_no_other_run_wants_a_turn() -> None:
-    turns, order = DrawTurns(1), []
+    turns, order = DrawTurns(1, patience=60), []
     holder_in, holder_out, lent, back = threading.Event(), threading.Event(), threading.Event(), threading.Event()
 
     def holder() -> None:
@@ -183,3 +183,31 @@ def test_a_redraw_of_finished_replies_waits_until_no_other_run_wants_a_turn() ->
     for thread in (updating, held, redraw, send):
         thread.join(JOIN)
     assert order == ["send", "live update", "redraw"]  # ...drawn last
+
+
+def test_a_run_that_waited_its_patience_goes_first_whatever_its_class() -> None:
+    turns, order = DrawTurns(1, patience=0.2), []
+    holder_in, holder_out = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            holder_in.set()
+            holder_out.wait(JOIN)
+
+    def run(name: str, later: bool) -> Callable[[], None]:
+        def body() -> None:
+            with turns.turn(later=later):
+                order.append(name)
+        return body
+
+    held = _start(holder)
+    holder_in.wait(JOIN)
+    redraw = _start(run("redraw", later=True))
+    _wait_queued(turns, 1)
+    time.sleep(0.3)  # the redraw has waited longer than its patience: a busy process still draws it
+    send = _start(run("send", later=False))
+    _wait_queued(turns, 2)
+    holder_out.set()
+    for thread in (held, redraw, send):
+        thread.join(JOIN)
+    assert order == ["redraw", "send"]
