@@ -77,22 +77,27 @@ class PacedStream(httpcore.AsyncNetworkStream):
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
-        if self._open:
-            self._open = False
-            OPEN.add(-1)
+        self._forget()
         await self._inner.aclose()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> httpcore.AsyncNetworkStream:
-        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        try:
+            inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:  # a failed handshake closes the socket without this stream's aclose
+            self._forget()
+            raise
         if inner is self._inner:
             return self
-        if self._open:  # the TLS stream replaces this one, which is not closed on its own
+        self._forget()  # the TLS stream replaces this one, which is not closed on its own
+        return PacedStream(inner)
+
+    def _forget(self) -> None:
+        if self._open:
             self._open = False
             OPEN.add(-1)
-        return PacedStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)

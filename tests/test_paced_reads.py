@@ -139,3 +139,14 @@ def test_clients_count_their_connections_while_open_and_read_whole_bodies(
     assert all(body.count(b"\n") == CHUNKS for body in bodies)
     assert during == 1  # one connection open while a client streamed...
     assert open_streams.count == 0  # ...and none once the clients were closed
+
+
+def test_a_failed_tls_handshake_leaves_no_connection_counted(open_streams: paced_reads._OpenStreams) -> None:
+    async def attempt() -> None:
+        async with httpx.AsyncClient(transport=paced_transport(tls_context())) as client:
+            with pytest.raises(httpx.ConnectError):  # TLS spoken to a plain-HTTP server
+                await client.get(url.replace("http://", "https://", 1) + "/stream")
+
+    with serve(APP) as url:
+        asyncio.run(attempt())
+    assert open_streams.count == 0
