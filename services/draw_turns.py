@@ -14,8 +14,9 @@ live updates of replies already on screen, then the reruns that only redraw a fi
 stored (``turn(later=True)``: its text is on screen already, they add its buttons). A delayed
 update is not lost work: the reader gathers the text that arrives meanwhile into it, so under a
 burst of sends the replies already streaming update less often (and cost less) while everyone's
-first token comes sooner. No run waits for ever behind the classes before it: one that has waited
-:data:`PATIENCE` goes first, so a process busy without pause still draws every update and redraw.
+first token comes sooner. No update or redraw waits for ever behind sends: one that has waited
+:data:`PATIENCE` goes before them (never before a first text), so a process busy without pause still
+draws every update and redraw.
 ``CHATDECK_DRAW_TURNS`` sets how many runs draw at once. The default is 1: every thread that wants the
 interpreter makes the two event loops (the server's websockets, the runner's backend streams) wait
 longer for it after each wait for the network, and with a second run drawing, 100 chats at once saw
@@ -36,7 +37,7 @@ from runner import metrics
 
 DEFAULT_TURNS = 1
 FIRST, STARTING, RESUMING, LATER = range(4)  # the classes of waiting runs, in the order they get turns
-PATIENCE = 2.0  # seconds after which a waiting run goes first, whatever its class
+PATIENCE = 20.0  # seconds after which a waiting update or redraw goes before the runs not yet started
 
 
 class _Waiter:
@@ -54,8 +55,8 @@ class DrawTurns:
     that go in this order: runs coming back from ``waiting(first=True)`` (a reply's first text: a short
     update nobody should queue for), runs that have not started drawing (a whole rerun), the other
     runs coming back from :meth:`waiting` (the next update of a reply already showing text), and runs
-    started with ``turn(later=True)`` (a redraw of what is on screen already). A run that has waited
-    ``patience`` seconds goes before all of them (the one that has waited longest first).
+    started with ``turn(later=True)`` (a redraw of what is on screen already). An update or a redraw
+    that has waited ``patience`` seconds goes before the runs that have not started.
     """
 
     def __init__(self, turns: int, patience: float = PATIENCE) -> None:
@@ -86,14 +87,23 @@ class DrawTurns:
 
     def _release(self) -> None:
         with self._lock:
-            waiting = [q for q in self._queues if q]
-            if waiting:
-                oldest = min(waiting, key=lambda q: q[0].since)  # each queue's head is its longest waiting
-                impatient = time.monotonic() - oldest[0].since >= self.patience
-                (oldest if impatient else waiting[0]).popleft().handed.set()  # passed on, never free
+            queue = self._next_queue()
+            if queue is not None:
+                queue.popleft().handed.set()  # the turn passes on without ever being free
                 metrics.DRAW_QUEUED.set(self.queued)
             else:
                 self._free += 1
+
+    def _next_queue(self) -> deque[_Waiter] | None:
+        """The queue whose head gets the next turn: a first text; else an update or redraw that has waited
+        its patience (the longest waiting); else the first class with a waiter."""
+        if self._queues[FIRST]:
+            return self._queues[FIRST]
+        now = time.monotonic()
+        overdue = [q for q in self._queues[RESUMING:] if q and now - q[0].since >= self.patience]
+        if overdue:
+            return min(overdue, key=lambda q: q[0].since)  # a queue's head is the one of it waiting longest
+        return next((q for q in self._queues if q), None)
 
     @contextmanager
     def turn(self, *, later: bool = False) -> Iterator[None]:

@@ -185,9 +185,10 @@ def test_a_redraw_of_finished_replies_waits_until_no_other_run_wants_a_turn() ->
     assert order == ["send", "live update", "redraw"]  # ...drawn last
 
 
-def test_a_run_that_waited_its_patience_goes_first_whatever_its_class() -> None:
+def test_an_update_or_redraw_that_waited_its_patience_goes_before_sends_but_never_before_a_first_text() -> None:
     turns, order = DrawTurns(1, patience=0.2), []
     holder_in, holder_out = threading.Event(), threading.Event()
+    first_lent, first_back = threading.Event(), threading.Event()
 
     def holder() -> None:
         with turns.turn():
@@ -200,14 +201,30 @@ def test_a_run_that_waited_its_patience_goes_first_whatever_its_class() -> None:
                 order.append(name)
         return body
 
+    def live(name: str, first: bool, lent: threading.Event, back: threading.Event) -> Callable[[], None]:
+        def body() -> None:
+            with turns.turn():
+                with turns.waiting(first=first):
+                    lent.set()
+                    back.wait(JOIN)
+                order.append(name)
+        return body
+
+    first_text = _start(live("first text", True, first_lent, first_back))
+    first_lent.wait(JOIN)
     held = _start(holder)
     holder_in.wait(JOIN)
-    redraw = _start(run("redraw", later=True))
+    early_send = _start(run("early send", later=False))  # waits as long as the redraw: not promoted
     _wait_queued(turns, 1)
-    time.sleep(0.3)  # the redraw has waited longer than its patience: a busy process still draws it
-    send = _start(run("send", later=False))
+    redraw = _start(run("redraw", later=True))
     _wait_queued(turns, 2)
+    time.sleep(0.3)  # the send and the redraw have both waited longer than the patience
+    send = _start(run("send", later=False))
+    _wait_queued(turns, 3)
+    first_back.set()  # a reply's first text, just now
+    _wait_queued(turns, 4)
     holder_out.set()
-    for thread in (held, redraw, send):
+    for thread in (first_text, held, early_send, redraw, send):
         thread.join(JOIN)
-    assert order == ["redraw", "send"]
+    # the first text first; then the redraw, overdue; then the sends in their order
+    assert order == ["first text", "redraw", "early send", "send"]
