@@ -28,6 +28,35 @@ def _wait_queued(turns: DrawTurns, n: int) -> None:
         time.sleep(0.001)
 
 
+def _holding(turns: DrawTurns, inside: threading.Event, release: threading.Event) -> Callable[[], None]:
+    """A run that holds its turn until ``release``."""
+    def body() -> None:
+        with turns.turn():
+            inside.set()
+            release.wait(JOIN)
+    return body
+
+
+def _drawing(turns: DrawTurns, order: list[str], name: str, later: bool = False) -> Callable[[], None]:
+    """A run that notes its ``name`` once it has a turn (``later``: a redraw of finished replies)."""
+    def body() -> None:
+        with turns.turn(later=later):
+            order.append(name)
+    return body
+
+
+def _live(turns: DrawTurns, order: list[str], name: str, first: bool, lent: threading.Event,
+          back: threading.Event) -> Callable[[], None]:
+    """A live reply: draws, lends its turn while it waits for text (``first``: its first), takes one back."""
+    def body() -> None:
+        with turns.turn():
+            with turns.waiting(first=first):
+                lent.set()
+                back.wait(JOIN)
+            order.append(name)
+    return body
+
+
 def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> None:
     turns, inside, most = DrawTurns(2), [0], [0]
     lock, go, full = threading.Lock(), threading.Event(), threading.Event()
@@ -55,37 +84,16 @@ def test_no_more_runs_than_turns_draw_at_once_and_every_run_gets_its_turn() -> N
 def test_a_freed_turn_goes_to_a_first_text_then_to_runs_in_arrival_order_then_to_live_updates() -> None:
     turns, order = DrawTurns(1, patience=60), []
     holder_in, holder_out = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with turns.turn():
-            holder_in.set()
-            holder_out.wait(JOIN)
-
-    def starting(name: str) -> Callable[[], None]:
-        def run() -> None:
-            with turns.turn():
-                order.append(name)
-        return run
-
-    def live(name: str, first: bool, lent: threading.Event, back: threading.Event) -> Callable[[], None]:
-        def run() -> None:  # a live reply: draws, lends its turn while it waits for text, takes one back
-            with turns.turn():
-                with turns.waiting(first=first):
-                    lent.set()
-                    back.wait(JOIN)
-                order.append(name)
-        return run
-
     events = [threading.Event() for _ in range(4)]
-    first_text = _start(live("first text", True, events[0], events[1]))  # waits for its reply's first text
+    first_text = _start(_live(turns, order, "first text", True, events[0], events[1]))  # waits for its first text
     events[0].wait(JOIN)
-    update = _start(live("live update", False, events[2], events[3]))  # already shows text, waits for more
+    update = _start(_live(turns, order, "live update", False, events[2], events[3]))  # shows text, waits for more
     events[2].wait(JOIN)
-    held = _start(holder)  # gets the turn both lent out
+    held = _start(_holding(turns, holder_in, holder_out))  # gets the turn both lent out
     holder_in.wait(JOIN)
-    a = _start(starting("run A"))
+    a = _start(_drawing(turns, order, "run A"))
     _wait_queued(turns, 1)
-    b = _start(starting("run B"))
+    b = _start(_drawing(turns, order, "run B"))
     _wait_queued(turns, 2)
     events[3].set()  # more text for the reply on screen: it queues behind A and B and stays there
     _wait_queued(turns, 3)
@@ -129,13 +137,7 @@ def test_runs_that_waited_are_counted_in_the_metrics() -> None:
     turns = DrawTurns(1)
     before = metrics.DRAW_WAIT.count()
     inside, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with turns.turn():
-            inside.set()
-            release.wait(JOIN)
-
-    first = _start(holder)
+    first = _start(_holding(turns, inside, release))
     inside.wait(JOIN)
     second = _start(lambda: turns.turn().__enter__())
     _wait_queued(turns, 1)
@@ -150,34 +152,15 @@ def test_runs_that_waited_are_counted_in_the_metrics() -> None:
 def test_a_redraw_of_finished_replies_waits_until_no_other_run_wants_a_turn() -> None:
     turns, order = DrawTurns(1, patience=60), []
     holder_in, holder_out, lent, back = threading.Event(), threading.Event(), threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with turns.turn():
-            holder_in.set()
-            holder_out.wait(JOIN)
-
-    def run(name: str, later: bool) -> Callable[[], None]:
-        def body() -> None:
-            with turns.turn(later=later):
-                order.append(name)
-        return body
-
-    def live() -> None:
-        with turns.turn():
-            with turns.waiting():
-                lent.set()
-                back.wait(JOIN)
-            order.append("live update")
-
-    updating = _start(live)
+    updating = _start(_live(turns, order, "live update", False, lent, back))
     lent.wait(JOIN)
-    held = _start(holder)
+    held = _start(_holding(turns, holder_in, holder_out))
     holder_in.wait(JOIN)
-    redraw = _start(run("redraw", later=True))  # queued first...
+    redraw = _start(_drawing(turns, order, "redraw", later=True))  # queued first...
     _wait_queued(turns, 1)
     back.set()
     _wait_queued(turns, 2)
-    send = _start(run("send", later=False))
+    send = _start(_drawing(turns, order, "send"))
     _wait_queued(turns, 3)
     holder_out.set()
     for thread in (updating, held, redraw, send):
@@ -189,37 +172,16 @@ def test_an_update_or_redraw_that_waited_its_patience_goes_before_sends_but_neve
     turns, order = DrawTurns(1, patience=0.2), []
     holder_in, holder_out = threading.Event(), threading.Event()
     first_lent, first_back = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with turns.turn():
-            holder_in.set()
-            holder_out.wait(JOIN)
-
-    def run(name: str, later: bool) -> Callable[[], None]:
-        def body() -> None:
-            with turns.turn(later=later):
-                order.append(name)
-        return body
-
-    def live(name: str, first: bool, lent: threading.Event, back: threading.Event) -> Callable[[], None]:
-        def body() -> None:
-            with turns.turn():
-                with turns.waiting(first=first):
-                    lent.set()
-                    back.wait(JOIN)
-                order.append(name)
-        return body
-
-    first_text = _start(live("first text", True, first_lent, first_back))
+    first_text = _start(_live(turns, order, "first text", True, first_lent, first_back))
     first_lent.wait(JOIN)
-    held = _start(holder)
+    held = _start(_holding(turns, holder_in, holder_out))
     holder_in.wait(JOIN)
-    early_send = _start(run("early send", later=False))  # waits as long as the redraw: not promoted
+    early_send = _start(_drawing(turns, order, "early send"))  # waits as long as the redraw: not promoted
     _wait_queued(turns, 1)
-    redraw = _start(run("redraw", later=True))
+    redraw = _start(_drawing(turns, order, "redraw", later=True))
     _wait_queued(turns, 2)
     time.sleep(0.3)  # the send and the redraw have both waited longer than the patience
-    send = _start(run("send", later=False))
+    send = _start(_drawing(turns, order, "send"))
     _wait_queued(turns, 3)
     first_back.set()  # a reply's first text, just now
     _wait_queued(turns, 4)
