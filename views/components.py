@@ -164,14 +164,15 @@ def _live_text(
 
     while True:
         longest = COALESCE_MAX_PIECES if cutter else COALESCE_MAX
+        shown = emitted_any or reasoning_slot is not None  # later updates (reasoning too) queue behind sends
         interval = min(longest, max(COALESCE, COALESCE_PER_CHAR * len(splitter.block),
                                     COALESCE_PER_READER * _live_readers.count))
         if pending:  # text waits for its update: gather what else comes until it is due, without waking per event
-            with draw_turns.waiting(first=not emitted_any):
+            with draw_turns.waiting(first=not shown):
                 run.ended.wait(max(0.0, last_emit + interval - time.monotonic()))
             events, done = run.wait(seq, 0)
         else:
-            with draw_turns.waiting(first=not emitted_any):  # a first text goes before other runs' turns
+            with draw_turns.waiting(first=not shown):  # the first thing shown goes before other runs' turns
                 events, done = run.wait(seq, IDLE_CHECK)
         seq += len(events)
         for event in events:
