@@ -55,6 +55,25 @@ def test_sending_streams_the_reply_and_puts_the_conversation_in_the_url(
     assert app.button(key=f"conv_{conversation_id}").label == "What is the capital of France?"
 
 
+def test_a_reply_drawn_live_keeps_its_blocks_and_a_reopened_one_is_one_element(
+    app: AppTest, allenai_sim: SimHandle
+) -> None:
+    """The stored redraw lands on the live reply's elements (a block each); a reload draws each text whole."""
+    first, second = "A first paragraph, long enough to be a block. " * 10, "And a second one."  # BLOCK_MIN
+    script = allenai_sim.sim.script
+    script.chunks, script.chunk_delay = [first.strip() + "\n\n", second], 0.3  # drawn live
+    app.run()
+    app.chat_input(key="prompt").set_value("Two paragraphs, please").run()
+    assert not app.exception
+    assert [m.value for m in app.chat_message[1].markdown] == [first.strip(), second]
+
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["c"] = current_id(app)
+    reloaded.run()
+    assert not reloaded.exception
+    assert [m.value for m in reloaded.chat_message[1].markdown] == [f"{first.strip()}\n\n{second}"]
+
+
 def test_a_link_to_a_conversation_reopens_it_and_continues_it(app: AppTest, allenai_sim: SimHandle) -> None:
     allenai_sim.sim.script.chunks = ["First answer."]
     app.run()

@@ -249,6 +249,9 @@ def _backend_label(name: str | None) -> str:
 
 def render_status(message: Any) -> None:
     """The line under a reply that did not complete normally."""
+    unreadable = (getattr(message, "extra", None) or {}).get("unreadable")
+    if message.status == COMPLETE and message.finish_reason != "length" and not unreadable:
+        return  # most messages on a rerun: nothing to say
     label = plain(_backend_label(message.provider))  # custom endpoints are named by an admin
     error = plain(message.error, one_line=False)  # the backend's own words: shown, never formatted
     kept = " The partial answer is kept above." if message.content else ""
@@ -264,7 +267,6 @@ def render_status(message: Any) -> None:
         st.info("This reply is still being written by another server process.", icon=":material/hourglass:")
     elif message.finish_reason == "length":  # the backend's limit, or this server's cap (runner/bounds.py)
         st.caption(f":material/content_cut: {message.error or 'The answer reached the length limit.'}")
-    unreadable = (getattr(message, "extra", None) or {}).get("unreadable")
     if unreadable:  # lines of the answer Chatdeck could not read (runner/accumulator.py)
         st.caption(f":material/warning: {unreadable.get('note') or UNREADABLE}")
 
@@ -288,6 +290,13 @@ def _drawn_blocks(text: str) -> list[str]:
 # A stored text as drawn: its blocks, each as passed to st.markdown. Pure, so remembered process-wide
 # (markup/text_cache.py): a rerun redraws every message on screen, mostly unchanged.
 stored_blocks = TextCache(_drawn_blocks)
+# A stored text drawn whole, as one element: a message this session did not draw live (most, on a rerun).
+# Made safe as a whole, so nothing that spans its blocks (a reference link, say) escapes the checks.
+_stored_whole = TextCache(lambda text: (block_markdown(text),))
+
+
+def stored_markdown(text: str) -> str:
+    return _stored_whole(text)[0]
 
 
 # Stored and live messages are drawn with the same element layout (reasoning box, waiting line,
@@ -318,8 +327,9 @@ def wants_redraw() -> bool:
 def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
     """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons).
 
-    A message this session drew live keeps the live layout's two slots (reasoning box, waiting line), so
-    each element of its stored redraw lands where its live one was; the others (most, on a rerun) skip them.
+    A message this session drew live keeps the live layout's two slots (reasoning box, waiting line) and its
+    footer container and its text's blocks, so each element of its stored redraw lands where its live one
+    was; the others (most, on a rerun) skip them and draw their text as one element: fewer to send and draw.
     """
     with st.chat_message(message.role):
         was_live = getattr(message, "id", None) in st.session_state.get(LIVE_DRAWN, ())
@@ -334,9 +344,12 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
             name = plain(attachment.get("name") or "attachment")
             stored_images.draw(attachment, caption=name if attachment.get("name") else None, name=name,
                                width=320, missing=f":material/attach_file: {name}")
-        for block in stored_blocks(message.content or ""):
-            st.markdown(block)
-        with st.container():
+        if was_live:  # block by block, as it streamed
+            for block in stored_blocks(message.content or ""):
+                st.markdown(block)
+        elif message.content:
+            st.markdown(stored_markdown(message.content))
+        with st.container() if was_live else nullcontext():  # the live layout's footer container
             _footer(message)
             if actions is not None:
                 actions()
