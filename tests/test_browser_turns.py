@@ -141,3 +141,30 @@ def test_load_earlier_on_a_long_conversation(tmp_path: Path, allenai_sim: SimHan
         expect(messages.last).to_contain_text("m1999")
     finally:
         stop_app(server)
+
+
+def test_a_reply_that_ends_on_screen_gets_its_buttons_and_alt_c_copies_it(
+    app_server: AppServer, allenai_sim: SimHandle, browser: object
+) -> None:
+    """The run that drew the reply adds its buttons, the prompt's edit button and its text for Alt+C."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_server.url)
+    page = context.new_page()
+    try:
+        script = allenai_sim.sim.script
+        for n, question in enumerate(["First question", "Second question"]):
+            script.chunks, script.chunk_delay = [f"a{n}{i} " for i in range(20)], 0.05  # a second, drawn live
+            if n == 0:
+                page.goto(app_server.url)
+            wait_for_app(page)
+            send(page, question)
+            page.wait_for_function(f"() => document.body.innerText.includes('a{n}19')", timeout=15_000)  # type: ignore[attr-defined]
+            wait_for_app(page)
+            expect(keyed_button(page, "regen_")).to_be_visible(timeout=10_000)
+            expect(keyed_button(page, "edit_")).to_be_visible(timeout=10_000)
+            assert page.locator(".st-key-chatdeck_keys_again").count() == 1  # type: ignore[attr-defined]  # no rerun
+            page.keyboard.press("Alt+C")  # type: ignore[attr-defined]
+            expected = [f"a{n}{i}" for i in range(20)]
+            assert wait_for(lambda: page.evaluate("() => navigator.clipboard.readText()").split() == expected, 10)  # type: ignore[attr-defined]  # noqa: B023
+    finally:
+        context.close()  # type: ignore[attr-defined]

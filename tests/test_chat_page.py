@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,17 +56,30 @@ def test_sending_streams_the_reply_and_puts_the_conversation_in_the_url(
     assert app.button(key=f"conv_{conversation_id}").label == "What is the capital of France?"
 
 
-def test_a_reply_drawn_live_keeps_its_blocks_and_a_reopened_one_is_one_element(
+def test_a_reply_that_ends_while_drawn_is_drawn_as_stored_in_place_and_a_reopened_one_is_one_element(
     app: AppTest, allenai_sim: SimHandle
 ) -> None:
-    """The stored redraw lands on the live reply's elements (a block each); a reload draws each text whole."""
+    """The run that drew a reply live draws it as stored when it ends (its blocks, its buttons, the prompt's
+    edit button, its text for Alt+C) where the next rerun draws them, without a rerun of its own; a reload
+    draws each text whole."""
     first, second = "A first paragraph, long enough to be a block. " * 10, "And a second one."  # BLOCK_MIN
     script = allenai_sim.sim.script
     script.chunks, script.chunk_delay = [first.strip() + "\n\n", second], 0.3  # drawn live
     app.run()
     app.chat_input(key="prompt").set_value("Two paragraphs, please").run()
     assert not app.exception
+    answer, prompt = app.chat_message[1], app.chat_message[0]
+    assert [m.value for m in answer.markdown] == [first.strip(), second]
+    [reply_id] = [b.key.removeprefix("regen_") for b in answer.button if b.key and b.key.startswith("regen_")]
+    assert [b.key for b in prompt.button if b.key and b.key.startswith("edit_")]
+    keys = {e.key: json.loads(e.proto.json_args)["last_answer"] for e in app.get("component_instance")
+            if "chatdeck_keys" in e.proto.component_name}
+    assert keys["chatdeck_keys_again"] == f"{first.strip()}\n\n{second}"  # Alt+C; only this run draws it
+
+    app.run()  # any rerun: the same elements in the same places
+    assert not app.exception
     assert [m.value for m in app.chat_message[1].markdown] == [first.strip(), second]
+    assert app.button(key=f"regen_{reply_id}") is not None
 
     reloaded = AppTest.from_file(APP, default_timeout=30)
     reloaded.query_params["c"] = current_id(app)

@@ -16,8 +16,9 @@ from providers.events import Attachment
 from runner import versions
 from runner.runner import get_runner
 from services import conversation_view, sending
-from services.conversation_view import MessageView
+from services.conversation_view import ConversationView, MessageView
 from views import components, keyboard, presets_view, refusals, share_view, sidebar, turn_controls, uploads
+from views.sidebar import Choice
 
 IMAGE_ONLY_PROMPT = "What is in this image?"  # sent when images come without text
 
@@ -76,21 +77,42 @@ def render() -> None:
     visible = versions.visible(shown.messages)
     with st.sidebar:  # before any live reply, so the shortcuts (Esc: stop) work while it is written
         keyboard.install(_last_answer(visible))
-    redraw = False  # a reply finished here: draw it again as stored, with its actions and the new title
+    prompt_row = footer = None  # where a reply that ends in this run gets its stored drawing's buttons
     for message in visible:
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
             turn_controls.stop_button(stop_slot, message.id)
-            components.render_live(message, run)
+            drawn = components.render_live(message, run)
             stop_slot.empty()
-            redraw = redraw or run.saved.is_set()
+            footer = drawn if run.saved.is_set() else footer
         elif turn_controls.editing(message):
             turn_controls.edit_form(message, owner, conversation.id, choice)
         else:
-            components.render_stored(message, partial(turn_controls.actions, message, turn, owner, conversation.id,
-                                                      choice))
-    if redraw:
+            prompt_row = components.render_stored(message, partial(
+                turn_controls.actions, message, turn, owner, conversation.id, choice)) or prompt_row
+    if footer is not None:
+        _show_finished(owner, conversation, choice, footer, prompt_row)
+
+
+def _show_finished(owner: int, conversation: ConversationView, choice: Choice, footer: Any, prompt_row: Any) -> None:
+    """A reply this run drew live is saved: add what its stored drawing has, in place, instead of a rerun.
+
+    Its buttons go into its footer, the edit button into its prompt's row, and the answer to the keyboard
+    shortcuts (Alt+C). The next rerun draws the same elements in the same places. A conversation renamed
+    meanwhile (a backend's title; it is also in the sidebar's list) is drawn again whole instead.
+    """
+    now = conversation_view.conversation(owner, conversation.id)
+    shown = turn_controls.window(owner, conversation.id)
+    turn = shown.turn
+    if now is None or now.title != conversation.title or turn is None or turn.streaming:
         components.redraw_finished()
+    with footer:
+        turn_controls.actions(turn.current, turn, owner, conversation.id, choice)
+    if prompt_row is not None:
+        with prompt_row:
+            turn_controls.edit_button(turn.prompt_of(turn.current))
+    with st.sidebar:
+        keyboard.install(_last_answer(versions.visible(shown.messages)), again=True)
 
 
 def _last_answer(messages: list[MessageView]) -> str | None:

@@ -324,8 +324,9 @@ def wants_redraw() -> bool:
     return bool(st.session_state.pop(REDRAW, False))
 
 
-def render_stored(message: Any, actions: Callable[[], object] | None = None) -> None:
-    """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons).
+def render_stored(message: Any, actions: Callable[[], Any] | None = None) -> Any:
+    """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons); returns
+    what ``actions`` returned.
 
     A message this session drew live keeps the live layout's two slots (reasoning box, waiting line) and its
     footer container and its text's blocks, so each element of its stored redraw lands where its live one
@@ -351,12 +352,12 @@ def render_stored(message: Any, actions: Callable[[], object] | None = None) -> 
             st.markdown(stored_markdown(message.content))
         with st.container() if was_live else nullcontext():  # the live layout's footer container
             _footer(message)
-            if actions is not None:
-                actions()
+            return actions() if actions is not None else None
 
 
-def render_live(message: Any, run: Run) -> None:
-    """A reply still being generated: stream it, then show how it ended."""
+def render_live(message: Any, run: Run) -> Any:
+    """A reply still being generated: stream it, then show how it ended. Returns the footer's container,
+    where the page adds the buttons of a stored reply once it is saved (:func:`render_stored` draws them there)."""
     drawn = st.session_state.setdefault(LIVE_DRAWN, set())
     drawn.add(run.message_id)  # from now on drawn in the live layout, also once stored (render_stored)
     with st.chat_message("assistant"):
@@ -365,26 +366,31 @@ def render_live(message: Any, run: Run) -> None:
         if not run.turn.text:
             waiting.caption(f":material/hourglass_top: Waiting for {plain(_backend_label(run.provider))}…")
         chunks = live_text(run, reasoning_box, on_first_text=waiting.empty, pieces=True)
-        draw_live(chunks, f"{LIVE_KEY}-{run.message_id}")
+        blocks = draw_live(chunks, f"{LIVE_KEY}-{run.message_id}")
         waiting.empty()
         with draw_turns.waiting():
             run.saved.wait(2.0)  # the final save follows Finished within milliseconds
         _, fields = run.snapshot()
-        with st.container():
+        if run.saved.is_set():
+            _as_stored(blocks, fields["content"] or "")
+        footer = st.container()
+        with footer:
             _footer(SimpleNamespace(**fields, provider=run.provider, model=run.model, role="assistant"))
+    return footer
 
 
-def draw_live(chunks: Iterator[str | Callable[[], None]], key: str) -> None:
+def draw_live(chunks: Iterator[str | Callable[[], None]], key: str) -> list[Any]:
     """Draw what :func:`live_text` yields (with ``pieces``): each block a container of pieces that flow as one.
 
     Like st.write_stream, a piece is redrawn whole with each text added to it (markdown left open
     is completed while it streams); unlike it, a finished piece or block is not drawn once more.
-    ``key`` names the containers (unique on the page).
+    ``key`` names the containers (unique on the page). Returns each block's slot (:func:`_as_stored`).
     """
     st.html(LIVE_CSS)  # a style element only: Streamlit puts it outside the layout
+    slots: list[Any] = []
     box: Any = None
     slot: Any = None
-    text, blocks = "", 0
+    text = ""
     for chunk in chunks:
         if chunk is _finish_block:
             box = slot = None
@@ -392,11 +398,25 @@ def draw_live(chunks: Iterator[str | Callable[[], None]], key: str) -> None:
             slot = None
         elif isinstance(chunk, str) and chunk:
             if box is None:
-                box = st.container(key=f"{key}-{blocks}", gap=None)
-                blocks += 1
+                slots.append(st.empty())
+                box = slots[-1].container(key=f"{key}-{len(slots) - 1}", gap=None)
             text = chunk if slot is None else text + chunk
             # the element a piece's first text creates is redrawn in place (no empty placeholder: a delta less)
             slot = (box if slot is None else slot)._markdown(text, unterminated_parsing=True)
+    return slots
+
+
+def _as_stored(slots: list[Any], text: str) -> None:
+    """A saved reply's live blocks become its blocks as stored, one element each, where the next rerun draws them.
+
+    Pieces flow as one paragraph on screen, but the spaces between them are drawn by CSS: copying the
+    text, finding a phrase in the page or a screen reader would miss them. Left live (until the next rerun)
+    should the stored text cut into other blocks than the live one (a formula held back, say).
+    """
+    blocks = stored_blocks(text)
+    if len(blocks) == len(slots):
+        for slot, block in zip(slots, blocks, strict=True):
+            slot.markdown(block)
 
 
 def _footer(message: Any) -> None:

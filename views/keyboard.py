@@ -31,12 +31,18 @@ SHORTCUTS = [
 ]
 
 
-def install(last_answer: str | None = None) -> None:
-    """Load the shortcuts into the page (once per page; reruns only pass the new ``last_answer``)."""
+def install(last_answer: str | None = None, *, again: bool = False) -> None:
+    """Load the shortcuts into the page (once per page; reruns only pass the new ``last_answer``).
+
+    ``again``: a second instance, later in the same run, for an answer that ended while the run drew it. Its
+    frame hands the new answer over (the last frame to deliver wins); the first keeps its frame, so Alt+C
+    never lacks an answer while a frame loads, and gets the new one on the next rerun, which has no second.
+    """
     # Declared here, in the script run: Streamlit registers (and serves) a component only when it is
     # declared inside one, and this module is first imported before the runtime exists.
     component = components.declare_component("chatdeck_keys", path=str(ASSETS))
-    component(last_answer=last_answer or "", key="chatdeck_keys", default=None, tab_index=-1)
+    component(last_answer=last_answer or "", key="chatdeck_keys_again" if again else "chatdeck_keys", default=None,
+              tab_index=-1)
 
 
 def shortcuts_help() -> None:

@@ -67,25 +67,36 @@ def _stop(message_id: int) -> None:
 # --- actions under a message ----------------------------------------------------------------------
 
 
-def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> None:
-    """Copy for every message; for the last turn also edit, regenerate and the version switch."""
+def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> Any:
+    """Copy for every message; for the last turn also edit, regenerate and the version switch.
+
+    Returns the row of the last turn's prompt while its answer is written (else ``None``): the page adds the
+    edit button there (:func:`edit_button`) when the answer ends in the same run.
+    """
     if message.status == "streaming":
-        return
-    last_reply = turn is not None and not turn.streaming and turn.current.id == message.id
-    last_prompt = turn is not None and not turn.streaming and turn.prompt_of(turn.current).id == message.id
+        return None
+    done = turn is not None and not turn.streaming
+    last_reply = done and turn is not None and turn.current.id == message.id
+    last_prompt = turn is not None and turn.prompt_of(turn.current).id == message.id
     if not (last_reply or last_prompt):  # most messages: one light element (the browser draws 50 of them)
         _copy(message)
-        return
-    with st.container(horizontal=True, gap="small", key=f"actions_{message.id}"):
+        return None
+    row = st.container(horizontal=True, gap="small", key=f"actions_{message.id}")
+    with row:
         _copy(message)
-        if last_prompt:
-            st.button("", icon=":material/edit:", type="tertiary", help="Edit and resend", key=f"edit_{message.id}",
-                      on_click=_start_editing, args=(message.id, message.content))
+        if last_prompt and done:
+            edit_button(message)
         if last_reply and turn is not None:
             st.button("", icon=":material/refresh:", type="tertiary", help="Regenerate", key=f"regen_{message.id}",
                       on_click=_regenerate, args=(owner, conversation_id, choice))
             if len(turn.replies) > 1:
                 _version_switch(turn, owner, conversation_id)
+    return None if done else row
+
+
+def edit_button(message: MessageView) -> None:
+    st.button("", icon=":material/edit:", type="tertiary", help="Edit and resend", key=f"edit_{message.id}",
+              on_click=_start_editing, args=(message.id, message.content))
 
 
 def _copy(message: MessageView) -> None:
