@@ -91,6 +91,21 @@ def test_an_attached_image_is_checked_sent_stored_and_shown(
     assert "Red square" in [h.value for h in reopened.subheader]
 
 
+def test_a_title_the_backend_gives_while_the_reply_is_drawn_is_shown_when_it_ends(
+    env: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page that drew the reply live redraws itself whole for a new title: it is also in the sidebar."""
+    monkeypatch.setenv("CHATDECK_HUGGINGCHAT_COOKIES", DEMO_COOKIES)
+    sim = env.sim
+    sim.script.chunks, sim.script.chunk_delay, sim.script.title = ["A short ", "answer."], 0.3, "Backend title"
+    at = open_chat()
+    at.chat_input(key="prompt").set_value("Please name this chat").run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == ["Backend title"]
+    assert "Backend title" in [b.label for b in at.sidebar.button]
+    assert any(b.key and b.key.startswith("regen_") for b in at.button)
+
+
 def test_text_models_take_no_files_and_no_dead_switches_are_offered(
     env: SimHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

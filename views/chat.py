@@ -77,34 +77,37 @@ def render() -> None:
     visible = versions.visible(shown.messages)
     with st.sidebar:  # before any live reply, so the shortcuts (Esc: stop) work while it is written
         keyboard.install(_last_answer(visible))
-    prompt_row = footer = None  # where a reply that ends in this run gets its stored drawing's buttons
+    prompt_row = footer = finished = None  # where a reply that ends in this run gets its stored drawing's buttons
     for message in visible:
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
             turn_controls.stop_button(stop_slot, message.id)
             drawn = components.render_live(message, run)
             stop_slot.empty()
-            footer = drawn if run.saved.is_set() else footer
+            if run.saved.is_set():
+                footer, finished = drawn, message.id
         elif turn_controls.editing(message):
             turn_controls.edit_form(message, owner, conversation.id, choice)
         else:
             prompt_row = components.render_stored(message, partial(
                 turn_controls.actions, message, turn, owner, conversation.id, choice)) or prompt_row
-    if footer is not None:
-        _show_finished(owner, conversation, choice, footer, prompt_row)
+    if finished is not None:
+        _show_finished(owner, conversation, choice, finished, footer, prompt_row)
 
 
-def _show_finished(owner: int, conversation: ConversationView, choice: Choice, footer: Any, prompt_row: Any) -> None:
+def _show_finished(owner: int, conversation: ConversationView, choice: Choice, finished: int, footer: Any,
+                   prompt_row: Any) -> None:
     """A reply this run drew live is saved: add what its stored drawing has, in place, instead of a rerun.
 
     Its buttons go into its footer, the edit button into its prompt's row, and the answer to the keyboard
     shortcuts (Alt+C). The next rerun draws the same elements in the same places. A conversation renamed
-    meanwhile (a backend's title; it is also in the sidebar's list) is drawn again whole instead.
+    meanwhile (a backend's title; it is also in the sidebar's list), or whose shown version changed, is drawn
+    again whole instead.
     """
     now = conversation_view.conversation(owner, conversation.id)
     shown = turn_controls.window(owner, conversation.id)
     turn = shown.turn
-    if now is None or now.title != conversation.title or turn is None or turn.streaming:
+    if now is None or now.title != conversation.title or turn is None or turn.streaming or turn.current.id != finished:
         components.redraw_finished()
     with footer:
         turn_controls.actions(turn.current, turn, owner, conversation.id, choice)
