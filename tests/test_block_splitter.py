@@ -1,6 +1,6 @@
 """Splitting a streamed answer into blocks that render on their own."""
 
-from views.components import BlockSplitter
+from views.live_text import BlockSplitter
 
 
 def join(pieces: list[str | None]) -> list[str]:
@@ -46,17 +46,17 @@ def test_text_without_blank_lines_stays_one_block() -> None:
 
 
 def test_live_readers_are_counted_while_they_stream() -> None:
-    """The count that stretches the coalescing pause when many replies stream at once (views/components.py)."""
+    """The count that stretches the coalescing pause when many replies stream at once (views/live_text.py)."""
     from providers.events import Finished, TextDelta
     from runner.run import Run
-    from views import components
+    from views import live_text
 
     run = Run(1, "c", 1, "allenai", "m")
     run.publish(TextDelta("Hello there"))
     run.publish(Finished("stop"))
-    before = components._live_readers.count
-    reader = components.live_text(run, None)
+    before = live_text._live_readers.count
+    reader = live_text.live_text(run, None)
     assert next(reader) == "Hello there"
-    assert components._live_readers.count == before + 1
+    assert live_text._live_readers.count == before + 1
     assert list(reader) == []
-    assert components._live_readers.count == before
+    assert live_text._live_readers.count == before

@@ -4,7 +4,7 @@ import random
 
 from bench.texts import flat_answer, markdown_answer
 from markup.live_pieces import CUT, HOLD_MAX, PIECE_SIZE, PieceCutter, can_cut, spans_closed
-from views.components import BlockSplitter
+from views.live_text import BlockSplitter
 
 
 def pieces_of(text: str, sizes: list[int]) -> list[str]:
@@ -119,7 +119,7 @@ def test_the_chat_page_reader_cuts_a_streaming_paragraph_and_loses_nothing() -> 
 
     from providers.events import Finished, TextDelta
     from runner.run import Run
-    from views import components
+    from views import live_text
 
     text = flat_answer(4000)
     for pieces in (True, False):
@@ -133,10 +133,10 @@ def test_the_chat_page_reader_cuts_a_streaming_paragraph_and_loses_nothing() -> 
 
         writer = threading.Thread(target=publish)
         writer.start()
-        chunks = list(components.live_text(run, None, pieces=pieces))
+        chunks = list(live_text.live_text(run, None, pieces=pieces))
         writer.join()
         drawn = [c for c in chunks if isinstance(c, str)]
-        cuts = [c for c in chunks if c is components._next_piece]
+        cuts = [c for c in chunks if c is live_text.next_piece]
         assert "".join(drawn) == text
         assert (len(cuts) > 3) if pieces else not cuts
 
@@ -147,12 +147,12 @@ def test_a_word_held_back_for_a_cut_shows_when_the_backend_pauses() -> None:
 
     from providers.events import Finished, TextDelta
     from runner.run import Run
-    from views import components
+    from views import live_text
 
     run = Run(1, "c", 1, "allenai", "m")
     first = "A first sentence that is long enough to be cut after it, and then a half wor"
     run.publish(TextDelta(first))
-    reader = components.live_text(run, None, pieces=True)
+    reader = live_text.live_text(run, None, pieces=True)
     shown = next(reader)
     assert first.startswith(shown) and shown != first  # "wor" held back: the next update may start a piece
     finish = threading.Timer(1.0, lambda: (run.publish(TextDelta("d.")), run.publish(Finished("stop"))))

@@ -14,7 +14,8 @@ import pytest
 
 from markup import math_markdown as mm
 from markup.math_markdown import MathStream, export_markdown, math_markdown
-from views.components import block_markdown, reasoning_markdown
+from views.components import block_markdown
+from views.live_text import reasoning_markdown
 
 # (answer as received, markdown drawn for it)
 TABLE = [

@@ -22,6 +22,7 @@ from services import comparison_view, conversation_view, draw_turns
 from services.comparison_view import ColumnView, ComparisonView, RoundView
 from services.conversation_view import MessageView
 from views import components, presets_view
+from views.live_text import live_text, reasoning_markdown
 
 MAX_COLUMNS = 4
 
@@ -147,7 +148,7 @@ def answer(message: MessageView, label: str, live: Run | None, round_runs: list[
         st.caption(f"**{label}**")
         if message.reasoning:
             with st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(components.reasoning_markdown(message.reasoning, None))
+                st.markdown(reasoning_markdown(message.reasoning, None))
         for block in components.stored_blocks(message.content or ""):
             st.markdown(block)
         _status_and_figures(message)
@@ -161,7 +162,7 @@ def _live_answer(run: Run, label: str, round_runs: list[Run]) -> None:
             box = st.container()
             waiting = st.empty()
             waiting.caption(":material/hourglass_top: Waiting for the first token…")
-            st.write_stream(components.live_text(run, box, on_first_text=waiting.empty))
+            st.write_stream(live_text(run, box, on_first_text=waiting.empty))
             waiting.empty()
             with draw_turns.waiting():
                 run.saved.wait(2.0)
