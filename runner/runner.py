@@ -87,26 +87,31 @@ class Prepared:
 
 def prepare_turn(
     s: Session, *, owner_id: int, conversation_id: str, provider: str, model: str, prompt: str,
-    attachments: Sequence[Attachment] = (), options: Options | None = None,
+    attachments: Sequence[Attachment] = (), options: Options | None = None, created_with: str | None = None,
 ) -> Prepared:
     """Save the user's message and an empty "streaming" reply in ``s``; the request that answers it.
 
-    The caller launches it once ``s`` is committed (:meth:`Runner.launch`).
+    ``created_with``: the system prompt of a conversation the caller created in ``s`` (it has no history and
+    no backend state yet, so nothing is read back); ``None`` for any other. The caller launches the reply
+    once ``s`` is committed (:meth:`Runner.launch`).
     """
     model = registry.backend(provider).resolve_model(model)
     stored = [repo.encode_attachment(a.name, a.mime, a.data) for a in attachments]
     repo.add_message(
         s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model, attachments=stored,
     )
-    history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)
-    system = system_prompt_of(s, owner_id, conversation_id)
-    state = backend_states.get_backend_state(s, conversation_id, provider, model)
+    if created_with is None:
+        history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)[:-1]  # before the prompt
+        system = system_prompt_of(s, owner_id, conversation_id)
+        state = backend_states.get_backend_state(s, conversation_id, provider, model)
+    else:
+        history, system, state = [], created_with, {}
     reply = repo.add_message(
         s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
         status="streaming",
     )
     login = credentials_for(s, owner_id, provider)
-    messages = [*context_messages(history[:-1]), ChatMessage("user", prompt, tuple(attachments))]
+    messages = [*context_messages(history), ChatMessage("user", prompt, tuple(attachments))]
     request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,
                           system=system)
     return Prepared(Run(reply.id, conversation_id, owner_id, provider, model), request, login)

@@ -90,11 +90,13 @@ def send(
     """
     with session(runner.engine) as s:
         limits.admit(s, owner_id, [provider])
+        created_with = None  # a new conversation's system prompt, as stored: prepare_turn reads nothing back
         if conversation is None:
-            conversation_id = repo.create_conversation(
+            created = repo.create_conversation(
                 s, owner_id, provider=provider, model=model, title=title([("user", prompt)]),
                 system_prompt=system_prompt,
-            ).id
+            )
+            conversation_id, created_with = created.id, created.system_prompt
         elif isinstance(conversation, str):
             conversation_id = conversation
             current = repo.get_conversation(s, owner_id, conversation_id)
@@ -105,7 +107,8 @@ def send(
         else:
             conversation_id = conversation(s)
         prepared = prepare_turn(s, owner_id=owner_id, conversation_id=conversation_id, provider=provider,
-                                model=model, prompt=prompt, attachments=attachments, options=options)
+                                model=model, prompt=prompt, attachments=attachments, options=options,
+                                created_with=created_with)
     return Sent(conversation_id, _launch(runner, prepared))
 
 

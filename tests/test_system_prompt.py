@@ -126,3 +126,23 @@ def test_the_runner_sends_the_conversation_s_system_prompt_with_every_turn(runne
                                model="olmo-3.1-32b-instruct")
     assert again.saved.wait(10)  # a new version starts a new thread: the system prompt goes with it
     assert allenai_sim.sim.chat_requests()[-1].form["content"].startswith(f"System: {SYSTEM}\n")
+
+
+def test_a_new_conversation_s_first_turn_carries_its_system_prompt_as_stored(
+    runner: Any, allenai_sim: SimHandle
+) -> None:
+    """The send that creates the conversation reads nothing back for its first turn: what it sends is what it stored."""
+    from services import sending
+    from storage import repository as repo
+    from storage.db import session
+
+    with session(runner.engine) as s:
+        owner = repo.local_user(s).id
+    sent = sending.send(runner, owner_id=owner, conversation=None, provider="allenai", model="olmo-3.1-32b-instruct",
+                        prompt="Name a prime.", system_prompt=f"  {SYSTEM}\n")
+    assert sent.run.saved.wait(10)
+    assert allenai_sim.sim.chat_requests()[-1].form["content"] == f"System: {SYSTEM}\nUser: Name a prime.\nAssistant:"
+    follow = sending.send(runner, owner_id=owner, conversation=sent.conversation_id, provider="allenai",
+                          model="olmo-3.1-32b-instruct", prompt="Another?")
+    assert follow.run.saved.wait(10)
+    assert allenai_sim.sim.chat_requests()[-1].form["content"] == "Another?"  # the backend's thread goes on
