@@ -10,7 +10,8 @@ same conversation of :data:`MESSAGES` stored messages in a fresh SQLite file:
 
 Each click moves the temperature slider one step (0.70 <-> 0.65), a whole rerun; the figure is the
 median CPU time of the script runs of :data:`CLICKS` clicks after :data:`WARMUP` (so first-run imports
-and caches are not counted), measured in the script's thread (what the server's script thread spends),
+and caches are not counted), the two pages clicked in turn (a machine whose speed drifts changes both
+alike), measured in the script's thread (what the server's script thread spends),
 and the ratio chat page / minimal page (target: 1.3). The whole process's CPU is printed too: it adds
 AppTest's reading of the element tree, which the server does not do. CPU time rather than wall time, so
 a machine shared with other work changes the figures less. The browser's own work (drawing) is not
@@ -125,31 +126,40 @@ def click(at: AppTest, i: int, runs: list[float]) -> tuple[float, float]:
     return sum(runs), process
 
 
-def measure(at: AppTest, clicks: int, warmup: int, profile: cProfile.Profile | None = None) -> tuple[float, float]:
-    """Median CPU milliseconds (script runs, whole process) of ``clicks`` clicks on an app already run
-    once, after ``warmup`` clicks."""
+def measure(pages: dict[str, AppTest], clicks: int, warmup: int,
+            profile: cProfile.Profile | None = None) -> dict[str, tuple[float, float]]:
+    """Median CPU milliseconds (script runs, whole process) of ``clicks`` clicks on each of ``pages`` (each run
+    once already), after ``warmup`` clicks. The pages take turns, a click each, so a machine whose speed
+    drifts (a shared host) changes both alike and the ratio holds. ``profile``: the first page's clicks."""
     runs: list[float] = []
-    with _timed_scripts(runs, profile):
-        for i in range(warmup):
-            click(at, i, runs)
-        times = [click(at, i, runs) for i in range(clicks)]
-    return (statistics.median(t[0] for t in times) * 1000, statistics.median(t[1] for t in times) * 1000)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in pages}
+    profiled = [False]
+    with _timed_scripts(runs, profile, profiled):
+        for i in range(warmup + clicks):
+            for n, (name, at) in enumerate(pages.items()):
+                profiled[0] = n == 0 and i >= warmup
+                figure = click(at, i, runs)
+                if i >= warmup:
+                    times[name].append(figure)
+    return {name: (statistics.median(t[0] for t in figures) * 1000, statistics.median(t[1] for t in figures) * 1000)
+            for name, figures in times.items()}
 
 
 @contextmanager
-def _timed_scripts(runs: list[float], profile: cProfile.Profile | None) -> Iterator[None]:
-    """Time (and profile) every script run meanwhile in its own thread: the CPU the server's script thread
-    spends on a rerun (cProfile and ``process_time`` in this thread cannot follow it there)."""
+def _timed_scripts(runs: list[float], profile: cProfile.Profile | None, profiled: list[bool]) -> Iterator[None]:
+    """Time (and, while ``profiled[0]``, profile) every script run meanwhile in its own thread: the CPU the
+    server's script thread spends on a rerun (cProfile and ``process_time`` in this thread cannot follow it)."""
     original = ScriptRunner._run_script
 
     def timed(runner: ScriptRunner, request: Any) -> None:
         started = time.thread_time()
-        if profile is not None:
+        on = profile is not None and profiled[0]
+        if on and profile is not None:
             profile.enable()
         try:
             original(runner, request)
         finally:
-            if profile is not None:
+            if on and profile is not None:
                 profile.disable()
             runs.append(time.thread_time() - started)
 
@@ -193,21 +203,21 @@ def run(messages: int, clicks: int, warmup: int, profile_to: Path | None,
             ("minimal page", lambda: AppTest.from_function(
                 minimal_page, args=(str(database), cid, str(ROOT / "assets" / "keyboard")), default_timeout=120)),
         ]
-        figures: dict[str, tuple[float, float]] = {}
+        apps: dict[str, AppTest] = {}
         for name, make in pages:
-            at = make()
+            at = apps[name] = make()
             at.run()
             if at.exception:
                 raise RuntimeError(f"{name} failed: {at.exception[0].message}")
-            drawn = len(at.chat_message)
-            profile = cProfile.Profile() if profile_to and name == "chat page" else None
-            figures[name] = measure(at, clicks, warmup, profile)
+        profile = cProfile.Profile() if profile_to else None
+        figures = measure(apps, clicks, warmup, profile)
+        for name, at in apps.items():
             script, process = figures[name]
-            print(f"  {name}: {drawn} messages drawn; CPU per click (median of {clicks}): script run "
-                  f"{script:.1f} ms, whole process {process:.1f} ms", flush=True)
-            if profile is not None and profile_to is not None:
-                profile.dump_stats(str(profile_to))
-                pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(60)
+            print(f"  {name}: {len(at.chat_message)} messages drawn; CPU per click (median of {clicks}, the pages "
+                  f"in turn): script run {script:.1f} ms, whole process {process:.1f} ms", flush=True)
+        if profile is not None and profile_to is not None:
+            profile.dump_stats(str(profile_to))
+            pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(60)
         _check_same_messages(database, cid)
         return figures
 
