@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import expect
+from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from storage import repository as repo
 from storage.db import make_engine, session
@@ -172,6 +174,17 @@ def test_sticky_cookie_health_and_metrics_through_nginx(deployment: Deployment) 
         assert response.status_code == 404, path
         assert "active_sessions" not in response.text and "session_events" not in response.text
     assert httpx.get(proxy.url + "/_stcore/health", timeout=10).text == "ok"
+
+
+def test_the_websocket_is_compressed_through_nginx_when_the_client_offers_it(deployment: Deployment) -> None:
+    """permessage-deflate, as a browser offers it, is agreed with the replica through nginx (.streamlit/config.toml)."""
+    url = deployment.proxy.url.replace("http://", "ws://") + "/_stcore/stream"
+    for offer, agreed in (("deflate", True), (None, False)):
+        with connect(url, subprotocols=[Subprotocol("streamlit")], origin=Origin(deployment.proxy.url),
+                     compression=offer, proxy=None, open_timeout=10) as ws:
+            assert ws.response is not None
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            assert ("permessage-deflate" in extensions) is agreed, extensions
 
 
 def test_security_headers_once_through_nginx(deployment: Deployment) -> None:
