@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
+from markup import text_cache
 from markup.math_markdown import math_markdown
 from markup.safe_markdown import outside_markdown, plain, source_link
 from markup.text_cache import TextCache
@@ -107,14 +108,15 @@ def _drawn_blocks(text: str) -> list[str]:
 
 
 # A stored text as drawn: its blocks, each as passed to st.markdown. Pure, so remembered process-wide
-# (markup/text_cache.py): a rerun redraws every message on screen, mostly unchanged.
-stored_blocks = TextCache(_drawn_blocks)
-# A stored text drawn whole, as one element: a message this session did not draw live (most, on a rerun).
-# Made safe as a whole, so nothing that spans its blocks (a reference link, say) escapes the checks.
-_stored_whole = TextCache(lambda text: (block_markdown(text),))
+# (markup/text_cache.py): a rerun redraws every message on screen, mostly unchanged. The two memories below
+# share the one budget, so the process holds no more than it did with one.
+stored_blocks = TextCache(_drawn_blocks, budget=text_cache.BUDGET // 2)
+_stored_whole = TextCache(lambda text: (block_markdown(text),), budget=text_cache.BUDGET // 2)
 
 
 def stored_markdown(text: str) -> str:
+    """A stored text drawn whole, as one element: a message this session did not draw live (most, on a
+    rerun). Made safe as a whole, so nothing that spans its blocks (a reference link, say) escapes the checks."""
     return _stored_whole(text)[0]
 
 
