@@ -14,6 +14,7 @@ from access import policy
 from providers import registry
 from providers.base import BackendInfo
 from storage import credentials as stored_credentials
+from storage.repository import Reader
 
 
 def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] | None:
@@ -31,12 +32,12 @@ def credentials_for(s: Session, owner_id: int, backend: str) -> dict[str, str] |
     return server
 
 
-def saved_logins(s: Session, owner_id: int) -> set[str]:
+def saved_logins(s: Reader, owner_id: int) -> set[str]:
     """The backends the user saved a login for (nothing is decrypted)."""
     return set(stored_credentials.hints(s, owner_id))
 
 
-def has_login(s: Session, info: BackendInfo, saved: Set[str]) -> bool:
+def has_login(s: Reader, info: BackendInfo, saved: Set[str]) -> bool:
     """Whether a reply would send a login: :func:`credentials_for` without a query and a decryption per backend
     (``saved``: :func:`saved_logins`)."""
     if not info.credential_fields:

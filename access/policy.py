@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from access import identity
@@ -173,8 +173,10 @@ def invalidate(engine: Engine | None = None) -> None:
         cache.invalidate(engine)
 
 
-def engine_of(s: Session) -> Engine:
-    """The engine a session is bound to (policies are cached per database)."""
+def engine_of(s: Session | Connection) -> Engine:
+    """The engine a session or connection is bound to (policies are cached per database)."""
+    if isinstance(s, Connection):
+        return s.engine
     bind = s.get_bind()
     return bind if isinstance(bind, Engine) else bind.engine
 

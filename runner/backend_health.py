@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from access import credentials
 from providers import registry
 from providers.base import BackendInfo
 from runner import health
 from storage import health as health_store
-from storage.db import get_engine, session
-from storage.models import BackendHealth, utcnow
+from storage.db import reading
+from storage.models import utcnow
 
 
-def state_of(info: BackendInfo, row: BackendHealth | None, has_login: bool) -> str:
-    """The state to show: what was last observed, or what is known without asking the backend."""
+def state_of(info: BackendInfo, row: Any, has_login: bool) -> str:
+    """The state to show: what was last observed (``row``: a ``storage.health.for_owner`` row, or ``None``), or
+    what is known without asking the backend."""
     if info.status == "disabled":
         return health.DISABLED
     if info.needs_credentials and not has_login:
@@ -71,16 +73,16 @@ class Report:
 def reports(owner: int) -> dict[str, Report]:
     """Every backend's :class:`Report` for this user (two small queries)."""
     backends = registry.all_backends()
-    with session(get_engine()) as s:
-        rows = health_store.for_owner(s, owner)
-        saved = credentials.saved_logins(s, owner)  # which logins the user saved, without decrypting them
-        logins = {name: credentials.has_login(s, info, saved) for name, info in backends.items()}
+    with reading() as r:
+        rows = health_store.for_owner(r, owner)
+        saved = credentials.saved_logins(r, owner)  # which logins the user saved, without decrypting them
+        logins = {name: credentials.has_login(r, info, saved) for name, info in backends.items()}
     now = utcnow()
     return {name: _report(info, state_of(info, rows.get(name), logins[name]), rows.get(name), now)
             for name, info in backends.items()}
 
 
-def _report(info: BackendInfo, state: str, row: BackendHealth | None, now: datetime) -> Report:
+def _report(info: BackendInfo, state: str, row: Any, now: datetime) -> Report:
     if row is None:
         return Report(info, state, now, observed=False)
     waiting = row.retry_until is not None and row.retry_until > now

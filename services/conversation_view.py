@@ -14,7 +14,7 @@ from runner import turns
 from runner.run import Run
 from runner.versions import Turn, last_turn
 from storage import repository as repo
-from storage.db import get_engine, session
+from storage.db import get_engine, reading, session
 
 
 @dataclass(frozen=True)
@@ -76,28 +76,29 @@ def ended_message(run: Run) -> MessageView:
 
 def conversation(owner: int, conversation_id: str) -> ConversationView | None:
     """The user's conversation ``conversation_id``, or ``None`` if it is not theirs (or does not exist)."""
-    with session(get_engine()) as s:
-        row = repo.get_conversation(s, owner, conversation_id)
-        if row is None:
-            return None
-        return ConversationView(row.id, row.title, row.provider, row.model, row.system_prompt)
+    with reading() as r:
+        row = repo.conversation_header(r, owner, conversation_id)
+    if row is None:
+        return None
+    return ConversationView(row.id, row.title, row.provider, row.model, row.system_prompt)
 
 
 def window(owner: int, conversation_id: str, pages: int, page: int) -> Window:
     """The latest ``pages`` pages of ``page`` messages each, and the conversation's last turn."""
-    with session(get_engine()) as s:
-        rows = repo.recent_messages(s, owner, conversation_id, limit=page + 1)
+    with reading() as r:
+        rows = repo.shown_messages(r, owner, conversation_id, limit=page + 1)
         more = len(rows) > page
         rows = rows[-page:]
         for _ in range(pages - 1):
             if not more:
                 break
-            older = repo.recent_messages(s, owner, conversation_id, limit=page + 1, before_id=rows[0].id)
+            older = repo.shown_messages(r, owner, conversation_id, limit=page + 1, before_id=rows[0].id)
             more = len(older) > page
             rows = older[-page:] + rows
-        messages = [message_view(row) for row in rows]
-        turn = last_turn(messages)
-        if turn is None and rows and rows[-1].role == "assistant":  # the turn reaches back beyond the window
+    messages = [message_view(row) for row in rows]
+    turn = last_turn(messages)
+    if turn is None and rows and rows[-1].role == "assistant":  # the turn reaches back beyond the window
+        with session(get_engine()) as s:
             stored = turns.load_last_turn(s, owner, conversation_id)
             turn = _turn_view(stored) if stored is not None else None
     return Window(messages, more, turn)

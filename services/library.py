@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
 
 from storage import library as store
 from storage import repository as repo
 from storage import transfer
-from storage.db import get_engine, session
+from storage.db import get_engine, reading, session
 from storage.library import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
-from storage.models import Conversation, utcnow
+from storage.models import utcnow
 from storage.transfer import MAX_IMPORT_BYTES, ImportProblem, ImportResult
 
 __all__ = [
@@ -37,7 +38,8 @@ class ListedConversation:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Conversation) -> ListedConversation:
+    def of(cls, row: Any) -> ListedConversation:
+        """From a stored conversation or a row of ``storage.library.sidebar_conversations``."""
         return cls(id=row.id, owner_id=row.owner_id, title=row.title, provider=row.provider, model=row.model,
                    pinned=row.pinned, archived=row.archived, updated_at=row.updated_at)
 
@@ -50,8 +52,8 @@ def sidebar_groups(
 ) -> tuple[list[tuple[str, list[ListedConversation]]], int]:
     """The owner's live (or archived) conversations grouped by date in ``tz`` (pinned first), and how many
     there are in all (at most ``limit``)."""
-    with session(get_engine()) as s:
-        rows = [ListedConversation.of(c) for c in store.sidebar_conversations(s, owner, archived=archived, limit=limit)]
+    with reading() as r:
+        rows = [ListedConversation.of(c) for c in store.sidebar_conversations(r, owner, archived=archived, limit=limit)]
     return store.group_by_date(rows, now=utcnow(), tz=tz), len(rows)
 
 

@@ -13,7 +13,7 @@ from providers import registry
 from storage import presets as preset_store
 from storage import repository as repo
 from storage import sharing as store
-from storage.db import get_engine, session
+from storage.db import get_engine, reading, session
 from storage.sharing import SharedComparison, SharedMessage, ShareProblem, ShareView
 from storage.team_models import Preset
 
@@ -107,9 +107,25 @@ def continue_as_copy(viewer: int, share_id: str, column_id: int | None = None) -
 # --- presets ----------------------------------------------------------------------------------------
 
 
-def visible_presets(user: int) -> list[Preset]:
-    with session(get_engine()) as s:
-        return preset_store.visible(s, user)
+@dataclass(frozen=True, slots=True)
+class ListedPreset:
+    """A preset as the presets box lists it and starts a chat with it."""
+
+    id: int
+    owner_id: int
+    team: bool
+    name: str
+    provider: str
+    model: str
+    options: Mapping[str, float | None]
+    system_prompt: str
+
+
+def visible_presets(user: int) -> list[ListedPreset]:
+    """The user's presets, then the team's (read on every run of the chat and compare pages)."""
+    with reading() as r:
+        return [ListedPreset(p.id, p.owner_id, p.team, p.name, p.provider, p.model, dict(p.options or {}),
+                             p.system_prompt) for p in preset_store.visible(r, user)]
 
 
 def save_preset(user: int, *, name: str, provider: str, model: str, options: Mapping[str, float | None],

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import Credential, utcnow
-from storage.repository import dialect_insert
+from storage.repository import Reader, dialect_insert
 from storage.secrets import mask, seal, unseal
 
 
@@ -47,9 +47,11 @@ def remove(s: Session, owner_id: int, backend: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def hints(s: Session, owner_id: int) -> dict[str, tuple[str, datetime]]:
+# Built once: the chat page reads it on every run (runner/backend_health.py).
+_HINTS = select(Credential.backend, Credential.hint, Credential.updated_at).where(
+    Credential.owner_id == bindparam("owner"))
+
+
+def hints(s: Reader, owner_id: int) -> dict[str, tuple[str, datetime]]:
     """Per backend: the masked hint and when it was saved (nothing secret)."""
-    rows = s.execute(
-        select(Credential.backend, Credential.hint, Credential.updated_at).where(Credential.owner_id == owner_id)
-    )
-    return {backend: (hint, updated) for backend, hint, updated in rows}
+    return {backend: (hint, updated) for backend, hint, updated in s.execute(_HINTS, {"owner": owner_id})}

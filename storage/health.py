@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import BackendHealth, utcnow
+from storage.repository import AnyRow, Reader
 
 
 class Outcome(Protocol):
@@ -71,7 +72,14 @@ def _row(s: Session, owner_id: int, backend: str, state: str) -> BackendHealth:
     return row
 
 
-def for_owner(s: Session, owner_id: int) -> dict[str, BackendHealth]:
-    """Every backend's row for this user (at most one per backend)."""
-    rows = s.scalars(select(BackendHealth).where(BackendHealth.owner_id == owner_id).limit(500))
-    return {row.backend: row for row in rows}
+# Every column but the ids and updated_at; built once (the chat page reads it on every run).
+_OWNERS = select(BackendHealth.backend, BackendHealth.state, BackendHealth.message, BackendHealth.fix,
+                 BackendHealth.snippet, BackendHealth.protocol, BackendHealth.retry_until,
+                 BackendHealth.last_success_at, BackendHealth.last_failure_at, BackendHealth.checked_at
+                 ).where(BackendHealth.owner_id == bindparam("owner")).limit(500)
+
+
+def for_owner(r: Reader, owner_id: int) -> dict[str, AnyRow]:
+    """Every backend's row for this user (at most one per backend), read only: backend, state, message, fix,
+    snippet, protocol, retry_until, last_success_at, last_failure_at and checked_at."""
+    return {row.backend: row for row in r.execute(_OWNERS, {"owner": owner_id})}

@@ -16,29 +16,33 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Message
-from storage.repository import MAX_LIMIT, is_conversation_id
+from storage.repository import MAX_LIMIT, AnyRow, Reader, is_conversation_id
 
 # --- the sidebar ------------------------------------------------------------------------------------
 
 PINNED, TODAY, YESTERDAY, LAST_WEEK, OLDER = "Pinned", "Today", "Yesterday", "Previous 7 days", "Older"
 
 
-def sidebar_conversations(s: Session, owner_id: int, *, archived: bool = False, limit: int = 50) -> list[Conversation]:
-    """The owner's live (or archived) conversations: pinned first, then most recently active first.
+# The columns the sidebar lists; built once (the same statement on every page run).
+_LISTED = (select(Conversation.id, Conversation.owner_id, Conversation.title, Conversation.provider,
+                  Conversation.model, Conversation.pinned, Conversation.archived, Conversation.updated_at)
+           .where(Conversation.owner_id == bindparam("owner"), Conversation.archived == bindparam("archived"))
+           .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id.desc())
+           .limit(bindparam("limit")))
+
+
+def sidebar_conversations(r: Reader, owner_id: int, *, archived: bool = False, limit: int = 50) -> list[AnyRow]:
+    """The owner's live (or archived) conversations: pinned first, then most recently active first, as rows
+    of the columns the sidebar lists (id, owner_id, title, provider, model, pinned, archived, updated_at).
 
     Served by the index on (owner_id, archived, pinned, updated_at).
     """
-    query = (
-        select(Conversation)
-        .where(Conversation.owner_id == owner_id, Conversation.archived == archived)
-        .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id.desc())
-        .limit(max(0, min(int(limit), MAX_LIMIT)))
-    )
-    return list(s.scalars(query))
+    values = {"owner": owner_id, "archived": archived, "limit": max(0, min(int(limit), MAX_LIMIT))}
+    return list(r.execute(_LISTED, values).all())
 
 
 class Dated(Protocol):

@@ -1,5 +1,8 @@
 """Every read and write of Chatdeck's data: plain functions taking a Session (and usually an owner id).
 
+Reads a page makes on every run also take a plain connection (:data:`Reader`, ``storage.db.reading()``)
+and return rows of the columns drawn rather than objects: cheaper, and nothing to write back by mistake.
+
 Rules that hold throughout:
 
 - A conversation addressed by id is always looked up together with its owner: another user's id, an
@@ -21,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,6 +36,9 @@ TITLE_MAX_CHARS = 500
 INTERRUPTED_ERROR = "Interrupted: the server stopped while this reply was being written."
 
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
+
+Reader = Session | Connection  # what a function that only reads takes (storage.db.session() or reading())
+AnyRow = Row[*tuple[Any, ...]]  # a row of selected columns, read by name (row.title)
 
 
 # --- users ------------------------------------------------------------------------------------------
@@ -125,6 +131,19 @@ def get_conversation(s: Session, owner_id: int, conversation_id: str) -> Convers
     if not is_conversation_id(conversation_id):
         return None
     return s.scalar(select(Conversation).where(Conversation.id == conversation_id, Conversation.owner_id == owner_id))
+
+
+# What the chat page shows of its conversation; built once (the statement is the same on every page run).
+_HEADER = select(Conversation.id, Conversation.title, Conversation.provider, Conversation.model,
+                 Conversation.system_prompt).where(Conversation.id == bindparam("conversation"),
+                                                   Conversation.owner_id == bindparam("owner"))
+
+
+def conversation_header(r: Reader, owner_id: int, conversation_id: str) -> AnyRow | None:
+    """The id, title, provider, model and system prompt of the owner's conversation (``None``: not theirs)."""
+    if not is_conversation_id(conversation_id):
+        return None
+    return r.execute(_HEADER, {"conversation": conversation_id, "owner": owner_id}).first()
 
 
 def list_conversations(s: Session, owner_id: int, *, limit: int = 50) -> list[Conversation]:
@@ -294,6 +313,29 @@ def recent_messages(
         query = query.where(Message.id < before_id)
     newest_first = list(s.scalars(query.order_by(Message.id.desc()).limit(_limit(limit))))
     return newest_first[::-1]
+
+
+# The columns a page draws of a message (all but the conversation id, size and times), newest first.
+_SHOWN = (Message.id, Message.role, Message.content, Message.reasoning, Message.status, Message.provider,
+          Message.model, Message.finish_reason, Message.error, Message.ttft_ms, Message.total_ms,
+          Message.attachments, Message.extra)
+_LATEST = (select(*_SHOWN).join(Message.conversation)
+           .where(Conversation.owner_id == bindparam("owner"), Message.conversation_id == bindparam("conversation"))
+           .order_by(Message.id.desc()).limit(bindparam("limit")))
+_LATEST_BEFORE = _LATEST.where(Message.id < bindparam("before"))
+
+
+def shown_messages(
+    r: Reader, owner_id: int, conversation_id: str, *, limit: int = 50, before_id: int | None = None
+) -> list[AnyRow]:
+    """:func:`recent_messages` as rows of the columns a page draws (see ``services.conversation_view``)."""
+    if not is_conversation_id(conversation_id):
+        return []
+    values: dict[str, Any] = {"owner": owner_id, "conversation": conversation_id, "limit": _limit(limit)}
+    if before_id is not None:
+        values["before"] = before_id
+    rows = list(r.execute(_LATEST if before_id is None else _LATEST_BEFORE, values).all())
+    return rows[::-1]
 
 
 def messages_from(

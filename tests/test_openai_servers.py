@@ -190,7 +190,7 @@ def test_a_requests_own_problem_does_not_mark_the_backend_failing(
     engine: Engine, llama: SimHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = hf_runner(engine, llama, monkeypatch)
-    monkeypatch.setattr("runner.backend_health.get_engine", lambda: engine)
+    monkeypatch.setattr("storage.db.get_engine", lambda: engine)  # what reading() connects with
     try:
         owner, error = chat(runner, engine, GGUF, "Hello")
         assert error == "" and backend_health.states(owner)["huggingface"] == health.READY

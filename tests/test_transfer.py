@@ -177,8 +177,10 @@ def test_chatgpt_import_follows_the_current_branch(db: SessionFactory) -> None:
     assert _import(db, owner, CHATGPT) == transfer.ImportResult(imported=1, skipped=0, messages=2)
     assert _import(db, owner, CHATGPT) == transfer.ImportResult(imported=0, skipped=1, messages=0)
     with db() as s:
-        [conversation] = library.sidebar_conversations(s, owner)
-        assert conversation.id == chatgpt.conversation_id(owner, CHATGPT[0]["conversation_id"])
+        [listed] = library.sidebar_conversations(s, owner)
+        assert listed.id == chatgpt.conversation_id(owner, CHATGPT[0]["conversation_id"])
+        conversation = repo.get_conversation(s, owner, listed.id)
+        assert conversation is not None
         assert (conversation.title, conversation.provider, conversation.model) == ("Pancakes", "chatgpt", "gpt-4o")
         assert conversation.created_at.timestamp() == 1700000000.5
         messages = repo.recent_messages(s, owner, conversation.id)

@@ -78,6 +78,7 @@ def render() -> None:
     with st.sidebar:  # before any live reply, so the shortcuts (Esc: stop) work while it is written
         keyboard.install(_last_answer(visible))
     prompt_row = footer = finished = None  # where a reply that ends in this run gets its stored drawing's buttons
+    editing, copying, live = turn_controls.editing_id(), turn_controls.copying_id(), components.drawn_live()
     for message in visible:
         run = runner.get(message.id) if message.status == "streaming" else None
         if run is not None:
@@ -86,17 +87,18 @@ def render() -> None:
             stop_slot.empty()
             if run.saved.is_set():
                 footer, finished = drawn, message.id
-        elif turn_controls.editing(message):
+        elif message.id == editing:
             turn_controls.edit_form(message, owner, conversation.id, choice)
         else:
             prompt_row = components.render_stored(message, partial(
-                turn_controls.actions, message, turn, owner, conversation.id, choice)) or prompt_row
+                turn_controls.actions, message, turn, owner, conversation.id, choice, copying=copying),
+                live=live) or prompt_row
     if finished is not None:
-        _show_finished(owner, conversation, choice, finished, footer, prompt_row)
+        _show_finished(owner, conversation, choice, finished, footer, prompt_row, copying)
 
 
 def _show_finished(owner: int, conversation: ConversationView, choice: Choice, finished: int, footer: Any,
-                   prompt_row: Any) -> None:
+                   prompt_row: Any, copying: int | None) -> None:
     """A reply this run drew live is saved: add what its stored drawing has, in place, instead of a rerun.
 
     Its buttons go into its footer, the edit button into its prompt's row, and the answer to the keyboard
@@ -110,7 +112,7 @@ def _show_finished(owner: int, conversation: ConversationView, choice: Choice, f
     if now is None or now.title != conversation.title or turn is None or turn.streaming or turn.current.id != finished:
         components.redraw_finished()
     with footer:
-        turn_controls.actions(turn.current, turn, owner, conversation.id, choice)
+        turn_controls.actions(turn.current, turn, owner, conversation.id, choice, copying=copying)
     if prompt_row is not None:
         with prompt_row:
             turn_controls.edit_button(turn.prompt_of(turn.current))

@@ -7,7 +7,7 @@ from its text, once transformed per text (markup/text_cache.py). This module ren
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any, NoReturn
@@ -145,16 +145,23 @@ def wants_redraw() -> bool:
     return bool(st.session_state.pop(REDRAW, False))
 
 
-def render_stored(message: Any, actions: Callable[[], Any] | None = None) -> Any:
+def drawn_live() -> Collection[int]:
+    """The ids of the messages this session has drawn live (read once per run by a page of many messages)."""
+    drawn: Collection[int] = st.session_state.get(LIVE_DRAWN, ())
+    return drawn
+
+
+def render_stored(message: Any, actions: Callable[[], Any] | None = None, *,
+                  live: Collection[int] | None = None) -> Any:
     """A stored message, with its reasoning, attachments, sources, status and ``actions`` (buttons); returns
-    what ``actions`` returned.
+    what ``actions`` returned. ``live``: :func:`drawn_live` (read here if not given).
 
     A message this session drew live keeps the live layout's two slots (reasoning box, waiting line) and its
     footer container and its text's blocks, so each element of its stored redraw lands where its live one
     was; the others (most, on a rerun) skip them and draw their text as one element: fewer to send and draw.
     """
     with st.chat_message(message.role):
-        was_live = getattr(message, "id", None) in st.session_state.get(LIVE_DRAWN, ())
+        was_live = getattr(message, "id", None) in (drawn_live() if live is None else live)
         reasoning_box = st.container() if was_live else None
         status = (getattr(message, "extra", None) or {}).get("reasoning_status")
         if message.reasoning or status:

@@ -67,8 +67,10 @@ def _stop(message_id: int) -> None:
 # --- actions under a message ----------------------------------------------------------------------
 
 
-def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id: str, choice: Choice) -> Any:
-    """Copy for every message; for the last turn also edit, regenerate and the version switch.
+def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id: str, choice: Choice, *,
+            copying: int | None) -> Any:
+    """Copy for every message; for the last turn also edit, regenerate and the version switch. ``copying``:
+    :func:`copying_id`, read once per run (a page of 50 messages would otherwise read it 50 times).
 
     Returns the row of the last turn's prompt while its answer is written (else ``None``): the page adds the
     edit button there (:func:`edit_button`) when the answer ends in the same run.
@@ -79,11 +81,11 @@ def actions(message: MessageView, turn: Turn | None, owner: int, conversation_id
     last_reply = done and turn is not None and turn.current.id == message.id
     last_prompt = turn is not None and turn.prompt_of(turn.current).id == message.id
     if not (last_reply or last_prompt):  # most messages: one light element (the browser draws 50 of them)
-        _copy(message)
+        _copy(message, copying)
         return None
     row = st.container(horizontal=True, gap="small", key=f"actions_{message.id}")
     with row:
-        _copy(message)
+        _copy(message, copying)
         if last_prompt and done:
             edit_button(message)
         if last_reply and turn is not None:
@@ -99,13 +101,19 @@ def edit_button(message: MessageView) -> None:
               on_click=_start_editing, args=(message.id, message.content))
 
 
-def _copy(message: MessageView) -> None:
+def copying_id() -> int | None:
+    """The id of the message whose text is shown for copying (its copy icon was clicked), if any."""
+    value = st.session_state.get(COPYING)
+    return value if isinstance(value, int) else None
+
+
+def _copy(message: MessageView, copying: int | None) -> None:
     """A copy icon showing the text in a code box with its copy button (Streamlit has no clipboard API)."""
     if not message.content:
         return
     st.button("", icon=":material/content_copy:", type="tertiary", key=f"copy_{message.id}",
               on_click=_toggle_copy, args=(message.id,))
-    if st.session_state.get(COPYING) == message.id:  # only the chosen message's text is sent twice
+    if copying == message.id:  # only the chosen message's text is sent twice
         st.code(message.content, language=None, wrap_lines=True)
 
 
@@ -123,8 +131,10 @@ def _version_switch(turn: Turn, owner: int, conversation_id: str) -> None:
               args=(owner, conversation_id, turn.replies[min(count - 1, index + 1)].id))
 
 
-def editing(message: MessageView) -> bool:
-    return bool(st.session_state.get(EDITING) == message.id)
+def editing_id() -> int | None:
+    """The id of the user message being edited, if any."""
+    value = st.session_state.get(EDITING)
+    return value if isinstance(value, int) else None
 
 
 def edit_form(message: MessageView, owner: int, conversation_id: str, choice: Choice) -> None:
