@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ pytestmark = pytest.mark.browser
 
 WORDS = [f"w{i:02d} " for i in range(60)]  # plain words: the rendered text equals the streamed text
 ANSWER = "".join(WORDS).strip()
+ROOT = Path(__file__).resolve().parent.parent
+FAVICON = "data:image/png;base64," + base64.b64encode((ROOT / "assets" / "favicon.png").read_bytes()).decode()
 
 
 @pytest.fixture
@@ -53,6 +56,9 @@ def test_page_urls_on_a_fresh_server_show_only_the_router(
         nav = page.get_by_test_id("stSidebarNav")  # type: ignore[attr-defined]
         assert nav.count() == 0 or not re.search(r"components|sidebar", nav.inner_text())
         assert page.get_by_test_id("stException").count() == 0  # type: ignore[attr-defined]
+        # Chatdeck's own icon, carried in the page (a data URL): nothing fetched for it, from here or elsewhere.
+        icon = page.locator("link[rel~='icon']")  # type: ignore[attr-defined]
+        expect(icon).to_have_attribute("href", FAVICON)
     finally:
         stop_app(server)
 
