@@ -97,19 +97,14 @@ def prepare_turn(
     """
     model = registry.backend(provider).resolve_model(model)
     stored = [repo.encode_attachment(a.name, a.mime, a.data) for a in attachments]
-    repo.add_message(
-        s, owner_id, conversation_id, role="user", content=prompt, provider=provider, model=model, attachments=stored,
-    )
     if created_with is None:
-        history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT)[:-1]  # before the prompt
+        history = repo.recent_messages(s, owner_id, conversation_id, limit=HISTORY_LIMIT - 1)  # before the prompt
         system = system_prompt_of(s, owner_id, conversation_id)
         state = backend_states.get_backend_state(s, conversation_id, provider, model)
     else:
         history, system, state = [], created_with, {}
-    reply = repo.add_message(
-        s, owner_id, conversation_id, role="assistant", content="", provider=provider, model=model,
-        status="streaming",
-    )
+    _, reply = repo.add_turn(s, owner_id, conversation_id, prompt=prompt, provider=provider, model=model,
+                             attachments=stored)
     login = credentials_for(s, owner_id, provider)
     messages = [*context_messages(history), ChatMessage("user", prompt, tuple(attachments))]
     request = ChatRequest(model=model, messages=tuple(messages), options=options or Options(), state=state,

@@ -228,24 +228,37 @@ def add_message(
     _check(role, ROLES, "role")
     _check(status, STATUSES, "status")
     conversation = _owned_conversation(s, owner_id, conversation_id)
-    now = utcnow()
-    message = Message(
-        conversation_id=conversation.id,
-        role=role,
-        content=content,
-        chars=len(content),
-        provider=provider,
-        model=model,
-        status=status,
-        attachments=json_copy([dict(a) for a in attachments]),
-        error=error,
-        created_at=now,
-        updated_at=now,
-    )
+    message = _new_message(conversation.id, role, content, provider, model, status, attachments, error)
     s.add(message)
-    conversation.updated_at = now
+    conversation.updated_at = message.created_at
     s.flush()
     return message
+
+
+def add_turn(
+    s: Session, owner_id: int, conversation_id: str, *, prompt: str, provider: str, model: str,
+    attachments: Iterable[Mapping[str, Any]] = (),
+) -> tuple[Message, Message]:
+    """The user's ``prompt`` and the empty "streaming" reply that will answer it, appended in one flush (one
+    ownership check, one update of the conversation): what every send writes. Raises LookupError as
+    :func:`add_message` does."""
+    conversation = _owned_conversation(s, owner_id, conversation_id)
+    prompt_row = _new_message(conversation.id, "user", prompt, provider, model, "complete", attachments, None)
+    reply = _new_message(conversation.id, "assistant", "", provider, model, "streaming", (), None)
+    s.add_all([prompt_row, reply])  # inserted in this order: the reply's id follows the prompt's
+    conversation.updated_at = reply.created_at
+    s.flush()
+    return prompt_row, reply
+
+
+def _new_message(conversation_id: str, role: str, content: str, provider: str | None, model: str | None,
+                 status: str, attachments: Iterable[Mapping[str, Any]], error: str | None) -> Message:
+    now = utcnow()
+    return Message(
+        conversation_id=conversation_id, role=role, content=content, chars=len(content), provider=provider,
+        model=model, status=status, attachments=json_copy([dict(a) for a in attachments]), error=error,
+        created_at=now, updated_at=now,
+    )
 
 
 def update_message(
