@@ -27,7 +27,8 @@ from storage.repository import MAX_LIMIT, AnyRow, Reader, is_conversation_id
 PINNED, TODAY, YESTERDAY, LAST_WEEK, OLDER = "Pinned", "Today", "Yesterday", "Previous 7 days", "Older"
 
 
-# The columns the sidebar lists; built once (the same statement on every page run).
+# The columns the sidebar lists, in the order of services.library.ListedConversation's fields (which takes them
+# by position); built once (the same statement on every page run).
 _LISTED = (select(Conversation.id, Conversation.owner_id, Conversation.title, Conversation.provider,
                   Conversation.model, Conversation.pinned, Conversation.archived, Conversation.updated_at)
            .where(Conversation.owner_id == bindparam("owner"), Conversation.archived == bindparam("archived"))

@@ -328,7 +328,8 @@ def recent_messages(
     return newest_first[::-1]
 
 
-# The columns a page draws of a message (all but the conversation id, size and times), newest first.
+# The columns a page draws of a message (all but the conversation id, size and times), newest first; in the
+# order of services.conversation_view.MessageView's fields, which unpacks them by position (shown_view).
 _SHOWN = (Message.id, Message.role, Message.content, Message.reasoning, Message.status, Message.provider,
           Message.model, Message.finish_reason, Message.error, Message.ttft_ms, Message.total_ms,
           Message.attachments, Message.extra)
