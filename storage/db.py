@@ -143,30 +143,45 @@ def ping(engine: Engine, timeout: float = PING_TIMEOUT) -> None:
 
 
 def _without_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-                 executemany: bool) -> tuple[str, Any]:
+                 _executemany: bool) -> tuple[str, Any]:
     """Every text value written or compared, with NUL characters removed: the one place where text
     from anywhere (chat input, the REST API, imports, a backend's answer) passes on its way to storage.
 
     PostgreSQL refuses NUL in text ("A string literal cannot contain NUL"), which would lose a whole
     message or answer over an invisible character; SQLite keeps it. Stripping it here makes both
     databases store the same text. Parameters without a NUL pass through untouched (no copy).
+
+    The parameters are cleaned by their shape, not by the ``executemany`` flag: a batched ``INSERT`` of
+    several rows (SQLAlchemy's "insertmanyvalues", as a send's prompt and reply) comes flagged as many but
+    as one flat set of values.
     """
-    if executemany and isinstance(parameters, list | tuple):
-        cleaned = [_clean_parameters(p) for p in parameters]
-        if any(c is not p for c, p in zip(cleaned, parameters, strict=True)):
-            return statement, type(parameters)(cleaned)
-        return statement, parameters
     return statement, _clean_parameters(parameters)
 
 
-def _clean_parameters(parameters: Any) -> Any:
-    if isinstance(parameters, dict):
-        if any(isinstance(v, str) and "\x00" in v for v in parameters.values()):
-            return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in parameters.items()}
-        return parameters
-    if isinstance(parameters, list | tuple) and any(isinstance(v, str) and "\x00" in v for v in parameters):
-        return type(parameters)(v.replace("\x00", "") if isinstance(v, str) else v for v in parameters)
-    return parameters
+def _clean_parameters(value: Any) -> Any:
+    """``value`` (a parameter, a set of them, or a list of sets) with NUL removed from every string in it;
+    the same object when there was none (the common case: checked before anything is copied)."""
+    return _strip_nul(value) if _has_nul(value) else value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_strip_nul(v) for v in value)
+    return value
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:

@@ -35,6 +35,19 @@ def test_messages_answers_and_titles_are_saved_without_nul(db: SessionFactory) -
         assert repo.get_conversation(s, owner, conversation.id).title == "Renamed"  # type: ignore[union-attr]
 
 
+def test_rows_inserted_in_one_batch_are_saved_without_nul(db: SessionFactory) -> None:
+    # A send's prompt and reply go in one batched INSERT, whose values come as one flat set flagged "many".
+    with db() as s:
+        owner = repo.local_user(s).id
+        conversation = repo.create_conversation(s, owner, provider="allenai", model="m")
+        prompt, reply = repo.add_turn(s, owner, conversation.id, prompt="Say \x00hello", provider="allen\x00ai",
+                                      model="m")
+    with db() as s:
+        stored = repo.recent_messages(s, owner, conversation.id)
+        assert [(m.id, m.role, m.content, m.provider, m.status) for m in stored] == [
+            (prompt.id, "user", "Say hello", "allenai", "complete"), (reply.id, "assistant", "", "allenai", "streaming")]
+
+
 def test_an_import_with_nul_is_saved_without_it(db: SessionFactory) -> None:
     with db() as s:
         owner = repo.local_user(s).id
