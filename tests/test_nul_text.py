@@ -45,7 +45,9 @@ def test_rows_inserted_in_one_batch_are_saved_without_nul(db: SessionFactory) ->
     with db() as s:
         stored = repo.recent_messages(s, owner, conversation.id)
         assert [(m.id, m.role, m.content, m.provider, m.status) for m in stored] == [
-            (prompt.id, "user", "Say hello", "allenai", "complete"), (reply.id, "assistant", "", "allenai", "streaming")]
+            (prompt.id, "user", "Say hello", "allenai", "complete"),
+            (reply.id, "assistant", "", "allenai", "streaming"),
+        ]
 
 
 def test_an_import_with_nul_is_saved_without_it(db: SessionFactory) -> None:
