@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from runner.saving import write_in_thread
 from storage import liveness
 from storage.db import session
 
@@ -116,6 +117,6 @@ class Liveness:
     async def _quietly(work: Callable[[], int]) -> None:
         """Run ``work`` in a thread; a failure (the database away for a moment) is logged, the next one retried."""
         try:
-            await asyncio.to_thread(work)
+            await write_in_thread(work)
         except Exception as exc:
             log.warning("reply liveness: %s failed: %s", work.__name__, exc)

@@ -149,7 +149,8 @@ class Runner:
         metrics.watch_engine(engine)
         self._lag = metrics.LoopLag("runner")
         self._lag.start(self._loop)
-        self._flusher = asyncio.run_coroutine_threadsafe(self._flush_all(), self._loop)
+        self._flusher_task: asyncio.Task[None] | None = None  # set by _flush_all, on the loop
+        asyncio.run_coroutine_threadsafe(self._flush_all(), self._loop)
         self.catalog = ModelCatalog(
             self._loop, lambda name: self._provider(name, registry.backend(name).server_credentials())
         )
@@ -271,13 +272,16 @@ class Runner:
         for run in runs:
             run.saved.wait(timeout)
 
-        self._flusher.cancel()
-
-        async def close_clients() -> None:
+        async def close() -> None:
+            flusher = self._flusher_task
+            if flusher is not None:  # ended, not only asked to: a partial save it started is written to the end
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
             for client in self._clients.values():
                 await client.aclose()
 
-        asyncio.run_coroutine_threadsafe(close_clients(), self._loop).result(timeout)
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
 
@@ -377,6 +381,7 @@ class Runner:
         busy ones starved the others and their final saves met "database is locked"). The statement writes
         every reply's whole text, so its pause grows with the replies streaming (:func:`flush_pause`).
         """
+        self._flusher_task = asyncio.current_task()
         streaming = 0
         while True:
             await asyncio.sleep(flush_pause(self._flush_interval, streaming))
@@ -385,12 +390,12 @@ class Runner:
                 dirty = [run for run in self._runs.values() if not run.done and run.dirty]
             if dirty:
                 try:
-                    await asyncio.to_thread(saving.timed, "partial", saving.write_partials, self.engine, dirty)
+                    await saving.write_in_thread(saving.timed, "partial", saving.write_partials, self.engine, dirty)
                 except Exception:  # a failed partial save must not end the replies; the next one catches up
                     log.exception("partial save of %d replies failed", len(dirty))
 
     async def _save_final(self, run: Run) -> None:
-        await asyncio.to_thread(saving.timed, "final", saving.write_final, self.engine, run, self._stopping)
+        await saving.write_in_thread(saving.timed, "final", saving.write_final, self.engine, run, self._stopping)
 
     def _forget(self, message_id: int) -> None:
         """Drop a finished run once its grace for late readers is over, and free its events.

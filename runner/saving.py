@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,22 @@ T = TypeVar("T")
 
 FIRST_PAUSE = 0.05  # seconds before the second attempt
 MAX_PAUSE = 5.0  # the pause doubles up to this
+
+
+async def write_in_thread(write: Callable[..., T], *args: Any) -> T:
+    """Run a database write in a worker thread, and see it to its end even when the awaiting task is cancelled.
+
+    With ``asyncio.to_thread`` a cancelled task lets go at once while its thread writes on: a shutdown then
+    disposed of the engine, or a test dropped its schema, under a write still holding its connection and locks
+    (PostgreSQL reported the deadlock in a CI run). Here the cancellation waits for the write, then goes on.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(write, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # the write's own failure is not the news: the cancellation is
+            await asyncio.shield(future)
+        raise
 
 
 def retryable(exc: BaseException) -> bool:

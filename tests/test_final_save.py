@@ -4,6 +4,7 @@ listener sees its UPDATE), and undone only once the runner has counted a failed 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, event, make_url
 
+from runner import saving
 from runner.runner import Runner
 from storage import db as storage_db
 from storage.db import make_engine
@@ -106,3 +108,28 @@ def test_a_reply_whose_final_save_loses_its_postgresql_connection_is_stored_on_a
     finally:
         runner.shutdown()
         engine.dispose()
+
+
+def test_a_write_whose_task_is_cancelled_is_waited_for_to_its_end() -> None:
+    # A shutdown cancels the runner's tasks, then disposes of the engine (a test then drops its schema): a write
+    # still running in its thread would hold its connection and locks meanwhile. The cancellation waits for it.
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def write() -> int:
+        started.set()
+        release.wait(10)
+        ended.set()
+        return 1
+
+    async def cancel_during_the_write() -> None:
+        task = asyncio.create_task(saving.write_in_thread(write))
+        assert await asyncio.to_thread(started.wait, 10)
+        task.cancel()
+        await asyncio.sleep(0.1)
+        assert not task.done(), "the task let go while its write went on"
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert ended.is_set()
+
+    asyncio.run(cancel_during_the_write())
