@@ -281,7 +281,10 @@ class Runner:
             for client in self._clients.values():
                 await client.aclose()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
+        try:
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
+        except TimeoutError:  # a save stuck on the database: stop anyway, said
+            log.warning("runner shutdown: a save or a backend client did not finish within %.0f s", timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
 
